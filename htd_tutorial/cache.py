@@ -1,0 +1,154 @@
+"""Checkpoint files and the trained-teacher cache.
+
+Training a dim-200 teacher takes minutes, so every notebook, the explorer and the reproduction
+command share one cache. A file is keyed by a hash of the data and the full training config, so a
+changed setting can never pick up a stale model. Files are written to a temporary name and
+renamed (never half-written), loaded with ``torch.load(weights_only=True)`` (no pickle code
+runs), and carry a SHA-256 of their tensors: a corrupt file is reported and retrained, never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from .data import Interactions
+from .models import Recommender, make_model
+from .training import History, train
+
+__all__ = ["cache_dir", "config_key", "tensor_digest", "save_checkpoint", "load_checkpoint", "CorruptCacheError", "get_teacher"]
+
+FORMAT_VERSION = 1
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CorruptCacheError(RuntimeError):
+    """A cache file exists but cannot be trusted (unreadable, truncated, or checksum mismatch)."""
+
+
+def cache_dir() -> Path:
+    """Where cached models live: ``$HTD_CACHE_DIR``, else ``<repo>/data/cache`` (git-ignored) when
+    the package runs from a checkout, else ``~/.cache/htd-tutorial`` (pip-installed, e.g. on Colab).
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    env = os.environ.get("HTD_CACHE_DIR")
+    if env:
+        return Path(env)
+    if (REPO_ROOT / "data").is_dir() and os.access(REPO_ROOT / "data", os.W_OK):
+        return REPO_ROOT / "data" / "cache"
+    return Path.home() / ".cache" / "htd-tutorial"
+
+
+def config_key(data: Interactions, config: dict) -> str:
+    """Hex SHA-256 of the data fingerprint, the JSON-sorted config and the file format version."""
+    payload = json.dumps({"data": data.fingerprint(), "config": config, "format": FORMAT_VERSION},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def tensor_digest(state: dict[str, torch.Tensor]) -> str:
+    """Hex SHA-256 over the names, shapes and bytes of a dict of tensors (order-independent)."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(tuple(tensor.shape)).encode())
+        h.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return h.hexdigest()
+
+
+def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], meta: dict) -> Path:
+    """Write tensors plus JSON-able ``meta`` atomically (temp file in the same folder, then rename).
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {name: t.detach().cpu() for name, t in state.items()}
+    blob = {"state": state, "meta_json": json.dumps(meta), "sha256": tensor_digest(state),
+            "format": FORMAT_VERSION}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(blob, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a file written by :func:`save_checkpoint`; raise :class:`CorruptCacheError` if it is
+    unreadable or its checksum does not match.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        state, meta = blob["state"], json.loads(blob["meta_json"])
+        ok = blob.get("format") == FORMAT_VERSION and blob["sha256"] == tensor_digest(state)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # any failure to read means the file cannot be trusted
+        raise CorruptCacheError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from exc
+    if not ok:
+        raise CorruptCacheError(f"{path}: checksum mismatch or unknown format")
+    return state, meta
+
+
+def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs: int = 100,
+                seed: int = 0, lr: float = 1e-3, weight_decay: float = 1e-3, batch_size: int = 1024,
+                optimizer: str = "adam", eval_every: int | None = None, directory: str | Path | None = None,
+                progress: bool = True, verbose: bool = True) -> tuple[Recommender, History]:
+    """Train a teacher, or load it from the cache when this exact data + config was trained before.
+
+    Parameters
+    ----------
+    data : Interactions
+        The dataset.
+    kind, dim, epochs, seed, lr, weight_decay, batch_size, optimizer, eval_every
+        The training config (see :func:`htd_tutorial.training.train`); all of it is in the key.
+    directory : path, optional
+        Cache folder (default :func:`cache_dir`).
+    progress, verbose : bool
+        Progress bar while training; one line saying whether the cache was used.
+
+    Returns
+    -------
+    (Recommender, History)
+        The trained teacher (in eval mode) and its training history.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    config = {"role": "teacher", "kind": kind, "dim": dim, "epochs": epochs, "seed": seed, "lr": lr,
+              "weight_decay": weight_decay, "batch_size": batch_size, "optimizer": optimizer,
+              "eval_every": eval_every}
+    key = config_key(data, config)
+    path = Path(directory or cache_dir()) / f"teacher-{kind}-d{dim}-e{epochs}-{key[:16]}.pt"
+    model = make_model(kind, data, dim, seed=seed)
+    if path.exists():
+        try:
+            state, meta = load_checkpoint(path)
+            model.load_state_dict(state)
+            model.eval()
+            if verbose:
+                print(f"Loaded cached teacher from {path}")
+            return model, History.from_dict(meta["history"])
+        except (CorruptCacheError, KeyError, RuntimeError) as exc:
+            warnings.warn(f"teacher cache file is corrupt, retraining: {exc}", RuntimeWarning, stacklevel=2)
+            model = make_model(kind, data, dim, seed=seed)
+    history = train(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                    optimizer=optimizer, seed=seed, eval_every=eval_every, progress=progress,
+                    desc=f"teacher {kind} d={dim}")
+    save_checkpoint(path, model.state_dict(), {"config": config, "history": history.to_dict()})
+    if verbose:
+        print(f"Trained teacher in {history.seconds:.0f} s; cached at {path}")
+    return model, history

@@ -1,0 +1,218 @@
+"""Training loop shared by teachers, students and every distillation method."""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data import Interactions
+from .evaluation import DEFAULT_KS, evaluate
+from .losses.bpr import bpr_loss
+from .models import Recommender
+from .optim import OPTIMIZERS, make_optimizer
+from .sampling import TripleSampler
+
+__all__ = ["History", "train", "resolve_device", "seed_everything"]
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when present, else CPU.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, so two CPU runs with the same seed give identical numbers."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class History:
+    """What happened during one training run.
+
+    Attributes
+    ----------
+    losses : list of dict
+        One record per epoch: ``{"epoch": e, "loss": total, "bpr": ..., <distillation terms>}``
+        (sums over the epoch's batches).
+    metrics : list of dict
+        One record per evaluation: ``{"epoch": e, "split": "test", "Recall@50": ..., ...}``.
+    seconds : float
+        Wall-clock training time, evaluation excluded.
+    config : dict
+        The settings of the run (for caching and reports).
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+
+    losses: list = field(default_factory=list)
+    metrics: list = field(default_factory=list)
+    seconds: float = 0.0
+    config: dict = field(default_factory=dict)
+
+    def final(self, metric: str = "Recall@50", split: str = "test") -> float:
+        """The metric at the last evaluation (the paper reports the last epoch)."""
+        rows = [r for r in self.metrics if r["split"] == split]
+        if not rows:
+            raise ValueError(f"no {split} evaluation recorded in this history")
+        return float(rows[-1][metric])
+
+    def curve(self, metric: str = "Recall@50", split: str = "test") -> tuple[list, list]:
+        """``(epochs, values)`` of a metric over the run, for plotting."""
+        rows = [r for r in self.metrics if r["split"] == split]
+        return [r["epoch"] for r in rows], [r[metric] for r in rows]
+
+    def to_frame(self):
+        """Evaluations as a pandas DataFrame (one row per epoch and split)."""
+        import pandas as pd
+        return pd.DataFrame(self.metrics)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form (for cache files and results/)."""
+        return {"losses": self.losses, "metrics": self.metrics, "seconds": self.seconds, "config": self.config}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "History":
+        """Inverse of :meth:`to_dict`."""
+        return cls(losses=list(state["losses"]), metrics=list(state["metrics"]),
+                   seconds=float(state["seconds"]), config=dict(state["config"]))
+
+
+def _check_positive(name: str, value, allow_zero: bool = False) -> None:
+    bad = value < 0 if allow_zero else value <= 0
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or bad or \
+            (isinstance(value, float) and math.isnan(value)):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e-3,
+          weight_decay: float = 1e-3, batch_size: int = 1024, optimizer: str = "adam",
+          distiller: torch.nn.Module | None = None, seed: int = 0, eval_every: int | None = None,
+          ks: tuple[int, ...] = DEFAULT_KS, device: str | torch.device | None = None,
+          progress: bool = True, desc: str | None = None) -> History:
+    """Train ``model`` with BPR (plus a distillation loss, if given) and record metrics.
+
+    Each step takes a batch of triples, looks up the embeddings of the batch's *unique* users and
+    items once, computes the summed BPR loss from them and, with a ``distiller``, adds the term it
+    returns (already weighted by lambda), as the paper does: ``L = L_BPR + lambda * L_KD``.
+
+    Parameters
+    ----------
+    model : Recommender
+        Trained in place (moved to ``device``).
+    data : Interactions
+        Training pairs and held-out items.
+    epochs : int
+        Passes over the training pairs.
+    lr, weight_decay, batch_size : float, float, int
+        The paper's defaults: 1e-3, 1e-3, 1024.
+    optimizer : str
+        ``"adam"`` (the paper's dense Adam) or ``"lazy_adam"`` (row-wise, faster on CPU).
+    distiller : torch.nn.Module, optional
+        A distillation loss following the protocol of :mod:`htd_tutorial.distill`; its own
+        parameters (e.g. HTD's experts) are trained by the same optimiser settings.
+    seed : int
+        Seeds the sampler and torch's RNG (model initialisation is seeded by ``make_model``).
+    eval_every : int, optional
+        Evaluate valid and test every this many epochs and after the last one (default: only
+        after the last epoch; 0 disables evaluation).
+    ks : tuple of int
+        Metric cut-offs.
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU.
+    progress : bool
+        Show a ``tqdm`` progress bar over epochs.
+    desc : str, optional
+        Label of the progress bar.
+
+    Returns
+    -------
+    History
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    _check_positive("epochs", epochs, allow_zero=True)
+    _check_positive("lr", lr)
+    _check_positive("weight_decay", weight_decay, allow_zero=True)
+    _check_positive("batch_size", batch_size)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
+    if (model.n_users, model.n_items) != (data.n_users, data.n_items):
+        raise ValueError(f"model is sized for {model.n_users} users x {model.n_items} items, "
+                         f"data has {data.n_users} x {data.n_items}")
+    epochs = int(epochs)
+    if eval_every is None:
+        eval_every = epochs
+    device = resolve_device(device)
+    seed_everything(seed)
+    model.to(device)
+    model.train()
+    opt = make_optimizer(optimizer, model.parameters(), lr=lr, weight_decay=weight_decay)
+    extra_opt = None
+    if distiller is not None:
+        distiller.to(device)
+        distiller.train()
+        extra = [p for p in distiller.parameters() if p.requires_grad]
+        if extra:
+            extra_opt = torch.optim.Adam(extra, lr=lr, weight_decay=weight_decay)
+    sampler = TripleSampler(data, batch_size, seed=seed)
+    history = History(config={"epochs": epochs, "lr": lr, "weight_decay": weight_decay, "batch_size": batch_size,
+                              "optimizer": optimizer, "seed": seed, "dim": model.dim,
+                              "model": type(model).__name__,
+                              "distiller": type(distiller).__name__ if distiller is not None else None})
+
+    def record(epoch: int) -> None:
+        result = evaluate(model, data, ks=ks)
+        for split, values in result.items():
+            history.metrics.append({"epoch": epoch, "split": split, **values})
+
+    bar = tqdm(range(epochs), desc=desc or f"{type(model).__name__} d={model.dim}", disable=not progress,
+               leave=True)
+    for epoch in bar:
+        started = time.perf_counter()
+        totals: dict[str, float] = {}
+        for users, pos, neg in sampler:
+            users, pos, neg = users.to(device), pos.to(device), neg.to(device)
+            u_ids, u_inv = torch.unique(users, return_inverse=True)
+            i_ids, i_inv = torch.unique(torch.cat([pos, neg]), return_inverse=True)
+            s_users, s_items = model.embed(u_ids, i_ids)
+            loss = bpr_loss(s_users[u_inv], s_items[i_inv[: len(pos)]], s_items[i_inv[len(pos):]])
+            terms = {"bpr": loss.detach()}
+            if distiller is not None:
+                out = distiller(s_users, s_items, u_ids, i_ids, epoch, epochs)
+                loss = loss + out["loss"]
+                terms.update({k: v.detach() for k, v in out.items() if k != "loss"})
+            opt.zero_grad(set_to_none=True)
+            if extra_opt is not None:
+                extra_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if extra_opt is not None:
+                extra_opt.step()
+            terms["loss"] = loss.detach()
+            for name, value in terms.items():
+                totals[name] = totals.get(name, 0.0) + float(value)
+        history.seconds += time.perf_counter() - started
+        if not math.isfinite(totals["loss"]):
+            raise FloatingPointError(f"training diverged at epoch {epoch}: loss is {totals['loss']}")
+        history.losses.append({"epoch": epoch + 1, **totals})
+        if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
+            record(epoch + 1)
+            top = f"Recall@{max(ks)}"
+            bar.set_postfix({"loss": f"{totals['loss']:.1f}", top: f"{history.final(top):.4f}"})
+        else:
+            bar.set_postfix(loss=f"{totals['loss']:.1f}")
+    bar.close()
+    model.eval()
+    return history
