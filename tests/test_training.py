@@ -131,6 +131,22 @@ def test_paper_adam_accepts_sparse_gradients():
     assert (emb.weight != before).all()  # weight decay reaches every row, as in the paper
 
 
+def test_paper_adam_equals_dense_adam_over_steps_with_changing_rows():
+    torch.manual_seed(1)
+    dense = torch.nn.Embedding(8, 3)
+    sparse = torch.nn.Embedding(8, 3, sparse=True)
+    sparse.weight.data.copy_(dense.weight.data)
+    opt_d = torch.optim.Adam(dense.parameters(), lr=0.01, weight_decay=0.1)
+    opt_s = PaperAdam(sparse.parameters(), lr=0.01, weight_decay=0.1)
+    for rows in ([0, 1], [1, 5, 7], [2], [0, 7]):
+        rows = torch.tensor(rows)
+        for emb, opt in ((dense, opt_d), (sparse, opt_s)):
+            opt.zero_grad()
+            (emb(rows) ** 2).sum().backward()
+            opt.step()
+    assert torch.allclose(dense.weight, sparse.weight, atol=1e-6)
+
+
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="lazy_adam"):
         make_optimizer("sgd", [torch.zeros(1, requires_grad=True)], lr=0.1, weight_decay=0)
