@@ -165,7 +165,7 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
         distiller.train()
         extra = [p for p in distiller.parameters() if p.requires_grad]
         if extra:
-            extra_opt = torch.optim.Adam(extra, lr=lr, weight_decay=weight_decay)
+            extra_opt = make_optimizer("adam", extra, lr=lr, weight_decay=weight_decay)
     sampler = TripleSampler(data, batch_size, seed=seed)
     history = History(config={"epochs": epochs, "lr": lr, "weight_decay": weight_decay, "batch_size": batch_size,
                               "optimizer": optimizer, "seed": seed, "dim": model.dim,

@@ -43,6 +43,8 @@ matplotlib.use("Agg")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / "data" / "cache" / "numba"))
+# Sleeping OpenMP threads (also set by htd_tutorial itself): spinning ones crawl on a busy machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SPLIT_FILES = ("train.tsv", "valid.tsv", "test.tsv")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"

@@ -1,0 +1,401 @@
+"""Distillers: the distillation losses packaged to plug into :func:`htd_tutorial.training.train`.
+
+Protocol. Each training step the trainer takes the batch's unique users and unique items (positives
+and negatives together), gets the student's embeddings of them once, computes BPR from them and calls
+
+    out = distiller(s_users, s_items, users, items, epoch, max_epoch)
+
+``out["loss"]`` is the term added to the BPR loss, already multiplied by lambda; the other keys are
+detached sub-terms for logging. A distiller holds the frozen teacher's full embedding tables as
+buffers ``t_users`` and ``t_items`` (not saved in its ``state_dict``) and indexes them. Its own
+parameters (HTD's experts, FitNet's projector) are trained by the trainer alongside the student.
+
+Methods (:func:`make_distiller`): ``"student"`` (no distillation, returns None), ``"fitnet"``,
+``"de"``, ``"ftd"``, ``"htd"``. Every argument is checked before any training starts; a bad one
+raises ValueError naming it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .losses.ftd import ftd_loss
+from .losses.htd import GROUP_TOPOLOGIES, HTD_MODES, HTDLoss, HTDOptions, gumbel_temperature
+from .losses.pointwise import DELoss, FitNetLoss
+
+__all__ = ["Distiller", "FTDDistiller", "HTDDistiller", "DEDistiller", "FitNetDistiller", "make_distiller",
+           "METHODS", "validate_teacher"]
+
+METHODS = ("student", "fitnet", "de", "ftd", "htd")
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation
+# ----------------------------------------------------------------------------------------------
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _finite_number(name: str, value, low: float | None = None, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+        raise ValueError(f"{name} must be in {bounds}, got {value!r}")
+    return value
+
+
+def _as_table(name: str, table) -> torch.Tensor:
+    if isinstance(table, np.ndarray):
+        table = torch.from_numpy(table)
+    if not isinstance(table, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(table).__name__}")
+    if table.dim() != 2 or table.shape[0] == 0 or table.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D table (entities x dim), got shape {tuple(table.shape)}")
+    if not table.is_floating_point():
+        raise ValueError(f"{name} must hold floating-point embeddings, got dtype {table.dtype}")
+    table = table.detach().to(torch.float32).contiguous()
+    bad = ~torch.isfinite(table)
+    if bad.any():
+        rows = torch.nonzero(bad.any(dim=1)).flatten()
+        raise ValueError(f"{name} contains NaN or infinite values (in {len(rows)} rows, first row {int(rows[0])}); "
+                         "the teacher must be trained successfully before it can be distilled")
+    return table
+
+
+def validate_teacher(teacher_users, teacher_items, *, n_users: int | None = None, n_items: int | None = None,
+                     require_nonzero: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check the teacher's tables and return them as float32 tensors (detached copies).
+
+    Parameters
+    ----------
+    teacher_users, teacher_items : Tensor or np.ndarray, shapes (n_users, d_t), (n_items, d_t)
+    n_users, n_items : int, optional
+        The data's sizes; the tables must have exactly these many rows.
+    require_nonzero : bool
+        Reject all-zero rows (their cosine similarity is undefined without an epsilon guard).
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: wrong type or shape, different user/item dimensions, rows that do not
+        match the data, NaN or infinite values, all-zero rows when ``require_nonzero``.
+
+    Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+    """
+    users = _as_table("teacher_users", teacher_users)
+    items = _as_table("teacher_items", teacher_items)
+    if users.shape[1] != items.shape[1]:
+        raise ValueError(f"teacher user and item embeddings must have the same dimension, got "
+                         f"{users.shape[1]} and {items.shape[1]}")
+    for name, table, expected in (("users", users, n_users), ("items", items, n_items)):
+        if expected is not None and table.shape[0] != _positive_int(f"n_{name}", expected):
+            raise ValueError(f"the teacher embeds {table.shape[0]} {name} but the data has {expected}: "
+                             "was the teacher trained on another dataset?")
+        if require_nonzero:
+            zero = (table == 0).all(dim=1)
+            if zero.any():
+                raise ValueError(f"teacher_{name} has {int(zero.sum())} all-zero rows (first: "
+                                 f"{int(torch.nonzero(zero)[0])}); their cosine is undefined in the authors' "
+                                 "mode, use mode='clean' (epsilon-safe cosine)")
+    return users, items
+
+
+# ----------------------------------------------------------------------------------------------
+# Distillers
+# ----------------------------------------------------------------------------------------------
+
+class Distiller(nn.Module):
+    """Base class: holds the teacher tables and checks each call's arguments.
+
+    Parameters
+    ----------
+    teacher_users, teacher_items : Tensor, shapes (n_users, d_t), (n_items, d_t)
+        The frozen teacher's full tables (e.g. ``teacher.all_embeddings()`` under ``no_grad``).
+    lam : float
+        lambda, the weight of the distillation term (>= 0).
+    n_users, n_items : int, optional
+        The data's sizes, to catch a teacher trained on other data.
+    require_nonzero : bool
+        Reject all-zero teacher rows.
+
+    Subclasses implement ``forward(s_users, s_items, users, items, epoch, max_epoch) -> dict``.
+
+    Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+    """
+
+    def __init__(self, teacher_users, teacher_items, *, lam: float = 1e-3, n_users: int | None = None,
+                 n_items: int | None = None, require_nonzero: bool = False):
+        super().__init__()
+        users, items = validate_teacher(teacher_users, teacher_items, n_users=n_users, n_items=n_items,
+                                        require_nonzero=require_nonzero)
+        self.lam = _finite_number("lam", lam, low=0.0)
+        self.register_buffer("t_users", users, persistent=False)
+        self.register_buffer("t_items", items, persistent=False)
+
+    @property
+    def teacher_dim(self) -> int:
+        """d_t, the teacher's embedding dimension."""
+        return int(self.t_users.shape[1])
+
+    def teacher(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The teacher's embeddings of ``users`` and ``items`` (constants)."""
+        return self.t_users[users], self.t_items[items]
+
+    def _check(self, s_users: torch.Tensor, s_items: torch.Tensor, users: torch.Tensor, items: torch.Tensor,
+               epoch: int, max_epoch: int) -> None:
+        if s_users.dim() != 2 or s_items.dim() != 2 or s_users.shape[1] != s_items.shape[1]:
+            raise ValueError(f"student embeddings must be 2-D with one dimension, got {tuple(s_users.shape)} "
+                             f"and {tuple(s_items.shape)}")
+        if s_users.shape[0] != users.shape[0] or s_items.shape[0] != items.shape[0]:
+            raise ValueError(f"{s_users.shape[0]} user and {s_items.shape[0]} item embeddings for "
+                             f"{users.shape[0]} users and {items.shape[0]} items")
+        if max_epoch < 1 or not 0 <= epoch:
+            raise ValueError(f"need 0 <= epoch and max_epoch >= 1, got epoch={epoch}, max_epoch={max_epoch}")
+
+    def extra_repr(self) -> str:
+        return (f"lam={self.lam}, teacher: {self.t_users.shape[0]} users x {self.t_items.shape[0]} items, "
+                f"d_t={self.teacher_dim}")
+
+
+class FTDDistiller(Distiller):
+    """Full Topology Distillation: ``lam * L_FTD`` over the batch's users and items together.
+
+    See :func:`htd_tutorial.losses.ftd.ftd_loss`. ``eps`` is the cosine guard (0 = the authors').
+    Returns ``{"loss", "ftd"}``.
+
+    Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+    """
+
+    def __init__(self, teacher_users, teacher_items, *, lam: float = 1e-3, eps: float = 0.0,
+                 n_users: int | None = None, n_items: int | None = None):
+        self.eps = _finite_number("eps", eps, low=0.0)
+        super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items,
+                         require_nonzero=self.eps == 0)
+
+    def forward(self, s_users, s_items, users, items, epoch: int, max_epoch: int) -> dict[str, torch.Tensor]:
+        self._check(s_users, s_items, users, items, epoch, max_epoch)
+        t_users, t_items = self.teacher(users, items)
+        value = ftd_loss(torch.cat([s_users, s_items]), torch.cat([t_users, t_items]), eps=self.eps)
+        return {"loss": self.lam * value, "ftd": value.detach()}
+
+
+class HTDDistiller(Distiller):
+    """Hierarchical Topology Distillation: ``lam * L_HTD`` (see :class:`~htd_tutorial.losses.htd.HTDLoss`).
+
+    Parameters
+    ----------
+    teacher_users, teacher_items : Tensor
+    student_dim : int
+    lam : float
+    K : int
+        Groups per entity type.
+    gamma : float
+        In [0, 1]; weight of the topology terms against the group-assignment term.
+    group_topology : {"Pe", "PP"}
+    mode : {"authors", "clean"}
+        Preset of :class:`~htd_tutorial.losses.htd.HTDOptions`.
+    options : HTDOptions, optional
+        Overrides ``mode`` (for ablations flipping one switch).
+    seed : int
+        Seed of the experts' and the assignment layer's initial weights.
+    n_users, n_items : int, optional
+
+    The Gumbel-softmax temperature follows :func:`~htd_tutorial.losses.htd.gumbel_temperature` from
+    ``epoch`` and ``max_epoch`` (see :meth:`temperature`). Gumbel noise comes from torch's global
+    generator (seeded by the trainer). Returns ``{"loss", "htd", "entity", "group", "ga"}``: the
+    trainer sums them over an epoch's batches, so only additive terms are returned.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+
+    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = 1e-3, K: int = 30,
+                 gamma: float = 0.5, group_topology: str = "Pe", mode: str = "authors",
+                 options: HTDOptions | None = None, seed: int = 0, n_users: int | None = None,
+                 n_items: int | None = None):
+        if mode not in HTD_MODES:
+            raise ValueError(f"mode must be one of {HTD_MODES}, got {mode!r}")
+        options = HTDOptions.preset(mode) if options is None else options
+        if not isinstance(options, HTDOptions):
+            raise ValueError(f"options must be an HTDOptions, got {type(options).__name__}")
+        student_dim, K = _positive_int("student_dim", student_dim), _positive_int("K", K)
+        gamma = _finite_number("gamma", gamma, low=0.0, high=1.0)
+        if group_topology not in GROUP_TOPOLOGIES:
+            raise ValueError(f"group_topology must be one of {GROUP_TOPOLOGIES}, got {group_topology!r}")
+        super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items,
+                         require_nonzero=options.eps == 0 and gamma > 0)
+        self.mode = mode
+        generator = torch.Generator().manual_seed(_seed(seed))
+        self.htd = HTDLoss(self.teacher_dim, student_dim, K=K, gamma=gamma, group_topology=group_topology,
+                           options=options, generator=generator)
+
+    @property
+    def options(self) -> HTDOptions:
+        """The switches in force (see :class:`~htd_tutorial.losses.htd.HTDOptions`)."""
+        return self.htd.options
+
+    @torch.no_grad()
+    def groups(self, users: torch.Tensor | None = None, items: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Current hard groups (argmax of alpha) of ``users`` and ``items`` (default: all), each in [0, K)."""
+        t_users = self.t_users if users is None else self.t_users[users]
+        t_items = self.t_items if items is None else self.t_items[items]
+        return self.htd.users.hard_groups(t_users), self.htd.items.hard_groups(t_items)
+
+    def forward(self, s_users, s_items, users, items, epoch: int, max_epoch: int) -> dict[str, torch.Tensor]:
+        self._check(s_users, s_items, users, items, epoch, max_epoch)
+        tau = self.temperature(epoch, max_epoch)
+        t_users, t_items = self.teacher(users, items)
+        parts = self.htd(s_users, s_items, t_users, t_items, tau)
+        out = {"loss": self.lam * parts["htd"]}
+        out.update({name: value.detach() for name, value in parts.items()})
+        return out
+
+    def temperature(self, epoch: int, max_epoch: int) -> float:
+        """The Gumbel-softmax temperature this distiller uses at ``epoch`` of ``max_epoch``."""
+        return gumbel_temperature(epoch, max_epoch, lag=self.options.tau_lag)
+
+
+class DEDistiller(Distiller):
+    """DE (HTD's group-assignment reconstruction alone, gamma = 0): ``lam * L_GA``.
+
+    Parameters as :class:`HTDDistiller` (``mode`` only sets the temperature schedule's lag).
+    Returns ``{"loss", "ga"}``.
+
+    Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+    """
+
+    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = 1e-3, K: int = 30,
+                 mode: str = "authors", seed: int = 0, n_users: int | None = None, n_items: int | None = None):
+        if mode not in HTD_MODES:
+            raise ValueError(f"mode must be one of {HTD_MODES}, got {mode!r}")
+        student_dim, K = _positive_int("student_dim", student_dim), _positive_int("K", K)
+        super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items)
+        self.mode = mode
+        self.tau_lag = HTDOptions.preset(mode).tau_lag
+        generator = torch.Generator().manual_seed(_seed(seed))
+        self.de = DELoss(self.teacher_dim, student_dim, K=K, generator=generator)
+
+    def forward(self, s_users, s_items, users, items, epoch: int, max_epoch: int) -> dict[str, torch.Tensor]:
+        self._check(s_users, s_items, users, items, epoch, max_epoch)
+        t_users, t_items = self.teacher(users, items)
+        value = self.de(s_users, s_items, t_users, t_items, self.temperature(epoch, max_epoch))
+        return {"loss": self.lam * value, "ga": value.detach()}
+
+    def temperature(self, epoch: int, max_epoch: int) -> float:
+        """The Gumbel-softmax temperature this distiller uses at ``epoch`` of ``max_epoch``."""
+        return gumbel_temperature(epoch, max_epoch, lag=self.tau_lag)
+
+
+class FitNetDistiller(Distiller):
+    """FitNet-style hint regression: ``lam * sum_e ||t_e - r(s_e)||^2``, one projector per entity type.
+
+    Returns ``{"loss", "hint"}``.
+
+    Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+    """
+
+    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = 1e-3, seed: int = 0,
+                 n_users: int | None = None, n_items: int | None = None):
+        student_dim = _positive_int("student_dim", student_dim)
+        super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items)
+        generator = torch.Generator().manual_seed(_seed(seed))
+        self.users_hint = FitNetLoss(student_dim, self.teacher_dim, generator=generator)
+        self.items_hint = FitNetLoss(student_dim, self.teacher_dim, generator=generator)
+
+    def forward(self, s_users, s_items, users, items, epoch: int, max_epoch: int) -> dict[str, torch.Tensor]:
+        self._check(s_users, s_items, users, items, epoch, max_epoch)
+        t_users, t_items = self.teacher(users, items)
+        value = self.users_hint(s_users, t_users) + self.items_hint(s_items, t_items)
+        return {"loss": self.lam * value, "hint": value.detach()}
+
+
+def _seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
+def make_distiller(method: str, teacher_users=None, teacher_items=None, student_dim: int | None = None, *,
+                   lam: float = 1e-3, K: int = 30, gamma: float = 0.5, group_topology: str = "Pe",
+                   mode: str = "authors", options: HTDOptions | None = None, seed: int = 0,
+                   n_users: int | None = None, n_items: int | None = None) -> Distiller | None:
+    """Build the distiller of ``method``, checking every argument first.
+
+    Parameters
+    ----------
+    method : {"student", "fitnet", "de", "ftd", "htd"}
+        ``"student"`` trains without distillation and returns None (the teacher may be None).
+    teacher_users, teacher_items : Tensor or np.ndarray
+        The teacher's full tables, e.g. ``teacher.all_embeddings()``.
+    student_dim : int
+        The student's embedding dimension (> 0).
+    lam : float
+        lambda >= 0 (1e-3 in the paper).
+    K : int
+        Groups / experts per entity type (>= 1; 30 in the paper). Used by "de" and "htd".
+    gamma : float
+        In [0, 1] (0.5 in the paper). Used by "htd".
+    group_topology : {"Pe", "PP"}
+        Used by "htd".
+    mode : {"authors", "clean"}
+        Authors' code vs the paper's text (see :class:`~htd_tutorial.losses.htd.HTDOptions`); for
+        "ftd" it picks the cosine (plain vs epsilon-safe), for "de" the temperature schedule.
+    options : HTDOptions, optional
+        Overrides ``mode``'s preset for "htd" (ablations).
+    seed : int
+        Seed of the distiller's own initial weights.
+    n_users, n_items : int, optional
+        The data's sizes; a teacher with other row counts is rejected.
+
+    Returns
+    -------
+    Distiller or None
+
+    Raises
+    ------
+    ValueError
+        Unknown method or mode, K < 1, student_dim <= 0, gamma outside [0, 1], lam < 0, NaN or
+        infinite teacher values, teacher tables of the wrong shape.
+
+    Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown distillation method {method!r}; choose one of {METHODS}")
+    if mode not in HTD_MODES:
+        raise ValueError(f"mode must be one of {HTD_MODES}, got {mode!r}")
+    lam = _finite_number("lam", lam, low=0.0)
+    if options is not None and method != "htd":
+        raise ValueError(f"options (HTDOptions) only apply to method 'htd', not {method!r}")
+    if method == "student":
+        return None
+    if teacher_users is None or teacher_items is None:
+        raise ValueError(f"method {method!r} needs the teacher's user and item embeddings")
+    if method in ("fitnet", "de", "htd"):
+        student_dim = _positive_int("student_dim", student_dim)
+    elif student_dim is not None:
+        _positive_int("student_dim", student_dim)
+    K = _positive_int("K", K)
+    gamma = _finite_number("gamma", gamma, low=0.0, high=1.0)
+    if group_topology not in GROUP_TOPOLOGIES:
+        raise ValueError(f"group_topology must be one of {GROUP_TOPOLOGIES}, got {group_topology!r}")
+    if method == "ftd":
+        return FTDDistiller(teacher_users, teacher_items, lam=lam, eps=HTDOptions.preset(mode).eps,
+                            n_users=n_users, n_items=n_items)
+    if method == "fitnet":
+        return FitNetDistiller(teacher_users, teacher_items, student_dim, lam=lam, seed=seed,
+                               n_users=n_users, n_items=n_items)
+    if method == "de":
+        return DEDistiller(teacher_users, teacher_items, student_dim, lam=lam, K=K, mode=mode, seed=seed,
+                           n_users=n_users, n_items=n_items)
+    return HTDDistiller(teacher_users, teacher_items, student_dim, lam=lam, K=K, gamma=gamma,
+                        group_topology=group_topology, mode=mode, options=options, seed=seed,
+                        n_users=n_users, n_items=n_items)

@@ -1,0 +1,167 @@
+"""Cached, resumable distillation runs: one teacher, one method, one student dimension.
+
+The reproduction command, the analysis notebook and the explorer all train students through
+:func:`run_method`, so a run finished once (same data, teacher and settings) is loaded from disk
+the next time instead of being trained again. That is what makes the paper's 100-epoch sweep
+resumable: stop it at any point, start it again, and only the unfinished runs train.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .cache import CorruptCacheError, cache_dir, config_key, load_checkpoint, save_checkpoint, tensor_digest
+from .data import Interactions
+from .distill import make_distiller
+from .models import Recommender, make_model
+from .training import History, train
+
+__all__ = ["RunConfig", "RunResult", "run_method", "METHODS"]
+
+METHODS = ("student", "fitnet", "de", "ftd", "htd")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one student run (all of it goes into the cache key).
+
+    Attributes
+    ----------
+    method : str
+        ``"student"`` (no distillation), ``"fitnet"``, ``"de"``, ``"ftd"`` or ``"htd"``.
+    dim : int
+        Student embedding dimension.
+    epochs : int
+        Training epochs (the paper: 100).
+    kind : str
+        Base model, ``"bpr"`` or ``"lightgcn"`` (the student has the teacher's kind).
+    lam, K, gamma : float, int, float
+        Distillation weight lambda, number of groups, HTD's balance between topology and
+        group-assignment terms (paper defaults 1e-3, 30, 0.5).
+    group_topology : str
+        HTD's group-level design choice: ``"Pe"`` (prototype-entity, the paper's default) or ``"PP"``.
+    mode : str
+        ``"authors"`` (behaves like the authors' code) or ``"clean"`` (the paper's text).
+    seed, lr, weight_decay, batch_size, optimizer, eval_every
+        Training settings (see :func:`htd_tutorial.training.train`).
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+
+    method: str
+    dim: int
+    epochs: int = 100
+    kind: str = "bpr"
+    lam: float = 1e-3
+    K: int = 30
+    gamma: float = 0.5
+    group_topology: str = "Pe"
+    mode: str = "authors"
+    seed: int = 0
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    batch_size: int = 1024
+    optimizer: str = "adam"
+    eval_every: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim <= 0:
+            raise ValueError(f"student dimension must be a positive integer, got {self.dim!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+
+    @property
+    def label(self) -> str:
+        """Short name for tables and legends, e.g. ``"HTD d=20"``."""
+        return f"{self.method.upper() if self.method != 'student' else 'Student'} d={self.dim}"
+
+
+@dataclass
+class RunResult:
+    """A finished run: the trained student, its history, and the distiller (HTD's groups live there).
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+
+    config: RunConfig
+    student: Recommender
+    history: History
+    distiller: torch.nn.Module | None
+    from_cache: bool
+
+
+def _teacher_tables(teacher: Recommender) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        users, items = teacher.all_embeddings()
+    return users.detach().cpu().clone(), items.detach().cpu().clone()
+
+
+def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
+               directory: str | Path | None = None, use_cache: bool = True, progress: bool = True,
+               desc: str | None = None) -> RunResult:
+    """Train (or load) a student with ``config.method`` distilled from ``teacher``.
+
+    Parameters
+    ----------
+    data : Interactions
+        The dataset the teacher was trained on.
+    teacher : Recommender
+        Frozen teacher; its embedding tables enter the cache key, so another teacher never
+        reuses these runs.
+    config : RunConfig
+        The run's settings.
+    directory : path, optional
+        Cache folder (default :func:`htd_tutorial.cache.cache_dir`).
+    use_cache : bool
+        ``False`` always trains (and still writes the result).
+    progress : bool
+        Show a progress bar while training.
+    desc : str, optional
+        Progress-bar label (default ``config.label``).
+
+    Returns
+    -------
+    RunResult
+        The student and the distiller are in eval mode.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    t_users, t_items = _teacher_tables(teacher)
+    if t_users.shape[0] != data.n_users or t_items.shape[0] != data.n_items:
+        raise ValueError(f"teacher tables {tuple(t_users.shape)}, {tuple(t_items.shape)} do not match the data "
+                         f"({data.n_users} users, {data.n_items} items)")
+    teacher_digest = tensor_digest({"users": t_users, "items": t_items})
+    key = config_key(data, {"run": asdict(config), "teacher": teacher_digest})
+    path = Path(directory or cache_dir()) / f"run-{config.kind}-{config.method}-d{config.dim}-{key[:16]}.pt"
+    distiller = make_distiller(config.method, t_users, t_items, config.dim, lam=config.lam, K=config.K,
+                               gamma=config.gamma, group_topology=config.group_topology, mode=config.mode,
+                               seed=config.seed, n_users=data.n_users, n_items=data.n_items)
+    student = make_model(config.kind, data, config.dim, seed=config.seed)
+    if use_cache and path.exists():
+        try:
+            state, meta = load_checkpoint(path)
+            student.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("student.")})
+            if distiller is not None:
+                distiller.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("distiller.")})
+                distiller.eval()
+            student.eval()
+            return RunResult(config, student, History.from_dict(meta["history"]), distiller, True)
+        except (CorruptCacheError, KeyError, RuntimeError) as exc:
+            warnings.warn(f"cached run is corrupt, retraining: {exc}", RuntimeWarning, stacklevel=2)
+            student = make_model(config.kind, data, config.dim, seed=config.seed)
+    history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+                    batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
+                    seed=config.seed, eval_every=config.eval_every, progress=progress,
+                    desc=desc or config.label)
+    history.config.update(asdict(config))
+    state = {f"student.{k}": v for k, v in student.state_dict().items()}
+    if distiller is not None:
+        state.update({f"distiller.{k}": v for k, v in distiller.state_dict().items()})
+        distiller.eval()
+    save_checkpoint(path, state, {"config": asdict(config), "history": history.to_dict()})
+    return RunResult(config, student, history, distiller, False)

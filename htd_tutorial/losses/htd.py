@@ -1,0 +1,732 @@
+"""Hierarchical Topology Distillation (HTD): groups first, then relations inside and between groups.
+
+Kang, Hwang, Kweon, Yu, *Topology Distillation for Recommender System*, KDD 2021 (arXiv:2106.08700),
+Section 4.2 "Hierarchical Topology Distillation". HTD runs separately for users and for items:
+
+1. **Group assignment** (the paper's adaptive group assignment; it is the "DE" reconstruction of
+   Kang et al., CIKM 2020). A linear layer on the teacher embedding gives the group probabilities
+   ``alpha = softmax(W t_e + b)`` in R^K; a Gumbel-softmax sample ``z = softmax((log(alpha + 1e-10)
+   + g) / tau)`` picks an expert; K expert MLPs ``f_k: d_s -> (d_s + d_t)//2 -> d_t`` (ReLU) map the
+   student embedding into the teacher space, and ``L_GA = sum_e ||t_e - sum_k z_k f_k(s_e)||^2``.
+   ``tau`` is annealed from 1 towards 1e-10 over training (:func:`gumbel_temperature`).
+2. **Hard groups**: ``argmax_k alpha`` (no noise). User groups and item groups are distinct
+   (item group k is numbered ``K + k``), so there are 2K groups.
+3. **Prototypes**: the mean teacher and the mean student embedding of each group present in the batch.
+4. **Entity-level topology**: the FTD term restricted to pairs of entities in the same group.
+5. **Group-level topology**, two design choices: ``"PP"`` (relations among the prototypes) and
+   ``"Pe"`` (relations between prototypes and entities; the paper's default).
+6. ``L_HTD = gamma * (L_entity + L_group) + (1 - gamma) * L_GA``; the student minimises
+   ``L_BPR + lambda * L_HTD`` (defaults K = 30, lambda = 1e-3, gamma = 0.5, "Pe").
+
+The authors' code and the paper's text differ in a few places. :class:`HTDOptions` names each
+difference as one switch, so an ablation can flip them one at a time (:meth:`HTDOptions.ablation`);
+``HTDOptions.preset("authors")`` reproduces the authors' code (github.com/SeongKu-Kang/
+Topology_Distillation_KDD21, ``model.py`` and ``run.py``), ``HTDOptions.preset("clean")`` is our
+reading of the paper (as the project's methods issue summarises it):
+
+- prototypes carry gradients (they are defined as group means of the student's representations;
+  nothing in the definition makes them constants);
+- the entity level uses the plain same-group mask (the authors' extra ``teacher similarity > 0``
+  filter is not in the paper's definition);
+- cosine similarity with an epsilon guard;
+- the group level runs per entity type, as HTD is presented separately for users and items:
+  user prototypes relate to users and user prototypes, item prototypes to items and item
+  prototypes (the authors put both types in one set, so a user prototype is also compared with
+  items);
+- ``"Pe"`` relates each prototype to the entities *outside* its group: the relations inside a
+  group are already the entity level's job. The authors' code compares every prototype with
+  every entity, including its own members, but keeps, commented out next to it, a variant that
+  multiplies the (prototype, entity) similarities by ``1 - membership``, i.e. exactly this mask;
+  we take that line as the authors' own statement of the definition. (The paper's PDF could not
+  be opened from the environment this was written in; this reading should be re-checked against
+  its Section 4.2 by whoever has it at hand.)
+
+Speed. The K experts run as one matrix product over stacked weights (the mixture
+``sum_k z_k W2_k relu(W1_k s + b1_k)`` is one (n x K*h) @ (K*h x d_t) product), or, once the annealed
+Gumbel-softmax is (numerically) one-hot, as one padded ``bmm`` over only the (entity, expert) pairs
+with non-zero weight: both are exact, values and gradients. The entity-level term never builds the
+n x n matrix: entities are sorted by group and the per-group similarity blocks are computed with a
+few padded ``bmm`` calls (groups bucketed by size), or, for large groups without the authors'
+element-wise teacher mask, with the Gram identity of :mod:`htd_tutorial.losses.ftd`.
+The ``*_naive`` functions are the straightforward formulas the tests compare against.
+
+Section names are the paper's; equation numbers are not given because they could not be checked
+against the PDF here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .ftd import cosine_normalize, cosine_similarity_matrix, gram_topology_distance
+
+__all__ = [
+    "HTD_MODES", "GROUP_TOPOLOGIES", "HTDOptions", "gumbel_temperature", "GroupAssignment", "HTDLoss",
+    "entity_topology", "entity_topology_naive", "group_topology", "group_topology_naive",
+    "group_prototypes", "expert_mixture_naive",
+]
+
+HTD_MODES = ("authors", "clean")
+GROUP_TOPOLOGIES = ("Pe", "PP")
+ALPHA_EPS = 1e-10
+"""Added to alpha before the log in the Gumbel-softmax, as in the paper."""
+TAU_END = 1e-10
+"""Final Gumbel-softmax temperature of the annealing schedule."""
+CLEAN_EPS = 1e-8
+"""Cosine guard of the clean mode (norms are clamped to at least this)."""
+
+
+@dataclass(frozen=True)
+class HTDOptions:
+    """The switches on which the authors' code and the paper's text differ.
+
+    Attributes
+    ----------
+    proto_grad : bool
+        Whether gradients flow through the student's prototypes (group means). The authors compute
+        the prototypes under ``no_grad``: with ``"PP"`` the group-level term then gives the student
+        no gradient at all, with ``"Pe"`` it reaches the student only through the entities.
+        Authors: False. Clean: True.
+    positive_teacher_pairs_only : bool
+        Whether the entity-level term keeps only same-group pairs whose *teacher* similarity is
+        > 0 (the authors' code selects pairs with ``teacher_sim * same_group_mask > 0``). The paper's
+        definition (as the methods issue summarises it) is a plain same-group restriction.
+        Authors: True. Clean: False.
+    mask_pe : bool
+        Whether the ``"Pe"`` term leaves out each prototype's own members. The authors compare
+        every prototype with every batch entity (a commented-out line in their code applies the
+        mask); relations inside a group are the entity level's job, so the clean reading relates
+        each prototype to the entities *outside* its group. Authors: False. Clean: True.
+    same_type_only : bool
+        Whether group-level relations stay within one entity type (user prototypes with users and
+        user prototypes, item prototypes with items and item prototypes), i.e. HTD run separately
+        for users and for items, as the methods issue summarises the paper. The authors put users
+        and items in one set, so user prototypes are also compared with items.
+        Authors: False. Clean: True.
+    eps : float
+        Cosine guard (see :func:`~htd_tutorial.losses.ftd.cosine_normalize`). Authors: 0 (plain
+        cosine, NaN for an all-zero vector). Clean: 1e-8.
+    tau_lag : bool
+        The authors' training loop sets the temperature for epoch e to the value computed at the
+        end of epoch e - 1, so epochs 0 and 1 both run at tau = 1. Authors: True. Clean: False
+        (tau = (1e-10)^(epoch / max_epoch)).
+
+    Use :meth:`preset` for the two modes and :meth:`replace` to flip one switch.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+
+    proto_grad: bool = False
+    positive_teacher_pairs_only: bool = True
+    mask_pe: bool = False
+    same_type_only: bool = False
+    eps: float = 0.0
+    tau_lag: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("proto_grad", "positive_teacher_pairs_only", "mask_pe", "same_type_only", "tau_lag"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"HTDOptions.{name} must be True or False, got {getattr(self, name)!r}")
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not (
+                math.isfinite(self.eps) and self.eps >= 0):
+            raise ValueError(f"HTDOptions.eps must be a finite number >= 0, got {self.eps!r}")
+
+    @classmethod
+    def preset(cls, mode: str) -> "HTDOptions":
+        """The options of ``mode``: ``"authors"`` (their code) or ``"clean"`` (our reading of the paper)."""
+        if mode == "authors":
+            return cls()
+        if mode == "clean":
+            return cls(proto_grad=True, positive_teacher_pairs_only=False, mask_pe=True, same_type_only=True,
+                       eps=CLEAN_EPS, tau_lag=False)
+        raise ValueError(f"unknown HTD mode {mode!r}; choose one of {HTD_MODES}")
+
+    def replace(self, **changes) -> "HTDOptions":
+        """A copy with the named switches changed; an unknown name raises ValueError."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"unknown HTDOptions field(s) {unknown}; "
+                             f"fields are {[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **changes)
+
+    def differences(self, other: "HTDOptions") -> dict:
+        """``{field: (self_value, other_value)}`` for every switch that differs."""
+        return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != getattr(other, f.name)}
+
+    @classmethod
+    def ablation(cls, base: str = "authors") -> dict[str, "HTDOptions"]:
+        """One-switch-at-a-time variants between the two presets, for an ablation table.
+
+        Returns ``{"authors": ..., "authors + proto_grad": ..., ..., "clean": ...}`` (with
+        ``base="clean"``: ``"clean - proto_grad"`` etc.): the base preset, the base with each
+        differing switch set to the other preset's value, and the other preset.
+        """
+        other = "clean" if base == "authors" else "authors"
+        start, end = cls.preset(base), cls.preset(other)
+        sign = "+" if base == "authors" else "-"
+        variants = {base: start}
+        for name, (_, target) in start.differences(end).items():
+            variants[f"{base} {sign} {name}"] = start.replace(**{name: target})
+        variants[other] = end
+        return variants
+
+
+def gumbel_temperature(epoch: int, max_epoch: int, *, lag: bool = False, end: float = TAU_END) -> float:
+    """Annealed Gumbel-softmax temperature ``tau = end ** (epoch / max_epoch)`` (1 at epoch 0).
+
+    Parameters
+    ----------
+    epoch : int
+        0-based epoch index.
+    max_epoch : int
+        Number of epochs of the run (> 0).
+    lag : bool
+        Use the previous epoch's value (the authors' loop updates tau at the end of each epoch, so
+        epoch e runs with the value for e - 1 and epochs 0 and 1 both use 1).
+    end : float
+        Final temperature, 1e-10 as in the authors' code.
+
+    Returns
+    -------
+    float
+        In ``[end, 1]``.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    if isinstance(max_epoch, bool) or int(max_epoch) != max_epoch or max_epoch <= 0:
+        raise ValueError(f"max_epoch must be a positive integer, got {max_epoch!r}")
+    if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
+        raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
+    if not 0 < end <= 1:
+        raise ValueError(f"end temperature must be in (0, 1], got {end!r}")
+    step = max(int(epoch) - 1, 0) if lag else int(epoch)
+    return max(end ** (step / int(max_epoch)), end)
+
+
+def _uniform_(tensor: torch.Tensor, fan_in: int, generator: torch.Generator | None) -> None:
+    """Fill ``tensor`` like ``nn.Linear``'s default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+    with torch.no_grad():
+        tensor.copy_(torch.rand(tensor.shape, generator=generator) * (2 * bound) - bound)
+
+
+class _DenseMixture(torch.autograd.Function):
+    """``sum_k z_k (relu(s W1_k + b1_k) W2_k + b2_k)`` for all experts at once, with a hand-written backward.
+
+    The two big products are one (n x K*h) @ (K*h x d_t) GEMM each way; the backward is written out
+    so that the element-wise work on the (n x K*h) hidden activations takes as few passes over
+    memory as possible (autograd would add several more). Checked against a loop over experts and
+    with ``gradcheck`` in the tests.
+    """
+
+    @staticmethod
+    def forward(ctx, student, z, w1, b1, w2, b2):
+        n, k = z.shape
+        active = torch.addmm(b1, student, w1).clamp_min_(0)                     # relu(s W1 + b1), (n, K*h)
+        weighted = (active.view(n, k, -1) * z.unsqueeze(-1)).view(n, -1)       # z_k * hidden_k
+        ctx.save_for_backward(student, z, w1, w2, b2, active, weighted)
+        return torch.addmm(z @ b2, weighted, w2)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        student, z, w1, w2, b2, active, weighted = ctx.saved_tensors
+        n, k = z.shape
+        need = ctx.needs_input_grad
+        grad_s = grad_z = grad_w1 = grad_b1 = grad_w2 = grad_b2 = None
+        if need[4]:
+            grad_w2 = weighted.T @ grad_out
+        if need[5]:
+            grad_b2 = z.T @ grad_out
+        if need[0] or need[1] or need[2] or need[3]:
+            grad_weighted = (grad_out @ w2.T).view(n, k, -1)                   # dL/d(z_k hidden_k)
+            if need[1]:
+                grad_z = torch.einsum("nkh,nkh->nk", grad_weighted, active.view(n, k, -1)) + grad_out @ b2.T
+            grad_hidden = grad_weighted.mul_(z.unsqueeze(-1)).view(n, -1)
+            grad_hidden = torch.ops.aten.threshold_backward(grad_hidden, active, 0)   # relu'
+            if need[0]:
+                grad_s = grad_hidden @ w1.T
+            if need[2]:
+                grad_w1 = student.T @ grad_hidden
+            if need[3]:
+                grad_b1 = grad_hidden.sum(0)
+        return grad_s, grad_z, grad_w1, grad_b1, grad_w2, grad_b2
+
+
+class GroupAssignment(nn.Module):
+    """Group assignment + K experts for one entity type (users or items): the L_GA term.
+
+    Parameters
+    ----------
+    teacher_dim, student_dim : int
+        d_t and d_s.
+    K : int
+        Number of groups (= experts).
+    generator : torch.Generator, optional
+        Source of the initial weights (default: torch's global generator). Initialisation follows
+        ``nn.Linear``: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
+
+    Parameters of the module
+    ------------------------
+    assign_weight (K, d_t), assign_bias (K,) : the group-assignment layer ``alpha = softmax(W t + b)``.
+    w1 (d_s, K, h), b1 (K, h), w2 (K, h, d_t), b2 (K, d_t) : the K experts stacked, h = (d_s+d_t)//2.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+
+    def __init__(self, teacher_dim: int, student_dim: int, K: int, *, generator: torch.Generator | None = None):
+        super().__init__()
+        for name, value in (("teacher_dim", teacher_dim), ("student_dim", student_dim), ("K", K)):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.teacher_dim, self.student_dim, self.K = int(teacher_dim), int(student_dim), int(K)
+        self.hidden_dim = (self.student_dim + self.teacher_dim) // 2
+        d_s, d_t, h, k = self.student_dim, self.teacher_dim, self.hidden_dim, self.K
+        self.assign_weight = nn.Parameter(torch.empty(k, d_t))
+        self.assign_bias = nn.Parameter(torch.empty(k))
+        self.w1 = nn.Parameter(torch.empty(d_s, k, h))
+        self.b1 = nn.Parameter(torch.empty(k, h))
+        self.w2 = nn.Parameter(torch.empty(k, h, d_t))
+        self.b2 = nn.Parameter(torch.empty(k, d_t))
+        for param, fan_in in ((self.assign_weight, d_t), (self.assign_bias, d_t), (self.w1, d_s),
+                              (self.b1, d_s), (self.w2, h), (self.b2, h)):
+            _uniform_(param, fan_in, generator)
+
+    def extra_repr(self) -> str:
+        return (f"K={self.K}, experts: {self.student_dim} -> {self.hidden_dim} -> {self.teacher_dim}, "
+                f"assignment: {self.teacher_dim} -> {self.K}")
+
+    def alpha(self, teacher: torch.Tensor) -> torch.Tensor:
+        """Group probabilities ``softmax(W t + b)``, shape (n, K)."""
+        return torch.softmax(F.linear(teacher, self.assign_weight, self.assign_bias), dim=-1)
+
+    @torch.no_grad()
+    def hard_groups(self, teacher: torch.Tensor) -> torch.Tensor:
+        """Each entity's group ``argmax_k alpha_k`` (no Gumbel noise), LongTensor (n,), in [0, K)."""
+        return self.alpha(teacher).argmax(dim=-1)
+
+    @staticmethod
+    def sample_z(alpha: torch.Tensor, tau: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Gumbel-softmax sample ``softmax((log(alpha + 1e-10) + g) / tau)``, g ~ Gumbel(0, 1).
+
+        The noise comes from ``generator`` if given, else from torch's global generator (which the
+        trainer seeds), so runs are reproducible.
+        """
+        if not tau > 0:
+            raise ValueError(f"temperature must be > 0, got {tau!r}")
+        gumbel = -torch.empty_like(alpha).exponential_(generator=generator).log()
+        return torch.softmax(((alpha + ALPHA_EPS).log() + gumbel) / tau, dim=-1)
+
+    def expert_outputs(self, student: torch.Tensor) -> torch.Tensor:
+        """Every expert applied to every entity, shape (n, K, d_t) (for inspection and tests)."""
+        n = student.shape[0]
+        hidden = torch.relu(student @ self.w1.reshape(self.student_dim, -1) + self.b1.reshape(-1))
+        hidden = hidden.view(n, self.K, self.hidden_dim)
+        return torch.einsum("nkh,khd->nkd", hidden, self.w2) + self.b2
+
+    def mixture(self, student: torch.Tensor, z: torch.Tensor, *, path: str = "auto") -> torch.Tensor:
+        """``sum_k z_k f_k(s)``, shape (n, d_t), all experts in one batched operation.
+
+        Parameters
+        ----------
+        student : Tensor (n, d_s)
+        z : Tensor (n, K)
+            Expert weights (rows of a Gumbel-softmax sample).
+        path : {"auto", "dense", "sparse"}
+            ``"dense"``: one (n x K*h) @ (K*h x d_t) product over all (entity, expert) pairs.
+            ``"sparse"``: one padded ``bmm`` over the pairs with ``z > 0`` only. Exact for the value
+            and for every gradient upstream of a softmax that produced ``z`` (the student, the
+            experts, the assignment layer): an entry that is exactly 0 passes no gradient through
+            the softmax. Only the gradient w.r.t. ``z`` itself differs there (0 instead of
+            ``<dL/dout, f_k(s)>``). ``"auto"`` picks
+            sparse when the busiest expert has under half of the entities (measured crossover on
+            CiteULike shapes; the annealed Gumbel-softmax is numerically one-hot after ~20 of 100
+            epochs, and sparse enough for this path from tau ~ 0.03).
+        """
+        if path not in ("auto", "dense", "sparse"):
+            raise ValueError(f"path must be 'auto', 'dense' or 'sparse', got {path!r}")
+        n = student.shape[0]
+        if n == 0:
+            return student.new_zeros(0, self.teacher_dim)
+        if path != "dense":
+            with torch.no_grad():
+                nonzero = z > 0
+                per_expert = nonzero.sum(dim=0)
+                widest = int(per_expert.max())
+            if path == "sparse" or 2 * widest < n:
+                return self._mixture_sparse(student, z, nonzero, per_expert, widest)
+        return _DenseMixture.apply(student, z, self.w1.reshape(self.student_dim, -1), self.b1.reshape(-1),
+                                   self.w2.reshape(-1, self.teacher_dim), self.b2)
+
+    def _mixture_sparse(self, student: torch.Tensor, z: torch.Tensor, nonzero: torch.Tensor,
+                        per_expert: torch.Tensor, widest: int) -> torch.Tensor:
+        """The mixture over the non-zero (entity, expert) pairs only, padded to ``widest`` per expert."""
+        with torch.no_grad():
+            expert, entity = nonzero.T.nonzero(as_tuple=True)        # sorted by expert, then entity
+            starts = torch.cumsum(per_expert, 0) - per_expert
+            slot = torch.arange(expert.numel(), device=z.device) - starts[expert]
+            index = torch.zeros(self.K, max(widest, 1), dtype=torch.long, device=z.device)
+            valid = torch.zeros(self.K, max(widest, 1), dtype=torch.bool, device=z.device)
+            index[expert, slot] = entity
+            valid[expert, slot] = True
+        experts = torch.arange(self.K, device=z.device).unsqueeze(1)
+        weight = z[index, experts] * valid                                   # (K, m), differentiable in z
+        hidden = torch.relu(torch.baddbmm(self.b1.unsqueeze(1), student[index], self.w1.transpose(0, 1)))
+        out = torch.baddbmm(self.b2.unsqueeze(1), hidden, self.w2) * weight.unsqueeze(-1)   # (K, m, d_t)
+        return student.new_zeros(student.shape[0], self.teacher_dim).index_add(
+            0, index.reshape(-1), out.reshape(-1, self.teacher_dim))
+
+    def reconstruction_loss(self, student: torch.Tensor, teacher: torch.Tensor, tau: float, *,
+                            alpha: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                            path: str = "auto") -> torch.Tensor:
+        """``L_GA = sum_e ||t_e - sum_k z_k f_k(s_e)||^2`` (paper Sec. 4.2, adaptive group assignment).
+
+        Parameters
+        ----------
+        student : Tensor (n, d_s)
+        teacher : Tensor (n, d_t)
+            Constants (no gradient reaches the teacher).
+        tau : float
+            Gumbel-softmax temperature.
+        alpha : Tensor (n, K), optional
+            Precomputed ``self.alpha(teacher)`` (saves recomputing it).
+        generator : torch.Generator, optional
+            Gumbel noise source (default: torch's global generator).
+        path : str
+            See :meth:`mixture`.
+        """
+        teacher = teacher.detach()
+        if alpha is None:
+            alpha = self.alpha(teacher)
+        z = self.sample_z(alpha, tau, generator)
+        return (teacher - self.mixture(student, z, path=path)).square().sum()
+
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor, tau: float, *,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.reconstruction_loss(student, teacher, tau, generator=generator)
+
+
+def expert_mixture_naive(module: GroupAssignment, student: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Reference ``sum_k z_k f_k(s)`` with a Python loop over the experts, one ``nn.Linear`` pair each.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    out = student.new_zeros(student.shape[0], module.teacher_dim)
+    for k in range(module.K):
+        hidden = torch.relu(F.linear(student, module.w1[:, k, :].T, module.b1[k]))
+        out = out + z[:, k:k + 1] * F.linear(hidden, module.w2[k].T, module.b2[k])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Entity-level topology
+# ----------------------------------------------------------------------------------------------
+
+BUCKET_RATIO = 1.25
+"""A size bucket holds groups with at least 1/BUCKET_RATIO of its widest group's size."""
+
+
+def _group_buckets(groups: torch.Tensor):
+    """Yield ``(index, valid)`` per size bucket: the entities of each group, padded to a common width.
+
+    ``index`` (B, m) holds entity positions (0 where padded), ``valid`` (B, m) marks real slots.
+    Groups are taken from the largest down; a bucket is as wide as its largest group and takes
+    every group of at least 1/1.25 of that size, so each block is at most 1.25^2 ~ 1.6 times its
+    real area, and there are only a few buckets (about log(n) / log(1.25) at worst).
+    """
+    order = torch.argsort(groups, stable=True)
+    _, counts = torch.unique_consecutive(groups[order], return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    sizes = counts.tolist()
+    by_size = sorted(range(len(sizes)), key=lambda g: -sizes[g])
+    first = 0
+    while first < len(by_size):
+        width = sizes[by_size[first]]
+        last = first
+        while last < len(by_size) and sizes[by_size[last]] * BUCKET_RATIO >= width:
+            last += 1
+        chosen = torch.tensor(by_size[first:last], device=groups.device)
+        first = last
+        slots = torch.arange(width, device=groups.device)
+        valid = slots.unsqueeze(0) < counts[chosen].unsqueeze(1)
+        position = torch.where(valid, starts[chosen].unsqueeze(1) + slots.unsqueeze(0), 0)
+        yield order[position], valid
+
+
+def entity_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, *,
+                    positive_teacher_pairs_only: bool = True, eps: float = 0.0,
+                    method: str = "auto") -> torch.Tensor:
+    """Entity-level topology: the FTD term over same-group pairs only (paper Sec. 4.2).
+
+    ``sum_{i, j: g_i = g_j} (rho(t_i, t_j) - rho(s_i, s_j))^2`` (diagonal included, where it is 0),
+    optionally only over pairs with ``rho(t_i, t_j) > 0`` (the authors' code).
+
+    Parameters
+    ----------
+    student : Tensor (n, d_s)
+    teacher : Tensor (n, d_t)
+    groups : LongTensor (n,)
+        Hard group of each entity (users' and items' groups numbered apart).
+    positive_teacher_pairs_only : bool
+        See :class:`HTDOptions`.
+    eps : float
+        Cosine guard.
+    method : {"auto", "blocks", "gram"}
+        ``"blocks"``: per-group similarity blocks (padded ``bmm``), works with either mask.
+        ``"gram"``: per-group Gram identity in float64 (needs ``positive_teacher_pairs_only=False``).
+        ``"auto"``: Gram for groups wider than 2 (d_s + d_t) when allowed, blocks otherwise.
+
+    Returns
+    -------
+    Tensor
+        Scalar in ``student.dtype``.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    if method not in ("auto", "blocks", "gram"):
+        raise ValueError(f"method must be 'auto', 'blocks' or 'gram', got {method!r}")
+    if method == "gram" and positive_teacher_pairs_only:
+        raise ValueError("the Gram identity cannot apply the element-wise teacher mask; "
+                         "use method='blocks' with positive_teacher_pairs_only=True")
+    with torch.no_grad():
+        t_hat = cosine_normalize(teacher.detach(), eps)
+    s_hat = cosine_normalize(student, eps)
+    gram_from = 2 * (student.shape[1] + teacher.shape[1])
+    total = student.new_zeros((), dtype=torch.float64)
+    for index, valid in _group_buckets(groups):
+        width = index.shape[1]
+        use_gram = method == "gram" or (method == "auto" and not positive_teacher_pairs_only and width > gram_from)
+        if use_gram:
+            keep = valid.unsqueeze(-1)
+            total = total + gram_topology_distance(s_hat[index] * keep, t_hat[index] * keep)
+            continue
+        s_block = s_hat[index]
+        with torch.no_grad():
+            t_block = t_hat[index]
+            t_sim = torch.bmm(t_block, t_block.transpose(1, 2))
+            pairs = valid.unsqueeze(2) & valid.unsqueeze(1)
+            if positive_teacher_pairs_only:
+                pairs &= t_sim > 0
+        s_sim = torch.bmm(s_block, s_block.transpose(1, 2))
+        total = total + torch.where(pairs, (t_sim - s_sim).square(), 0.0).sum().double()
+    return total.to(student.dtype)
+
+
+def entity_topology_naive(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, *,
+                          positive_teacher_pairs_only: bool = True, eps: float = 0.0) -> torch.Tensor:
+    """Reference entity-level term with the full n x n matrices and an element-wise mask.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    with torch.no_grad():
+        t_sim = cosine_similarity_matrix(teacher.detach(), eps=eps)
+    s_sim = cosine_similarity_matrix(student, eps=eps)
+    mask = (groups.unsqueeze(0) == groups.unsqueeze(1))
+    if positive_teacher_pairs_only:
+        mask = mask & (t_sim * mask > 0)
+    return ((t_sim - s_sim).square() * mask).sum()
+
+
+# ----------------------------------------------------------------------------------------------
+# Group-level topology
+# ----------------------------------------------------------------------------------------------
+
+def group_prototypes(embeddings: torch.Tensor, groups: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean embedding of each group present: ``(present_groups (G,), prototypes (G, d))``.
+
+    Differentiable in ``embeddings`` (detach the input to stop gradients, as the authors do).
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    present, inverse, counts = torch.unique(groups, return_inverse=True, return_counts=True)
+    sums = embeddings.new_zeros(len(present), embeddings.shape[1]).index_add(0, inverse, embeddings)
+    return present, sums / counts.unsqueeze(1).to(embeddings.dtype)
+
+
+def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, is_item: torch.Tensor,
+                   *, kind: str = "Pe", proto_grad: bool = False, mask_pe: bool = False,
+                   same_type_only: bool = False, eps: float = 0.0) -> torch.Tensor:
+    """Group-level topology (paper Sec. 4.2), ``"PP"`` or ``"Pe"``.
+
+    ``"PP"``: ``sum_{p, q} (rho(P^t_p, P^t_q) - rho(P^s_p, P^s_q))^2`` over the prototypes present.
+    ``"Pe"``: ``sum_{p, e} (rho(P^t_p, t_e) - rho(P^s_p, s_e))^2`` over prototypes p and batch
+    entities e; with ``mask_pe`` only entities outside group p, with ``same_type_only`` only
+    prototypes and entities of the same type (see :class:`HTDOptions`).
+
+    Parameters
+    ----------
+    student, teacher : Tensor (n, d_s), (n, d_t)
+    groups : LongTensor (n,)
+        Hard groups (users' and items' numbered apart).
+    is_item : BoolTensor (n,)
+        Entity type (a group's type is its members' type).
+    kind : {"Pe", "PP"}
+    proto_grad, mask_pe, same_type_only, eps
+        See :class:`HTDOptions`.
+
+    Returns
+    -------
+    Tensor
+        Scalar in ``student.dtype``. With ``kind="PP"`` and ``proto_grad=False`` it carries no
+        gradient (it is a constant for the student).
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    if kind not in GROUP_TOPOLOGIES:
+        raise ValueError(f"group topology must be one of {GROUP_TOPOLOGIES}, got {kind!r}")
+    with torch.no_grad():
+        teacher = teacher.detach()
+        present, proto_t = group_prototypes(teacher, groups)
+        group_is_item = torch.zeros(len(present), dtype=torch.bool, device=groups.device)
+        group_is_item[torch.searchsorted(present, groups)] = is_item
+        proto_t_hat = cosine_normalize(proto_t, eps)
+    if proto_grad:
+        proto_s = group_prototypes(student, groups)[1]
+    else:
+        with torch.no_grad():
+            proto_s = group_prototypes(student.detach(), groups)[1]
+    proto_s_hat = cosine_normalize(proto_s, eps)
+    mask = None
+    if kind == "PP":
+        with torch.no_grad():
+            t_sim = proto_t_hat @ proto_t_hat.T
+            if same_type_only:
+                mask = group_is_item.unsqueeze(1) == group_is_item.unsqueeze(0)
+        s_sim = proto_s_hat @ proto_s_hat.T
+    else:
+        with torch.no_grad():
+            t_sim = proto_t_hat @ cosine_normalize(teacher, eps).T
+            if mask_pe:
+                mask = present.unsqueeze(1) != groups.unsqueeze(0)
+            if same_type_only:
+                same = group_is_item.unsqueeze(1) == is_item.unsqueeze(0)
+                mask = same if mask is None else mask & same
+        s_sim = proto_s_hat @ cosine_normalize(student, eps).T
+    diff = (t_sim - s_sim).square()
+    return diff.sum() if mask is None else torch.where(mask, diff, 0.0).sum()
+
+
+def group_topology_naive(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor,
+                         is_item: torch.Tensor, *, kind: str = "Pe", proto_grad: bool = False,
+                         mask_pe: bool = False, same_type_only: bool = False, eps: float = 0.0) -> torch.Tensor:
+    """Reference group-level term: prototypes and masks built with explicit Python loops.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    if kind not in GROUP_TOPOLOGIES:
+        raise ValueError(f"group topology must be one of {GROUP_TOPOLOGIES}, got {kind!r}")
+    labels = sorted(set(groups.tolist()))
+    members = [[e for e in range(len(groups)) if int(groups[e]) == g] for g in labels]
+    source = student if proto_grad else student.detach()
+    proto_t = torch.stack([teacher.detach()[m].mean(0) for m in members])
+    proto_s = torch.stack([source[m].mean(0) for m in members])
+    kinds = [bool(is_item[m[0]]) for m in members]
+    if kind == "PP":
+        t_sim = cosine_similarity_matrix(proto_t, eps=eps)
+        s_sim = cosine_similarity_matrix(proto_s, eps=eps)
+        mask = torch.tensor([[not same_type_only or kinds[p] == kinds[q] for q in range(len(labels))]
+                             for p in range(len(labels))])
+    else:
+        t_sim = cosine_similarity_matrix(proto_t, teacher.detach(), eps=eps)
+        s_sim = cosine_similarity_matrix(proto_s, student, eps=eps)
+        mask = torch.tensor([[(not mask_pe or int(groups[e]) != labels[p])
+                              and (not same_type_only or kinds[p] == bool(is_item[e]))
+                              for e in range(len(groups))] for p in range(len(labels))])
+    return ((t_sim - s_sim).square() * mask).sum()
+
+
+# ----------------------------------------------------------------------------------------------
+# HTD
+# ----------------------------------------------------------------------------------------------
+
+class HTDLoss(nn.Module):
+    """Hierarchical Topology Distillation: ``(student, teacher) -> L_HTD`` and its parts.
+
+    Parameters
+    ----------
+    teacher_dim, student_dim : int
+    K : int
+        Groups per entity type (30 in the paper).
+    gamma : float
+        Weight of the topology terms vs the group-assignment term, in [0, 1] (0.5 in the paper).
+    group_topology : {"Pe", "PP"}
+        Group-level design choice ("Pe" is the paper's default).
+    options : HTDOptions
+        Authors' code vs paper switches (default: the authors' preset).
+    generator : torch.Generator, optional
+        Source of the initial weights.
+
+    ``forward`` returns a dict of scalars: ``"htd"`` (L_HTD, differentiable) and ``"entity"``,
+    ``"group"``, ``"ga"`` (its parts, differentiable; "ga" summed over users and items).
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+
+    def __init__(self, teacher_dim: int, student_dim: int, *, K: int = 30, gamma: float = 0.5,
+                 group_topology: str = "Pe", options: HTDOptions | None = None,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 <= gamma <= 1:
+            raise ValueError(f"gamma must be a number in [0, 1], got {gamma!r}")
+        if group_topology not in GROUP_TOPOLOGIES:
+            raise ValueError(f"group_topology must be one of {GROUP_TOPOLOGIES}, got {group_topology!r}")
+        if options is None:
+            options = HTDOptions.preset("authors")
+        if not isinstance(options, HTDOptions):
+            raise ValueError(f"options must be an HTDOptions, got {type(options).__name__}")
+        self.K, self.gamma, self.group_kind, self.options = int(K), float(gamma), group_topology, options
+        self.users = GroupAssignment(teacher_dim, student_dim, K, generator=generator)
+        self.items = GroupAssignment(teacher_dim, student_dim, K, generator=generator)
+
+    def extra_repr(self) -> str:
+        return f"K={self.K}, gamma={self.gamma}, group_topology={self.group_kind!r}, options={self.options}"
+
+    @torch.no_grad()
+    def assignment(self, t_users: torch.Tensor, t_items: torch.Tensor) -> torch.Tensor:
+        """Hard groups of users then items, LongTensor (n_u + n_i,): users in [0, K), items in [K, 2K)."""
+        return torch.cat([self.users.hard_groups(t_users), self.items.hard_groups(t_items) + self.K])
+
+    def reconstruction(self, s_users: torch.Tensor, s_items: torch.Tensor, t_users: torch.Tensor,
+                       t_items: torch.Tensor, tau: float) -> torch.Tensor:
+        """L_GA of users plus L_GA of items (see :meth:`GroupAssignment.reconstruction_loss`)."""
+        return (self.users.reconstruction_loss(s_users, t_users, tau)
+                + self.items.reconstruction_loss(s_items, t_items, tau))
+
+    def entity_topology(self, student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+        """Entity-level term with this module's options (see :func:`entity_topology`)."""
+        return entity_topology(student, teacher, groups, eps=self.options.eps,
+                               positive_teacher_pairs_only=self.options.positive_teacher_pairs_only)
+
+    def group_topology(self, student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+        """Group-level term with this module's options (see :func:`group_topology`)."""
+        opts = self.options
+        return group_topology(student, teacher, groups, groups >= self.K, kind=self.group_kind,
+                              proto_grad=opts.proto_grad, mask_pe=opts.mask_pe,
+                              same_type_only=opts.same_type_only, eps=opts.eps)
+
+    def forward(self, s_users: torch.Tensor, s_items: torch.Tensor, t_users: torch.Tensor,
+                t_items: torch.Tensor, tau: float) -> dict[str, torch.Tensor]:
+        t_users, t_items = t_users.detach(), t_items.detach()
+        zero = s_users.new_zeros(())
+        ga, parts = zero, []
+        for side, s, t in ((self.users, s_users, t_users), (self.items, s_items, t_items)):
+            if self.gamma < 1:
+                alpha = side.alpha(t)
+                ga = ga + side.reconstruction_loss(s, t, tau, alpha=alpha)
+                parts.append(alpha.detach().argmax(dim=-1))
+            else:
+                parts.append(side.hard_groups(t))
+        entity = group = zero
+        if self.gamma > 0:
+            groups = torch.cat([parts[0], parts[1] + self.K])
+            student = torch.cat([s_users, s_items])
+            teacher = torch.cat([t_users, t_items])
+            entity = self.entity_topology(student, teacher, groups)
+            group = self.group_topology(student, teacher, groups)
+        htd = self.gamma * (entity + group) + (1 - self.gamma) * ga
+        return {"htd": htd, "entity": entity, "group": group, "ga": ga}

@@ -1,0 +1,505 @@
+"""Distillation losses: every fast path equals the straightforward formula, and the distillers' protocol.
+
+Fast paths run in float32 (as in training) and are compared with the n x n / loop references run in
+float64 on the same numbers: values and gradients must agree to a relative error of 1e-5.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from htd_tutorial.distill import (DEDistiller, FitNetDistiller, FTDDistiller, HTDDistiller, make_distiller,
+                                  validate_teacher)
+from htd_tutorial.losses.htd import _DenseMixture
+from htd_tutorial.losses import (DELoss, FitNetLoss, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
+                                 entity_topology_naive, expert_mixture_naive, fitnet_loss, ftd_loss,
+                                 ftd_loss_naive, group_prototypes, group_topology, group_topology_naive,
+                                 gumbel_temperature)
+
+RTOL = 1e-5
+
+
+def rel_err(fast: torch.Tensor, ref: torch.Tensor) -> float:
+    fast, ref = fast.detach().double(), ref.detach().double()
+    return float((fast - ref).norm() / ref.norm().clamp_min(1e-300))
+
+
+def leaf(x: torch.Tensor) -> torch.Tensor:
+    return x.detach().clone().requires_grad_()
+
+
+def both_precisions(student: torch.Tensor):
+    """The same numbers as a float32 leaf (fast path) and a float64 leaf (reference)."""
+    s32 = leaf(student.float())
+    return s32, leaf(s32.detach().double())
+
+
+def check_value_and_grad(fast_fn, ref_fn, s32, s64, what: str) -> None:
+    fast, ref = fast_fn(s32), ref_fn(s64)
+    assert rel_err(fast, ref) <= RTOL, f"{what}: value {float(fast)} vs {float(ref)}"
+    g_fast, = torch.autograd.grad(fast, s32)
+    g_ref, = torch.autograd.grad(ref, s64)
+    assert rel_err(g_fast, g_ref) <= RTOL, f"{what}: gradient differs by {rel_err(g_fast, g_ref):.2e}"
+
+
+@pytest.fixture
+def batch(torch_generator):
+    """Random 'batch': 70 users + 110 items, teacher dim 24, student dim 6, 2 x 5 groups of varied sizes."""
+    gen = torch_generator
+    n_users, n_items, d_t, d_s = 70, 110, 24, 6
+    teacher = torch.randn(n_users + n_items, d_t, generator=gen) + 0.5 * torch.randn(1, d_t, generator=gen)
+    student = torch.randn(n_users + n_items, d_s, generator=gen)
+    # skewed group sizes (one large group per type, to exercise the Gram path and several size buckets)
+    users = torch.multinomial(torch.tensor([0.6, 0.2, 0.1, 0.07, 0.03]), n_users, True, generator=gen)
+    items = torch.multinomial(torch.tensor([0.7, 0.1, 0.1, 0.05, 0.05]), n_items, True, generator=gen) + 5
+    groups = torch.cat([users, items])
+    is_item = torch.cat([torch.zeros(n_users, dtype=torch.bool), torch.ones(n_items, dtype=torch.bool)])
+    return {"student": student, "teacher": teacher, "groups": groups, "is_item": is_item,
+            "n_users": n_users, "d_s": d_s, "d_t": d_t}
+
+
+# ----------------------------------------------------------------------------------------------
+# FTD
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("eps", [0.0, 1e-8])
+def test_ftd_fast_equals_naive(batch, eps):
+    s32, s64 = both_precisions(batch["student"])
+    teacher = batch["teacher"]
+    check_value_and_grad(lambda s: ftd_loss(s, teacher.float(), eps=eps),
+                         lambda s: ftd_loss_naive(s, teacher.double(), eps=eps), s32, s64, f"FTD eps={eps}")
+
+
+def test_ftd_near_teacher_uses_float64_and_stays_exact(torch_generator):
+    # a student that nearly reproduces the teacher's topology: the Gram terms cancel to ~1e-6
+    teacher = torch.randn(200, 12, generator=torch_generator, dtype=torch.float64)
+    student = teacher + 1e-3 * torch.randn(200, 12, generator=torch_generator, dtype=torch.float64)
+    s64 = leaf(student)
+    fast = ftd_loss(s64, teacher)
+    ref = ftd_loss_naive(leaf(student), teacher)
+    assert rel_err(fast, ref) <= RTOL
+    s32 = leaf(student.float())
+    assert rel_err(ftd_loss(s32, teacher.float()), ref) <= 1e-3  # float32 inputs limit what is attainable
+
+
+def test_ftd_ignores_teacher_gradient_and_checks_shapes(batch):
+    teacher = leaf(batch["teacher"])
+    loss = ftd_loss(leaf(batch["student"]), teacher)
+    loss.backward()
+    assert teacher.grad is None
+    with pytest.raises(ValueError, match="rows"):
+        ftd_loss(batch["student"][:-1], batch["teacher"])
+    with pytest.raises(ValueError, match="2-D"):
+        ftd_loss(batch["student"][0], batch["teacher"])
+
+
+def test_ftd_is_zero_for_a_rotated_scaled_copy(torch_generator):
+    teacher = torch.randn(50, 8, generator=torch_generator, dtype=torch.float64)
+    rotation, _ = torch.linalg.qr(torch.randn(8, 8, generator=torch_generator, dtype=torch.float64))
+    student = 3.0 * teacher @ rotation
+    assert float(ftd_loss(student, teacher)) < 1e-9
+
+
+# ----------------------------------------------------------------------------------------------
+# HTD: entity level, group level, experts
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("positive_only,method,eps", [
+    (True, "blocks", 0.0), (True, "auto", 0.0), (False, "blocks", 1e-8), (False, "gram", 1e-8),
+    (False, "auto", 1e-8), (False, "auto", 0.0),
+])
+def test_entity_topology_fast_equals_naive(batch, positive_only, method, eps):
+    s32, s64 = both_precisions(batch["student"])
+    teacher, groups = batch["teacher"], batch["groups"]
+    check_value_and_grad(
+        lambda s: entity_topology(s, teacher.float(), groups, positive_teacher_pairs_only=positive_only,
+                                  eps=eps, method=method),
+        lambda s: entity_topology_naive(s, teacher.double(), groups, positive_teacher_pairs_only=positive_only,
+                                        eps=eps),
+        s32, s64, f"entity positive_only={positive_only} method={method}")
+
+
+def test_entity_topology_gram_path_is_exercised(batch):
+    # the largest group (about 0.7 * 110 items) is wider than 2 * (d_s + d_t) = 60, so "auto" uses
+    # the Gram identity for it when the teacher mask is off
+    counts = torch.bincount(batch["groups"])
+    assert int(counts.max()) > 2 * (batch["d_s"] + batch["d_t"])
+    with pytest.raises(ValueError, match="element-wise teacher mask"):
+        entity_topology(batch["student"], batch["teacher"], batch["groups"], method="gram")
+
+
+def test_entity_topology_one_group_is_ftd(batch):
+    one = torch.zeros(len(batch["groups"]), dtype=torch.long)
+    s = batch["student"].double()
+    t = batch["teacher"].double()
+    assert rel_err(entity_topology(s, t, one, positive_teacher_pairs_only=False), ftd_loss_naive(s, t)) <= 1e-12
+
+
+@pytest.mark.parametrize("kind,proto_grad,mask_pe,same_type_only,eps",
+                         list(itertools.product(["Pe", "PP"], [False, True], [False, True], [False, True],
+                                                [0.0, 1e-8])))
+def test_group_topology_fast_equals_naive(batch, kind, proto_grad, mask_pe, same_type_only, eps):
+    s32, s64 = both_precisions(batch["student"])
+    teacher, groups, is_item = batch["teacher"], batch["groups"], batch["is_item"]
+    options = dict(kind=kind, proto_grad=proto_grad, mask_pe=mask_pe, same_type_only=same_type_only, eps=eps)
+    fast = group_topology(s32, teacher.float(), groups, is_item, **options)
+    ref = group_topology_naive(s64, teacher.double(), groups, is_item, **options)
+    assert rel_err(fast, ref) <= RTOL
+    if kind == "PP" and not proto_grad:
+        # the authors' (P,P): prototypes under no_grad, so the student gets nothing from this term
+        assert not fast.requires_grad and not ref.requires_grad
+        return
+    g_fast, = torch.autograd.grad(fast, s32)
+    g_ref, = torch.autograd.grad(ref, s64)
+    assert rel_err(g_fast, g_ref) <= RTOL
+
+
+def test_pe_mask_and_type_switches_change_the_term(batch):
+    s, t, g, is_item = batch["student"], batch["teacher"], batch["groups"], batch["is_item"]
+    full = group_topology(s, t, g, is_item, kind="Pe")
+    assert group_topology(s, t, g, is_item, kind="Pe", mask_pe=True) < full
+    assert group_topology(s, t, g, is_item, kind="Pe", same_type_only=True) < full
+
+
+def test_group_prototypes_are_means(batch):
+    present, proto = group_prototypes(batch["teacher"], batch["groups"])
+    for g, p in zip(present.tolist(), proto):
+        torch.testing.assert_close(p, batch["teacher"][batch["groups"] == g].mean(0))
+
+
+def expert_setup(gen, n=90, d_s=5, d_t=12, K=7, sparse=False):
+    module = GroupAssignment(d_t, d_s, K, generator=gen).double()
+    student = torch.randn(n, d_s, generator=gen, dtype=torch.float64)
+    logits = torch.randn(n, K, generator=gen, dtype=torch.float64)
+    if sparse:   # what the annealed Gumbel-softmax looks like: mostly exact zeros
+        logits = logits * 5000.0
+    return module, student, logits
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("path", ["dense", "sparse", "auto"])
+def test_expert_mixture_equals_loop(torch_generator, path, sparse):
+    # z comes from a softmax, as in training: gradients are compared upstream of it (a weight that
+    # is exactly 0 passes no gradient through the softmax, which is what makes the sparse path exact)
+    module, student, logits = expert_setup(torch_generator, sparse=sparse)
+    if sparse:
+        assert (torch.softmax(logits, 1) == 0).float().mean() > 0.5
+    s_fast, l_fast = leaf(student), leaf(logits)
+    s_ref, l_ref = leaf(student), leaf(logits)
+    weights = torch.randn(student.shape[0], module.teacher_dim, generator=torch_generator, dtype=torch.float64)
+    fast = (module.mixture(s_fast, torch.softmax(l_fast, 1), path=path) * weights).sum()
+    fast_grads = torch.autograd.grad(fast, [s_fast, l_fast, *module.parameters()], allow_unused=True)
+    ref = (expert_mixture_naive(module, s_ref, torch.softmax(l_ref, 1)) * weights).sum()
+    ref_grads = torch.autograd.grad(ref, [s_ref, l_ref, *module.parameters()], allow_unused=True)
+    assert rel_err(fast, ref) <= RTOL
+    for name, g_fast, g_ref in zip(["student", "logits", "assign_weight", "assign_bias", "w1", "b1", "w2", "b2"],
+                                   fast_grads, ref_grads):
+        if g_ref is None:
+            assert g_fast is None or float(g_fast.abs().max()) == 0.0, name
+        else:
+            assert rel_err(g_fast, g_ref) <= RTOL, name
+
+
+def test_dense_mixture_gradcheck(torch_generator):
+    module, student, logits = expert_setup(torch_generator, n=6, d_s=3, d_t=4, K=3)
+    z = torch.softmax(logits, 1)
+    inputs = [leaf(student), leaf(z)] + [p.detach().clone().requires_grad_() for p in
+                                          (module.w1, module.b1, module.w2, module.b2)]
+
+    def fn(s, zz, w1, b1, w2, b2):   # the flattened layout GroupAssignment.mixture passes in
+        return _DenseMixture.apply(s, zz, w1.reshape(3, -1), b1.reshape(-1), w2.reshape(-1, 4), b2)
+
+    assert torch.autograd.gradcheck(fn, inputs)
+
+
+def test_expert_outputs_match_mixture(torch_generator):
+    module, student, logits = expert_setup(torch_generator)
+    z = torch.softmax(logits, 1)
+    torch.testing.assert_close((module.expert_outputs(student) * z.unsqueeze(-1)).sum(1), module.mixture(student, z))
+
+
+def test_gumbel_sample_is_reproducible_and_sharpens(torch_generator):
+    alpha = torch.softmax(torch.randn(50, 6, generator=torch_generator), dim=1)
+    a = GroupAssignment.sample_z(alpha, 1.0, torch.Generator().manual_seed(3))
+    b = GroupAssignment.sample_z(alpha, 1.0, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a.sum(1), torch.ones(50))
+    cold = GroupAssignment.sample_z(alpha, 1e-10, torch.Generator().manual_seed(3))
+    assert torch.equal(cold.max(1).values, torch.ones(50))
+    with pytest.raises(ValueError, match="temperature"):
+        GroupAssignment.sample_z(alpha, 0.0)
+
+
+def test_gumbel_temperature_schedule():
+    assert gumbel_temperature(0, 100) == 1.0
+    assert gumbel_temperature(50, 100) == pytest.approx(1e-5)
+    assert gumbel_temperature(100, 100) == pytest.approx(1e-10)
+    assert gumbel_temperature(1, 100, lag=True) == 1.0
+    assert gumbel_temperature(51, 100, lag=True) == pytest.approx(1e-5)
+    values = [gumbel_temperature(e, 10) for e in range(11)]
+    assert values == sorted(values, reverse=True)
+    for bad in [(-1, 10), (0, 0), (1.5, 10)]:
+        with pytest.raises(ValueError):
+            gumbel_temperature(*bad)
+
+
+def htd_reference(loss: HTDLoss, s_users, s_items, t_users, t_items, tau):
+    """L_HTD assembled from the naive pieces, drawing Gumbel noise in the same order as HTDLoss."""
+    opts = loss.options
+    ga, groups = 0.0, []
+    for side, s, t in ((loss.users, s_users, t_users), (loss.items, s_items, t_items)):
+        alpha = side.alpha(t)
+        z = side.sample_z(alpha, tau)
+        ga = ga + (t - expert_mixture_naive(side, s, z)).square().sum()
+        groups.append(alpha.detach().argmax(1))
+    groups = torch.cat([groups[0], groups[1] + loss.K])
+    s, t = torch.cat([s_users, s_items]), torch.cat([t_users, t_items])
+    entity = entity_topology_naive(s, t, groups, positive_teacher_pairs_only=opts.positive_teacher_pairs_only,
+                                   eps=opts.eps)
+    group = group_topology_naive(s, t, groups, groups >= loss.K, kind=loss.group_kind, proto_grad=opts.proto_grad,
+                                 mask_pe=opts.mask_pe, same_type_only=opts.same_type_only, eps=opts.eps)
+    return loss.gamma * (entity + group) + (1 - loss.gamma) * ga
+
+
+@pytest.mark.parametrize("mode,kind,tau", [("authors", "Pe", 1.0), ("clean", "Pe", 1.0), ("authors", "PP", 1e-5),
+                                           ("clean", "PP", 1e-5), ("clean", "Pe", 1e-5)])
+def test_htd_loss_equals_reference(batch, mode, kind, tau):
+    n_u = batch["n_users"]
+    loss = HTDLoss(batch["d_t"], batch["d_s"], K=5, gamma=0.5, group_topology=kind,
+                   options=HTDOptions.preset(mode), generator=torch.Generator().manual_seed(1)).double()
+    t = batch["teacher"].double()
+    s_fast, s_ref = leaf(batch["student"].double()), leaf(batch["student"].double())
+    torch.manual_seed(7)
+    fast = loss(s_fast[:n_u], s_fast[n_u:], t[:n_u], t[n_u:], tau)["htd"]
+    fast_grads = torch.autograd.grad(fast, [s_fast, *loss.parameters()])
+    torch.manual_seed(7)
+    ref = htd_reference(loss, s_ref[:n_u], s_ref[n_u:], t[:n_u], t[n_u:], tau)
+    ref_grads = torch.autograd.grad(ref, [s_ref, *loss.parameters()])
+    assert rel_err(fast, ref) <= RTOL
+    for g_fast, g_ref in zip(fast_grads, ref_grads):
+        assert rel_err(g_fast, g_ref) <= RTOL
+
+
+def test_htd_parts_and_gamma_extremes(batch):
+    n_u = batch["n_users"]
+    s, t = batch["student"], batch["teacher"]
+    args = (s[:n_u], s[n_u:], t[:n_u], t[n_u:], 1.0)
+    for gamma in (0.0, 0.5, 1.0):
+        loss = HTDLoss(batch["d_t"], batch["d_s"], K=5, gamma=gamma, generator=torch.Generator().manual_seed(1))
+        torch.manual_seed(0)
+        parts = loss(*args)
+        expected = gamma * (parts["entity"] + parts["group"]) + (1 - gamma) * parts["ga"]
+        torch.testing.assert_close(parts["htd"], expected)
+        if gamma == 0:
+            assert float(parts["entity"]) == 0 and float(parts["group"]) == 0
+        if gamma == 1:
+            assert float(parts["ga"]) == 0
+
+
+def test_htd_options_presets_and_validation():
+    authors, clean = HTDOptions.preset("authors"), HTDOptions.preset("clean")
+    assert set(authors.differences(clean)) == {"proto_grad", "positive_teacher_pairs_only", "mask_pe",
+                                              "same_type_only", "eps", "tau_lag"}
+    flipped = authors.replace(mask_pe=True)
+    assert authors.differences(flipped) == {"mask_pe": (False, True)}
+    with pytest.raises(ValueError, match="unknown HTDOptions"):
+        authors.replace(mask_p=True)
+    grid = HTDOptions.ablation("authors")
+    assert list(grid)[0] == "authors" and list(grid)[-1] == "clean" and len(grid) == 8
+    assert grid["authors + eps"].differences(authors) == {"eps": (1e-8, 0.0)}
+    assert HTDOptions.ablation("clean")["clean - mask_pe"].differences(clean) == {"mask_pe": (False, True)}
+    with pytest.raises(ValueError, match="mode"):
+        HTDOptions.preset("paper")
+    with pytest.raises(ValueError, match="eps"):
+        HTDOptions(eps=-1.0)
+    with pytest.raises(ValueError, match="proto_grad"):
+        HTDOptions(proto_grad=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Point-wise baselines
+# ----------------------------------------------------------------------------------------------
+
+def test_fitnet_loss_formula(batch):
+    hint = FitNetLoss(batch["d_s"], batch["d_t"], generator=torch.Generator().manual_seed(0))
+    s, t = batch["student"], batch["teacher"]
+    expected = ((t - (s @ hint.weight.T + hint.bias)) ** 2).sum()
+    torch.testing.assert_close(hint(s, t), expected)
+    torch.testing.assert_close(fitnet_loss(s, t, hint.weight, hint.bias), expected)
+
+
+def test_de_is_htd_with_gamma_zero(batch):
+    n_u = batch["n_users"]
+    s, t = batch["student"], batch["teacher"]
+    de = DELoss(batch["d_t"], batch["d_s"], K=5, generator=torch.Generator().manual_seed(2))
+    htd = HTDLoss(batch["d_t"], batch["d_s"], K=5, gamma=0.0, generator=torch.Generator().manual_seed(2))
+    torch.manual_seed(0)
+    a = de(s[:n_u], s[n_u:], t[:n_u], t[n_u:], 0.5)
+    torch.manual_seed(0)
+    b = htd(s[:n_u], s[n_u:], t[:n_u], t[n_u:], 0.5)["htd"]
+    torch.testing.assert_close(a, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# Distillers
+# ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def tables(torch_generator):
+    t_users = torch.randn(40, 16, generator=torch_generator)
+    t_items = torch.randn(60, 16, generator=torch_generator)
+    users = torch.tensor([0, 3, 5, 8, 13, 21, 34])
+    items = torch.arange(0, 60, 3)
+    s_users = torch.randn(len(users), 4, generator=torch_generator, requires_grad=True)
+    s_items = torch.randn(len(items), 4, generator=torch_generator, requires_grad=True)
+    return t_users, t_items, users, items, s_users, s_items
+
+
+@pytest.mark.parametrize("method,mode,keys", [
+    ("ftd", "authors", {"ftd"}), ("ftd", "clean", {"ftd"}), ("fitnet", "authors", {"hint"}),
+    ("de", "authors", {"ga"}), ("htd", "authors", {"htd", "entity", "group", "ga"}),
+    ("htd", "clean", {"htd", "entity", "group", "ga"}),
+])
+def test_distiller_protocol(tables, method, mode, keys):
+    t_users, t_items, users, items, s_users, s_items = tables
+    lam = 0.01
+    distiller = make_distiller(method, t_users, t_items, 4, lam=lam, K=3, mode=mode, n_users=40, n_items=60)
+    out = distiller(s_users, s_items, users, items, 0, 10)
+    assert set(out) == {"loss"} | keys
+    assert out["loss"].dim() == 0 and out["loss"].requires_grad
+    for name in keys:
+        assert not out[name].requires_grad, name
+    main = {"ftd": "ftd", "fitnet": "hint", "de": "ga", "htd": "htd"}[method]
+    torch.testing.assert_close(out["loss"].detach(), lam * out[main])
+    out["loss"].backward()
+    assert s_users.grad is not None and s_items.grad is not None
+    assert "t_users" not in distiller.state_dict() and "t_items" not in distiller.state_dict()
+
+
+def test_ftd_distiller_equals_ftd_loss(tables):
+    t_users, t_items, users, items, s_users, s_items = tables
+    out = FTDDistiller(t_users, t_items, lam=1.0)(s_users, s_items, users, items, 0, 1)
+    expected = ftd_loss_naive(torch.cat([s_users, s_items]).double(),
+                              torch.cat([t_users[users], t_items[items]]).double())
+    assert rel_err(out["loss"], expected) <= RTOL
+
+
+def test_student_method_returns_none():
+    assert make_distiller("student") is None
+
+
+def test_distiller_init_is_seeded_and_noise_follows_global_rng(tables):
+    t_users, t_items, users, items, s_users, s_items = tables
+    a = make_distiller("htd", t_users, t_items, 4, K=3, seed=5)
+    b = make_distiller("htd", t_users, t_items, 4, K=3, seed=5)
+    c = make_distiller("htd", t_users, t_items, 4, K=3, seed=6)
+    for (name, p), q, r in zip(a.named_parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(p, q), name
+        assert not torch.equal(p, r), name
+    torch.manual_seed(11)
+    first = a(s_users, s_items, users, items, 2, 10)["ga"]
+    torch.manual_seed(11)
+    second = a(s_users, s_items, users, items, 2, 10)["ga"]
+    assert torch.equal(first, second)
+
+
+def test_htd_distiller_temperature_and_groups(tables):
+    t_users, t_items, users, items, s_users, s_items = tables
+    authors = make_distiller("htd", t_users, t_items, 4, K=3, mode="authors")
+    clean = make_distiller("htd", t_users, t_items, 4, K=3, mode="clean")
+    assert authors.temperature(1, 10) == 1.0
+    assert clean.temperature(1, 10) == pytest.approx(10 ** -1)
+    assert make_distiller("de", t_users, t_items, 4, K=3, mode="clean").temperature(1, 10) == pytest.approx(0.1)
+    user_groups, item_groups = authors.groups()
+    assert user_groups.shape == (40,) and item_groups.shape == (60,)
+    assert int(user_groups.max()) < 3 and int(item_groups.max()) < 3
+    ablation = make_distiller("htd", t_users, t_items, 4, K=3, options=HTDOptions.preset("authors").replace(
+        proto_grad=True))
+    assert ablation.options.proto_grad and not ablation.options.mask_pe
+
+
+def test_authors_pp_gives_student_no_group_gradient(tables):
+    t_users, t_items, users, items, s_users, s_items = tables
+    for mode, expect_grad in (("authors", False), ("clean", True)):
+        htd = make_distiller("htd", t_users, t_items, 4, K=3, gamma=1.0, group_topology="PP", mode=mode).htd
+        s = torch.cat([s_users, s_items]).detach().requires_grad_()
+        t = torch.cat([t_users[users], t_items[items]])
+        groups = htd.assignment(t_users[users], t_items[items])
+        assert htd.group_topology(s, t, groups).requires_grad == expect_grad
+
+
+def test_training_steps_reduce_the_losses(tables):
+    # a few plain gradient steps on the student embeddings alone must lower each distillation term
+    t_users, t_items, users, items, s_users, s_items = tables
+    for method in ("ftd", "htd", "de", "fitnet"):
+        torch.manual_seed(0)
+        distiller = make_distiller(method, t_users, t_items, 4, lam=1.0, K=3, gamma=1.0, mode="clean")
+        su, si = leaf(s_users), leaf(s_items)
+        opt = torch.optim.Adam([su, si, *distiller.parameters()], lr=0.1)
+        values = []
+        for _ in range(10):
+            torch.manual_seed(0)
+            loss = distiller(su, si, users, items, 9, 10)["loss"]
+            values.append(float(loss.detach()))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert values[-1] < 0.8 * values[0], (method, values[0], values[-1])
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation before training
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("changes,match", [
+    ({"K": 0}, "K"), ({"K": 2.5}, "K"), ({"student_dim": 0}, "student_dim"), ({"student_dim": -3}, "student_dim"),
+    ({"gamma": 1.5}, "gamma"), ({"gamma": -0.1}, "gamma"), ({"gamma": math.nan}, "gamma"), ({"lam": -1e-3}, "lam"),
+    ({"lam": math.inf}, "lam"), ({"mode": "paper"}, "mode"), ({"group_topology": "pe"}, "group_topology"),
+    ({"method": "kd"}, "method"), ({"method": "ftd", "options": HTDOptions()}, "options"), ({"n_users": 41}, "users"), ({"n_items": 59}, "items"), ({"seed": -1}, "seed"),
+])
+def test_make_distiller_rejects_bad_arguments(tables, changes, match):
+    t_users, t_items = tables[:2]
+    kwargs = {"method": "htd", "student_dim": 4, "K": 3, "n_users": 40, "n_items": 60}
+    kwargs.update(changes)
+    method, student_dim = kwargs.pop("method"), kwargs.pop("student_dim")
+    with pytest.raises(ValueError, match=match):
+        make_distiller(method, t_users, t_items, student_dim, **kwargs)
+
+
+def test_make_distiller_rejects_bad_teachers(tables):
+    t_users, t_items = tables[:2]
+    bad = t_users.clone()
+    bad[3, 2] = math.nan
+    with pytest.raises(ValueError, match="NaN"):
+        make_distiller("ftd", bad, t_items, 4)
+    bad[3, 2] = math.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        make_distiller("htd", bad, t_items, 4)
+    with pytest.raises(ValueError, match="same dimension"):
+        make_distiller("ftd", t_users, t_items[:, :8], 4)
+    with pytest.raises(ValueError, match="2-D"):
+        make_distiller("ftd", t_users[0], t_items, 4)
+    with pytest.raises(ValueError, match="teacher"):
+        make_distiller("ftd", None, t_items, 4)
+    zero = t_users.clone()
+    zero[5] = 0
+    with pytest.raises(ValueError, match="all-zero"):
+        make_distiller("ftd", zero, t_items, 4, mode="authors")
+    assert make_distiller("ftd", zero, t_items, 4, mode="clean") is not None
+    users, items = validate_teacher(t_users.double().numpy(), t_items, n_users=40, n_items=60)
+    assert users.dtype == torch.float32 and users.shape == (40, 16)
+
+
+def test_distiller_constructors_validate_too(tables):
+    t_users, t_items = tables[:2]
+    with pytest.raises(ValueError, match="K"):
+        HTDDistiller(t_users, t_items, 4, K=0)
+    with pytest.raises(ValueError, match="student_dim"):
+        DEDistiller(t_users, t_items, 0)
+    with pytest.raises(ValueError, match="lam"):
+        FitNetDistiller(t_users, t_items, 4, lam=-1)
+    with pytest.raises(ValueError, match="options"):
+        HTDDistiller(t_users, t_items, 4, options={"mask_pe": True})

@@ -1,0 +1,133 @@
+"""Topology-fidelity metrics: known answers on constructed embeddings, invariances and input checks."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from htd_tutorial.topology import (group_agreement, knn_overlap, rank_correlation, sample_entities,
+                                   similarity_kl, topology_report)
+
+
+@pytest.fixture
+def teacher(torch_generator):
+    # clustered data, so neighbourhoods are meaningful
+    centres = torch.randn(6, 16, generator=torch_generator) * 3
+    labels = torch.arange(240) % 6
+    return centres[labels] + torch.randn(240, 16, generator=torch_generator)
+
+
+def rotated(x: torch.Tensor, seed: int = 1) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(x.shape[1], x.shape[1], generator=gen, dtype=x.dtype))
+    return x @ q
+
+
+def test_identical_and_rotated_copies_are_perfect(teacher):
+    for student in (teacher, 2.5 * rotated(teacher)):
+        report = topology_report(student, teacher, n_sample=200, k=10)
+        assert report["kl_topk"] == pytest.approx(0.0, abs=1e-9)
+        assert report["kl_random"] == pytest.approx(0.0, abs=1e-9)
+        assert report["knn_overlap"] == pytest.approx(1.0)
+        assert report["spearman"] == pytest.approx(1.0)
+        assert report["n_sample"] == 200 and report["k"] == 10
+
+
+def test_unrelated_student_scores_badly(teacher, torch_generator):
+    student = torch.randn(240, 4, generator=torch_generator)
+    report = topology_report(student, teacher, n_sample=240, k=10)
+    assert report["kl_topk"] > 0 and report["kl_random"] > 0
+    assert report["knn_overlap"] < 0.15          # chance level is k / (n - 1) ~ 0.04
+    assert abs(report["spearman"]) < 0.1
+
+
+def test_noisier_student_is_worse_on_every_metric(teacher, torch_generator):
+    noise = torch.randn(240, 16, generator=torch_generator)
+    close = topology_report(teacher + 0.3 * noise, teacher, n_sample=240, temperature=0.1)
+    far = topology_report(teacher + 3.0 * noise, teacher, n_sample=240, temperature=0.1)
+    assert close["kl_topk"] < far["kl_topk"] and close["kl_random"] < far["kl_random"]
+    assert close["knn_overlap"] > far["knn_overlap"]
+    assert close["spearman"] > far["spearman"]
+
+
+def test_similarity_kl_by_hand():
+    # 3 entities on a circle; for anchor 0 with k=2 the candidates are {1, 2}
+    angles = torch.tensor([0.0, 0.5, 2.0])
+    teacher = torch.stack([angles.cos(), angles.sin()], dim=1).double()
+    student = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]).double()
+    t_cos, s_cos = teacher @ teacher.T, student @ student.T
+    expected = 0.0
+    for a in range(3):
+        others = [c for c in range(3) if c != a]
+        p_t = torch.softmax(t_cos[a, others], 0)
+        p_s = torch.softmax(s_cos[a, others], 0)
+        expected += float((p_t * (p_t / p_s).log()).sum()) / 3
+    assert similarity_kl(student, teacher, k=2) == pytest.approx(expected)
+    assert similarity_kl(student, teacher, k=2, candidates="random") == pytest.approx(expected)
+
+
+def test_knn_overlap_by_hand():
+    teacher = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    student = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9]])
+    # teacher pairs (0,1) and (2,3); student pairs (0,2) and (1,3): 1-NN sets share nothing
+    assert knn_overlap(student, teacher, k=1) == 0.0
+    assert knn_overlap(teacher, teacher, k=1) == 1.0
+
+
+def test_rank_correlation_matches_scipy_with_ties(torch_generator):
+    scipy_stats = pytest.importorskip("scipy.stats")
+    teacher = torch.randn(30, 5, generator=torch_generator).double()
+    student = torch.randn(30, 3, generator=torch_generator).double()
+    student[1] = student[0]                       # ties among the student's similarities
+    rows, cols = torch.triu_indices(30, 30, offset=1)
+
+    def cos(x):
+        unit = x / x.norm(dim=1, keepdim=True)
+        return (unit @ unit.T)[rows, cols].numpy()
+
+    expected = scipy_stats.spearmanr(cos(teacher), cos(student)).statistic
+    assert rank_correlation(student, teacher) == pytest.approx(expected, abs=1e-10)
+
+
+def test_group_agreement():
+    planted = np.repeat(np.arange(4), 25)
+    assert group_agreement(planted, planted) == pytest.approx(1.0)
+    relabelled = (planted + 1) % 4 * 7
+    assert group_agreement(torch.from_numpy(relabelled), planted) == pytest.approx(1.0)
+    shuffled = np.random.default_rng(0).permutation(planted)
+    assert abs(group_agreement(shuffled, planted)) < 0.1
+    with pytest.raises(ValueError, match="1-D"):
+        group_agreement(planted.reshape(50, 2), planted)
+    with pytest.raises(ValueError, match="labels"):
+        group_agreement(planted[:-1], planted)
+    with pytest.raises(ValueError, match="integer"):
+        group_agreement(planted.astype(float), planted)
+
+
+def test_report_is_deterministic_and_accepts_numpy(teacher, torch_generator):
+    student = teacher[:, :4] + torch.randn(240, 4, generator=torch_generator)
+    a = topology_report(student, teacher, n_sample=100, seed=3)
+    b = topology_report(student.numpy(), teacher.numpy(), n_sample=100, seed=3)
+    assert a == pytest.approx(b)
+    c = topology_report(student, teacher, n_sample=100, seed=4)
+    assert a != c
+    assert len(sample_entities(240, 100, seed=3)) == 100
+    assert torch.equal(sample_entities(50, 100), torch.arange(50))
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda t: topology_report(t[:-1], t), "rows"),
+    (lambda t: topology_report(t[0], t), "2-D"),
+    (lambda t: topology_report(t, t, k=0), "k"),
+    (lambda t: topology_report(t, t, n_sample=5, k=10), "sample"),
+    (lambda t: topology_report(t, t, n_sample=0), "n_sample"),
+    (lambda t: similarity_kl(t, t, temperature=0.0), "temperature"),
+    (lambda t: similarity_kl(t, t, candidates="all"), "candidates"),
+    (lambda t: topology_report(t.masked_fill(torch.eye(240, 16, dtype=torch.bool), math.nan), t), "NaN"),
+    (lambda t: knn_overlap([[1.0]], t), "Tensor"),
+])
+def test_bad_input_is_rejected(teacher, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(teacher)
