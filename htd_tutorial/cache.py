@@ -76,6 +76,7 @@ def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], meta: dict
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the cache from the other users of a shared folder
         torch.save(blob, tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -40,6 +40,7 @@ def write_json_atomic(path: str | Path, payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w") as handle:
             json.dump(payload, handle, indent=1)
             handle.write("\n")

@@ -1,0 +1,126 @@
+"""Cached distillation runs, the reproduce command and its command line."""
+import json
+
+import pytest
+import torch
+
+from htd_tutorial.__main__ import main
+from htd_tutorial.data import make_synthetic
+from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.models import make_model
+from htd_tutorial.reproduce import AUTHORS_LOG, format_table, reproduce
+from htd_tutorial.training import train
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_synthetic(n_users=90, n_items=120, interactions_per_user=15, seed=1)
+
+
+@pytest.fixture(scope="module")
+def teacher(data):
+    model = make_model("bpr", data, 16, seed=0)
+    train(model, data, epochs=2, batch_size=256, lr=0.01, progress=False)
+    return model
+
+
+def quick(method, dim=4, **changes):
+    return RunConfig(**{"method": method, "dim": dim, "epochs": 1, "batch_size": 256, "K": 3, **changes})
+
+
+@pytest.mark.parametrize("method", ["student", "fitnet", "de", "ftd", "htd"])
+def test_run_method_trains_then_loads_from_cache(data, teacher, tmp_path, method):
+    first = run_method(data, teacher, quick(method), directory=tmp_path, progress=False)
+    assert not first.from_cache and len(list(tmp_path.glob("run-*.pt"))) == 1
+    again = run_method(data, teacher, quick(method), directory=tmp_path, progress=False)
+    assert again.from_cache
+    assert again.history.metrics == first.history.metrics
+    for a, b in zip(first.student.all_embeddings(), again.student.all_embeddings()):
+        assert torch.equal(a, b)
+    if method == "htd":  # the learned groups come back with the distiller's state
+        for a, b in zip(first.distiller.groups(), again.distiller.groups()):
+            assert torch.equal(a, b)
+    assert (first.distiller is None) == (method == "student")
+
+
+def test_cache_key_separates_settings_and_teachers(data, teacher, tmp_path):
+    run_method(data, teacher, quick("ftd"), directory=tmp_path, progress=False)
+    assert not run_method(data, teacher, quick("ftd", lam=0.01), directory=tmp_path, progress=False).from_cache
+    other_teacher = make_model("bpr", data, 16, seed=5)
+    assert not run_method(data, other_teacher, quick("ftd"), directory=tmp_path, progress=False).from_cache
+    assert len(list(tmp_path.glob("run-*.pt"))) == 3
+
+
+def test_corrupt_run_file_is_retrained(data, teacher, tmp_path):
+    run_method(data, teacher, quick("student"), directory=tmp_path, progress=False)
+    (path,) = tmp_path.glob("run-*.pt")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        result = run_method(data, teacher, quick("student"), directory=tmp_path, progress=False)
+    assert not result.from_cache
+    assert run_method(data, teacher, quick("student"), directory=tmp_path, progress=False).from_cache
+
+
+@pytest.mark.parametrize("changes,message", [(dict(method="kd"), "unknown method"), (dict(dim=0), "dimension"),
+                                             (dict(epochs=-1), "epochs")])
+def test_run_config_rejects_bad_settings(changes, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**{"method": "htd", "dim": 4, **changes})
+
+
+@pytest.mark.parametrize("changes,message", [(dict(K=0), "K"), (dict(gamma=1.5), "gamma"), (dict(lam=-1.0), "lam")])
+def test_bad_hyperparameters_fail_before_training(data, teacher, tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        run_method(data, teacher, quick("htd", **changes), directory=tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())  # nothing trained, nothing written
+
+
+def test_teacher_of_other_data_is_rejected(data, tmp_path):
+    other = make_synthetic(n_users=50, n_items=120, interactions_per_user=15, seed=1)
+    wrong = make_model("bpr", other, 8, seed=0)
+    with pytest.raises(ValueError, match="do not match"):
+        run_method(data, wrong, quick("ftd"), directory=tmp_path, progress=False)
+
+
+def test_nan_teacher_is_rejected(data, tmp_path):
+    broken = make_model("bpr", data, 8, seed=0)
+    with torch.no_grad():
+        broken.item_emb.weight[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="(?i)nan|finite"):
+        run_method(data, broken, quick("htd"), directory=tmp_path, progress=False)
+
+
+def test_reproduce_writes_table_json_and_figure(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    payload = reproduce("synthetic", dims=(4, 8), methods=("student", "ftd"), epochs=1, teacher_dim=16,
+                        teacher_epochs=1, eval_every=None, out=tmp_path / "out", progress=False)
+    saved = json.loads((tmp_path / "out" / "synthetic_bpr.json").read_text())
+    assert saved["runs"] == json.loads(json.dumps(payload["runs"]))
+    assert [(r["method"], r["dim"]) for r in saved["runs"]] == [("student", 4), ("ftd", 4), ("student", 8),
+                                                                  ("ftd", 8)]
+    assert (tmp_path / "out" / "synthetic_bpr_capacity_gap.png").stat().st_size > 10_000
+    assert not list((tmp_path / "out").glob("*.tmp*"))
+    out = capsys.readouterr().out
+    assert "Recall@50 d=8" in out and "student" in out
+    # a second call loads every run from the cache
+    again = reproduce("synthetic", dims=(4, 8), methods=("student", "ftd"), epochs=1, teacher_dim=16,
+                      teacher_epochs=1, eval_every=None, out=tmp_path / "out", progress=False)
+    assert all(r["from_cache"] for r in again["runs"])
+
+
+def test_format_table_marks_missing_cells():
+    table = format_table([{"method": "htd", "dim": 10, "Recall@50": 0.2, "NDCG@50": 0.1},
+                          {"method": "ftd", "dim": 20, "Recall@50": 0.3, "NDCG@50": 0.2}])
+    assert "0.2000" in table and "-" in table.splitlines()[2]
+
+
+def test_authors_log_is_the_shared_readme_numbers():
+    assert AUTHORS_LOG["htd"][20] == 0.2744 and AUTHORS_LOG["ftd"][10] == 0.2112
+
+
+def test_cli_reports_bad_input_without_traceback(capsys, tmp_path):
+    assert main(["reproduce", "--data", "synthetic", "--dims", "0", "--out", str(tmp_path)]) == 2
+    assert "dimension" in capsys.readouterr().err
+    assert main(["reproduce", "--data", "no-such-dataset", "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--methods", "magic"])
