@@ -44,8 +44,8 @@ class History:
     Attributes
     ----------
     losses : list of dict
-        One record per epoch: ``{"epoch": e, "loss": total, "bpr": ..., <distillation terms>}``
-        (sums over the epoch's batches).
+        One record per epoch: ``{"epoch": e, "loss": total, "bpr": ..., <distillation terms>,
+        "seconds": training time of the epoch}`` (losses summed over the epoch's batches).
     metrics : list of dict
         One record per evaluation: ``{"epoch": e, "split": "test", "Recall@50": ..., ...}``.
     seconds : float
@@ -203,10 +203,11 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
             terms["loss"] = loss.detach()
             for name, value in terms.items():
                 totals[name] = totals.get(name, 0.0) + float(value)
-        history.seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        history.seconds += seconds
         if not math.isfinite(totals["loss"]):
             raise FloatingPointError(f"training diverged at epoch {epoch}: loss is {totals['loss']}")
-        history.losses.append({"epoch": epoch + 1, **totals})
+        history.losses.append({"epoch": epoch + 1, **totals, "seconds": seconds})
         if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             record(epoch + 1)
             top = f"Recall@{max(ks)}"
