@@ -105,6 +105,14 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return state, meta
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (notebook outputs stay machine-independent)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs: int = 100,
                 seed: int = 0, lr: float = 1e-3, weight_decay: float = 1e-3, batch_size: int = 1024,
                 optimizer: str = "adam", eval_every: int | None = None, directory: str | Path | None = None,
@@ -141,7 +149,7 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
             model.load_state_dict(state)
             model.eval()
             if verbose:
-                print(f"Loaded cached teacher from {path}")
+                print(f"Loaded cached teacher from {_shown(path)}")
             return model, History.from_dict(meta["history"])
         except (CorruptCacheError, KeyError, RuntimeError) as exc:
             warnings.warn(f"teacher cache file is corrupt, retraining: {exc}", RuntimeWarning, stacklevel=2)
@@ -151,5 +159,5 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
                     desc=f"teacher {kind} d={dim}")
     save_checkpoint(path, model.state_dict(), {"config": config, "history": history.to_dict()})
     if verbose:
-        print(f"Trained teacher in {history.seconds:.0f} s; cached at {path}")
+        print(f"Trained teacher in {history.seconds:.0f} s; cached at {_shown(path)}")
     return model, history

@@ -6,8 +6,11 @@ same function serves the notebooks, the reproduction command and the explorer.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import NullFormatter
 
-__all__ = ["get_ax", "plot_capacity_gap", "plot_training_curves", "METHOD_COLORS"]
+__all__ = ["get_ax", "plot_capacity_gap", "plot_training_curves", "METHOD_COLORS", "plot_count_histogram",
+           "plot_long_tail", "plot_interaction_matrix", "plot_by_dim", "plot_similarity_scatter"]
 
 METHOD_COLORS = {"teacher": "black", "student": "tab:gray", "fitnet": "tab:olive", "de": "tab:purple",
                  "ftd": "tab:blue", "htd": "tab:red"}
@@ -63,6 +66,7 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
     ax.set_xscale("log")
     ax.set_xticks(dims)
     ax.set_xticklabels([str(d) for d in dims])
+    ax.xaxis.set_minor_formatter(NullFormatter())  # only the dimensions themselves are labelled
     ax.set_xlabel("student embedding dimension")
     ax.set_ylabel(f"test {metric}")
     ax.set_title(title or "Capacity gap: accuracy vs student size")
@@ -72,8 +76,11 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
 
 
 def plot_training_curves(histories: dict, *, metric: str = "Recall@50", split: str = "test", ax=None,
-                         title: str | None = None):
+                         title: str | None = None, baselines: dict | None = None):
     """``metric`` over epochs for several runs, e.g. ``{"Teacher d=200": history, ...}``.
+
+    ``baselines`` (optional) maps a label to a constant value drawn as a dashed horizontal line,
+    e.g. ``{"most popular items": 0.30}``.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -81,9 +88,150 @@ def plot_training_curves(histories: dict, *, metric: str = "Recall@50", split: s
     for label, history in histories.items():
         epochs, values = history.curve(metric, split)
         ax.plot(epochs, values, marker=".", label=label)
+    for (label, value), style in zip((baselines or {}).items(), ("--", ":", "-.") * 10):
+        ax.axhline(value, color="gray", linestyle=style, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{split} {metric}")
     ax.set_title(title or f"{split} {metric} during training")
     ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_count_histogram(counts, *, entity: str = "user", ax=None, title: str | None = None):
+    """Histogram of interactions per user (or item) on log-spaced bins, with the median marked.
+
+    Parameters
+    ----------
+    counts : array of int
+        Interactions per entity, e.g. ``data.user_counts()``.
+    entity : str
+        ``"user"`` or ``"item"`` (axis labels).
+
+    Entities with no interaction cannot sit on a log axis; the legend counts them instead.
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    fig, ax = get_ax(ax)
+    counts = np.asarray(counts)
+    bins = np.unique(np.geomspace(1, max(2, counts.max() + 1), 30).astype(int))
+    zeros = int((counts == 0).sum())
+    label = f"{entity}s" + (f" ({zeros} with none, not shown)" if zeros else "")
+    ax.hist(counts[counts > 0], bins=bins, color="tab:blue" if entity == "user" else "tab:orange",
+            edgecolor="white", label=label)
+    median = float(np.median(counts))
+    ax.axvline(median, color="black", linestyle="--", label=f"median = {median:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"training interactions per {entity} (log scale)")
+    ax.set_ylabel(f"number of {entity}s")
+    ax.set_title(title or f"Interactions per {entity}")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_long_tail(item_counts, *, mark: float = 0.2, ax=None, title: str | None = None):
+    """The long tail: cumulative share of interactions against share of items, most popular first.
+
+    A dot marks the share of interactions that the top ``mark`` fraction of items receive; the
+    diagonal is what equally popular items would give.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    fig, ax = get_ax(ax)
+    counts = np.sort(np.asarray(item_counts))[::-1]
+    x = np.arange(1, len(counts) + 1) / len(counts)
+    y = np.cumsum(counts) / counts.sum()
+    ax.plot(x, y, color="tab:orange", label="items, most popular first")
+    ax.plot([0, 1], [0, 1], color="gray", linestyle=":", label="all items equally popular")
+    top = int(np.ceil(mark * len(counts)))
+    ax.plot([x[top - 1]], [y[top - 1]], "o", color="black",
+            label=f"top {mark:.0%} of items: {y[top - 1]:.0%} of interactions")
+    ax.set_xlabel("share of items")
+    ax.set_ylabel("share of training interactions")
+    ax.set_title(title or "Long tail of item popularity")
+    ax.legend(fontsize="small", loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_interaction_matrix(pairs, n_users: int, n_items: int, *, ax=None, title: str | None = None):
+    """The user x item matrix as dots (one per interaction), users and items sorted by activity.
+
+    Sorting puts the active users at the top and the popular items on the left, so the dense
+    corner and the sparse rest are visible at a glance.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    fig, ax = get_ax(ax)
+    pairs = np.asarray(pairs)
+    user_rank = np.argsort(np.argsort(-np.bincount(pairs[:, 0], minlength=n_users), kind="stable"))
+    item_rank = np.argsort(np.argsort(-np.bincount(pairs[:, 1], minlength=n_items), kind="stable"))
+    ax.scatter(item_rank[pairs[:, 1]], user_rank[pairs[:, 0]], s=0.05, color="tab:blue", alpha=0.5, linewidths=0,
+               label=f"{len(pairs):,} interactions", rasterized=True)
+    ax.set_xlim(0, n_items)
+    ax.set_ylim(n_users, 0)
+    ax.set_xlabel("items, most popular first")
+    ax.set_ylabel("users, most active first")
+    ax.set_title(title or "User x item matrix: one dot per interaction")
+    ax.legend(fontsize="small", loc="lower right", markerscale=40)
+    ax.grid(False)
+    return fig
+
+
+def plot_by_dim(table, columns: dict, *, teacher=None, ax=None, title: str | None = None,
+                ylabel: str = "value"):
+    """Some columns of a per-dimension table against the embedding dimension (log scale).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per model with a ``dim`` column (e.g. the student rows of
+        :func:`htd_tutorial.course.capacity_table`).
+    columns : dict
+        ``{column: legend label}`` of the columns to draw.
+    teacher : dict, optional
+        ``{column: value}`` of the teacher, drawn as dashed lines in the same colours.
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    fig, ax = get_ax(ax)
+    rows = table.sort_values("dim")
+    for (column, label), color in zip(columns.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        ax.plot(rows["dim"], rows[column], marker="o", color=color, label=label)
+        if teacher is not None and column in teacher:
+            ax.axhline(teacher[column], color=color, linestyle="--", alpha=0.7, label=f"{label}: teacher")
+    dims = [int(d) for d in rows["dim"]]
+    ax.set_xscale("log")
+    ax.set_xticks(dims)
+    ax.set_xticklabels([str(d) for d in dims])
+    ax.xaxis.set_minor_formatter(NullFormatter())  # only the dimensions themselves are labelled
+    ax.set_xlabel("embedding dimension")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "By embedding dimension")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_similarity_scatter(teacher_sims, student_sims, *, label: str = "student", ax=None,
+                            title: str | None = None):
+    """Each dot is a pair of items: its cosine similarity in the teacher's space (x) and a student's (y).
+
+    A student that kept the teacher's similarity structure puts the dots near the diagonal; a
+    small space squeezes them (in one dimension, every similarity is -1 or +1).
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    fig, ax = get_ax(ax)
+    teacher_sims, student_sims = np.asarray(teacher_sims), np.asarray(student_sims)
+    ax.scatter(teacher_sims, student_sims, s=2, alpha=0.3, color="tab:blue", linewidths=0, label="item pairs",
+               rasterized=True)
+    ax.plot([-1, 1], [-1, 1], color="black", linestyle=":", label="same as teacher")
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("cosine similarity, teacher (d=200)")
+    ax.set_ylabel(f"cosine similarity, {label}")
+    ax.set_title(title or f"Item-item similarity: {label} vs teacher")
+    ax.legend(fontsize="small", loc="lower right", markerscale=4)
     ax.grid(alpha=0.3)
     return fig

@@ -1,0 +1,409 @@
+"""The course's shared defaults: one dataset, one cached teacher, one student recipe for every notebook.
+
+Every notebook starts from the same data (:data:`DEFAULT_DATASET`) and the same teacher
+(:data:`TEACHER`, trained once and then loaded from the cache by :func:`course_teacher`), and trains
+its students with the same recipe (:data:`STUDENT`), so numbers can be compared across notebooks.
+
+Why these settings
+------------------
+The teacher is the paper's base model and optimiser: BPR-MF, dimension 200, Adam with learning rate
+1e-3, L2 weight decay 1e-3, batch 1024 (Kang et al., KDD 2021, Sec. 5.1). Only the number of epochs
+is ours: on MovieLens-100K the test Recall@50 stops improving after about 40 epochs at this learning
+rate (measured: 0.63 after 40 epochs, 0.62 after 60, against 0.30 for recommending the most popular
+items), and 40 epochs take about 20 s on one CPU core. A ten times larger learning rate (1e-2) peaks
+at 0.55 after 6 epochs and then overfits, so we keep the paper's. Students use the same recipe; only
+their dimension changes (the paper's students: 10 to 100 on CiteULike, teacher 200).
+
+Helpers for the notebooks' recurring steps live here too: :func:`dims_param` (a list-of-dimensions
+setting), :func:`train_student` / :func:`train_students`, :func:`popularity_baseline`,
+:func:`explain_ranking` (the worked example of the metrics), :func:`capacity_table` (the
+capacity-gap table of notebook 01), :func:`similarity_pairs`, and :func:`claim`, which checks a
+lesson's claim about the results.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .cache import get_teacher
+from .data import DATASETS, Interactions, load_dataset
+from .evaluation import DEFAULT_KS, evaluate, evaluate_embeddings
+from .models import Recommender, make_model
+from .params import param
+from .training import History, train
+
+__all__ = ["DEFAULT_DATASET", "COURSE_DATASETS", "SEED", "TEACHER", "STUDENT", "STUDENT_DIMS",
+           "load_course_data", "course_teacher", "train_student", "train_students", "dims_param",
+           "parameter_count", "popularity_baseline", "explain_ranking", "capacity_table", "similarity_pairs", "claim"]
+
+#: The dataset every notebook uses unless told otherwise (falls back to synthetic data when missing).
+DEFAULT_DATASET = "movielens-100k"
+#: Names a notebook's ``dataset`` setting accepts (aliases included).
+COURSE_DATASETS = tuple(DATASETS)
+#: Default seed of data splits, model initialisation and sampling.
+SEED = 0
+
+#: The course's teacher: the paper's BPR-MF at dimension 200 with the paper's optimiser; 40 epochs
+#: (see the module docstring for the measurements behind this). ``eval_every`` gives notebook 00
+#: a learning curve; it is part of the cache key, so every notebook must use these exact settings
+#: (through :func:`course_teacher`) to share one cached teacher.
+TEACHER = dict(kind="bpr", dim=200, epochs=40, lr=1e-3, weight_decay=1e-3, batch_size=1024,
+               optimizer="adam", eval_every=5)
+
+#: How students are trained, with or without distillation (everything but the dimension).
+STUDENT = dict(kind="bpr", epochs=40, lr=1e-3, weight_decay=1e-3, batch_size=1024, optimizer="adam")
+
+#: Student dimensions of the capacity-gap sweep in notebook 01 (the teacher has 200).
+STUDENT_DIMS = (2, 4, 8, 16, 32, 64)
+
+
+def load_course_data(name: str | os.PathLike = DEFAULT_DATASET, seed: int = SEED, *,
+                     verbose: bool = True) -> Interactions:
+    """Load the course's dataset, falling back to the synthetic data when the real data is missing.
+
+    Wraps :func:`htd_tutorial.data.load_dataset` with ``fallback=True`` and prints one line saying
+    which data is used and, after a fallback, why (instead of a warning a learner might miss).
+
+    Parameters
+    ----------
+    name : str or os.PathLike
+        A name in :data:`COURSE_DATASETS` (default :data:`DEFAULT_DATASET`) or a path to an
+        interaction file or split folder.
+    seed : int
+        Seed of the leave-one-out split (and of the synthetic generator).
+    verbose : bool
+        Print the one-line report.
+
+    Returns
+    -------
+    Interactions
+
+    Raises
+    ------
+    ValueError
+        Unknown dataset name or malformed data (a fallback happens only for *missing* data).
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_dataset(name, seed=seed, fallback=True)
+    fallback = [w for w in caught if "is not available" in str(w.message)]
+    for w in caught:
+        if w not in fallback:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if verbose:
+        sizes = (f"{data.n_users:,} users, {data.n_items:,} items, {data.n_interactions:,} interactions "
+                 f"({len(data.train):,} train / {len(data.valid):,} valid / {len(data.test):,} test)")
+        if fallback:
+            print(f"Using the SYNTHETIC dataset instead of {name!r}: {sizes}.\n"
+                  f"  Why: {fallback[0].message}\n"
+                  "  Results will differ from the ones described in the text.")
+        else:
+            print(f"Using the {data.name} dataset: {sizes}.")
+    return data
+
+
+def claim(holds, statement: str, data: Interactions) -> None:
+    """Check a claim the text makes about a result: strictly on the course's data, as a note elsewhere.
+
+    The notebooks' prose describes runs on :data:`DEFAULT_DATASET` with the shipped settings, and
+    CI must fail when a lesson stops being true there, so on that dataset a false claim raises
+    :class:`AssertionError`. On other data (the synthetic fallback when MovieLens is unavailable,
+    or a dataset a lecturer chose) the lesson may legitimately differ: the claim is then only
+    reported, with whether it holds, and the notebook goes on.
+
+    Parameters
+    ----------
+    holds : bool
+        Whether the claim holds for this run (e.g. ``recall[-1] > recall[0]``).
+    statement : str
+        The claim in words, as the text makes it.
+    data : Interactions
+        The data of the run (its ``name`` tells whether it is the course's dataset).
+
+    Raises
+    ------
+    AssertionError
+        The claim is false on the course's dataset.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    holds = bool(holds)
+    if data.name == DATASETS.get(DEFAULT_DATASET, DEFAULT_DATASET):
+        if not holds:
+            raise AssertionError(f"the lesson's claim does not hold on {data.name}: {statement}")
+        return
+    verdict = "holds" if holds else "does NOT hold"
+    print(f"Note: the text describes {DEFAULT_DATASET}; on the {data.name} data the claim "
+          f"'{statement}' {verdict}.")
+
+
+def course_teacher(data: Interactions, *, epochs: int | None = None, seed: int = SEED, progress: bool = True,
+                   verbose: bool = True) -> tuple[Recommender, History]:
+    """The course's teacher for ``data``: trained once with :data:`TEACHER`, then loaded from the cache.
+
+    Parameters
+    ----------
+    data : Interactions
+    epochs : int, optional
+        Override :data:`TEACHER`'s epochs (a different epoch count is a different cached teacher).
+    seed : int
+        Seed of the initialisation and the sampler.
+    progress : bool
+        Show a progress bar while training.
+    verbose : bool
+        Say whether the teacher was trained or loaded.
+
+    Returns
+    -------
+    (Recommender, History)
+        The teacher (eval mode) and its history, with valid/test metrics every
+        ``TEACHER["eval_every"]`` epochs (for the learning curve).
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    settings = dict(TEACHER)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    return get_teacher(data, seed=seed, progress=progress, verbose=verbose, **settings)
+
+
+def train_student(data: Interactions, dim: int, *, epochs: int | None = None, seed: int = SEED,
+                  distiller: torch.nn.Module | None = None, eval_every: int | None = None,
+                  progress: bool = True, desc: str | None = None) -> tuple[Recommender, History]:
+    """Train one student of dimension ``dim`` with the course's recipe :data:`STUDENT`.
+
+    Parameters
+    ----------
+    data : Interactions
+    dim : int
+        Student embedding dimension (> 0).
+    epochs : int, optional
+        Override :data:`STUDENT`'s epochs.
+    seed : int
+        Seed of the initialisation and the sampler (the same seed gives the same student).
+    distiller : torch.nn.Module, optional
+        A distillation loss (see :mod:`htd_tutorial.distill`); ``None`` trains a plain student.
+    eval_every : int, optional
+        Evaluate every this many epochs (default: once, after the last epoch).
+    progress : bool
+        Show a progress bar.
+    desc : str, optional
+        Label of the progress bar (default ``"student d=<dim>"``).
+
+    Returns
+    -------
+    (Recommender, History)
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    settings = dict(STUDENT)
+    kind = settings.pop("kind")
+    if epochs is not None:
+        settings["epochs"] = epochs
+    model = make_model(kind, data, dim, seed=seed)
+    history = train(model, data, distiller=distiller, seed=seed, eval_every=eval_every, progress=progress,
+                    desc=desc or f"student d={dim}", **settings)
+    return model, history
+
+
+def train_students(data: Interactions, dims, *, epochs: int | None = None, seed: int = SEED,
+                   progress: bool = True) -> dict[int, tuple[Recommender, History]]:
+    """Train one plain student (no distillation) per dimension in ``dims``, smallest first.
+
+    Returns ``{dim: (model, history)}``. Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    dims = sorted({int(d) for d in dims})
+    return {dim: train_student(data, dim, epochs=epochs, seed=seed, progress=progress) for dim in dims}
+
+
+def dims_param(name: str, default, *, low: int = 1, high: int = 1024) -> tuple[int, ...]:
+    """A setting that is a list of embedding dimensions, e.g. ``HTD_STUDENT_DIMS="2,8,32"``.
+
+    Read through :func:`htd_tutorial.param` (environment variable ``HTD_<NAME>``, else ``default``),
+    then checked: comma-separated integers from ``low`` to ``high``.
+
+    Parameters
+    ----------
+    name : str
+        Setting name, e.g. ``"student_dims"``.
+    default : tuple of int or str
+        Shipped value, e.g. ``(2, 4, 8)`` or ``"2,4,8"``.
+    low, high : int
+        Inclusive bounds of each dimension.
+
+    Returns
+    -------
+    tuple of int
+        Sorted, without duplicates.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting, the bad value and what is allowed.
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    if not isinstance(default, str):
+        default = ",".join(str(int(d)) for d in default)
+    raw = param(name, default, kind=str)
+    source = f"environment variable HTD_{name.upper()}={raw!r}" if f"HTD_{name.upper()}" in os.environ \
+        else f"setting {name}={raw!r}"
+    allowed = f"comma-separated integers from {low} to {high}, e.g. '2,8,32'"
+    try:
+        dims = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{source} is not valid: expected {allowed}") from None
+    if not dims or any(not low <= d <= high for d in dims):
+        raise ValueError(f"{source} is not valid: expected {allowed}")
+    return tuple(sorted(set(dims)))
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    """Number of trainable numbers in ``model`` (for BPR-MF: ``(n_users + n_items) * dim``).
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def popularity_baseline(data: Interactions, *, ks: tuple[int, ...] = DEFAULT_KS) -> dict[str, dict[str, float]]:
+    """Metrics of recommending every user the most popular items (by training interactions).
+
+    The simplest non-personalised recommender: the bar a trained model must clearly clear. It is
+    evaluated with the same full-ranking protocol, as 1-D embeddings ``user = 1``,
+    ``item = its training count``. Returns ``{"valid": {...}, "test": {...}}``.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    counts = torch.as_tensor(data.item_counts(), dtype=torch.float64)
+    return evaluate_embeddings(torch.ones(data.n_users, 1, dtype=torch.float64), counts[:, None], data, ks=ks)
+
+
+def explain_ranking(scores, train_items, other_heldout: int, heldout: int) -> pd.DataFrame:
+    """How full-ranking evaluation sees one user: a table of items, their status and the candidates' ranks.
+
+    Every item is scored; the user's training items and the *other* held-out item (the test item
+    when validating and vice versa) are removed from the ranking; the held-out item's rank among the
+    remaining candidates gives Recall@K (1 if rank <= K) and NDCG@K (``1 / log2(rank + 1)`` if
+    rank <= K, with one held-out item).
+
+    Parameters
+    ----------
+    scores : sequence of float
+        The user's score of every item (index = item).
+    train_items : sequence of int
+        The user's training items.
+    other_heldout : int
+        The other split's held-out item (excluded).
+    heldout : int
+        The held-out item being evaluated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``item``, ``score``, ``status`` ("train", "other held-out", "candidate",
+        "held-out"), ``rank`` (1-based among candidates and the held-out item; NaN for excluded
+        items), sorted by score, highest first.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim != 1 or scores.size == 0:
+        raise ValueError(f"scores must be a non-empty 1-D sequence (one score per item), got shape {scores.shape}")
+    n = scores.size
+    train_items = {int(i) for i in train_items}
+    for label, item in [("held-out item", heldout), ("other held-out item", other_heldout)] + \
+            [("training item", i) for i in train_items]:
+        if not 0 <= int(item) < n:
+            raise ValueError(f"{label} {item} is not an item index in 0..{n - 1}")
+    if heldout in train_items or other_heldout in train_items or heldout == other_heldout:
+        raise ValueError("the held-out item, the other held-out item and the training items must all differ")
+    status = np.full(n, "candidate", dtype=object)
+    status[list(train_items)] = "train"
+    status[other_heldout] = "other held-out"
+    status[heldout] = "held-out"
+    table = pd.DataFrame({"item": np.arange(n), "score": scores, "status": status})
+    table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    ranked = table["status"].isin(["candidate", "held-out"])
+    table["rank"] = np.nan
+    table.loc[ranked, "rank"] = np.arange(1, int(ranked.sum()) + 1)
+    return table
+
+
+def capacity_table(teacher: Recommender, students: dict, data: Interactions, *, k: int = 10) -> pd.DataFrame:
+    """One row per model: size, accuracy, and how much of the teacher's item topology it keeps.
+
+    Parameters
+    ----------
+    teacher : Recommender
+    students : dict
+        ``{dim: (model, history)}`` as returned by :func:`train_students`.
+    data : Interactions
+    k : int
+        Neighbourhood size of the k-nearest-neighbour overlap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model``, ``dim``, ``parameters``, ``Recall@50``, ``NDCG@50`` (test),
+        ``knn_overlap`` (share of each item's k nearest items, by cosine similarity, that the
+        model's space keeps from the teacher's) and ``spearman`` (rank correlation of all item-item
+        cosine similarities with the teacher's), from the smallest student to the teacher. See
+        :func:`htd_tutorial.topology.knn_overlap` and :func:`htd_tutorial.topology.rank_correlation`.
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    from .topology import knn_overlap, rank_correlation
+
+    with torch.no_grad():
+        t_items = teacher.all_embeddings()[1].detach().cpu()
+    rows = []
+    models = [(f"student d={dim}", model) for dim, (model, _) in sorted(students.items())]
+    for label, model in models + [("teacher", teacher)]:
+        metrics = evaluate(model, data, splits=("test",))["test"]
+        with torch.no_grad():
+            items = model.all_embeddings()[1].detach().cpu()
+        rows.append({"model": label, "dim": model.dim, "parameters": parameter_count(model),
+                     "Recall@50": metrics["Recall@50"], "NDCG@50": metrics["NDCG@50"],
+                     "knn_overlap": knn_overlap(items, t_items, k=k), "spearman": rank_correlation(items, t_items)})
+    return pd.DataFrame(rows)
+
+
+def similarity_pairs(teacher_emb, student_emb, *, n_pairs: int = 3000, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarities of the same random entity pairs in two spaces (row i = the same entity).
+
+    Parameters
+    ----------
+    teacher_emb, student_emb : Tensor or array, shapes (n, d_t), (n, d_s)
+    n_pairs : int
+        Pairs ``(i, j)``, ``i != j``, drawn uniformly with ``seed`` (the same pairs for the same
+        seed and ``n``, so several students can be compared on one sample).
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        The pairs' similarities in the teacher's and in the student's space.
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    tables = []
+    for name, emb in (("teacher_emb", teacher_emb), ("student_emb", student_emb)):
+        emb = torch.as_tensor(emb.detach() if isinstance(emb, torch.Tensor) else emb).to(torch.float64).cpu()
+        if emb.dim() != 2 or emb.shape[0] < 2:
+            raise ValueError(f"{name} must be a 2-D table with at least 2 rows, got shape {tuple(emb.shape)}")
+        tables.append(torch.nn.functional.normalize(emb, dim=1))
+    if tables[0].shape[0] != tables[1].shape[0]:
+        raise ValueError(f"teacher has {tables[0].shape[0]} rows but student has {tables[1].shape[0]}")
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
+        raise ValueError(f"n_pairs must be a positive integer, got {n_pairs!r}")
+    n = tables[0].shape[0]
+    gen = torch.Generator().manual_seed(int(seed))
+    first = torch.randint(n, (int(n_pairs),), generator=gen)
+    second = (first + torch.randint(1, n, (int(n_pairs),), generator=gen)) % n   # never equal to first
+    return tuple((t[first] * t[second]).sum(dim=1).numpy() for t in tables)

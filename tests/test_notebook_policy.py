@@ -1,0 +1,150 @@
+"""The repository's notebook policy, checked on every notebook in ``notebooks/``.
+
+Output storage policy
+---------------------
+Notebooks are committed **with their outputs**, produced by one project command, ``make notebooks``
+(a clean "restart kernel and run all" of every notebook with the shipped settings), so that a learner
+browsing the repository on GitHub sees the figures and tables without running anything. Outputs are
+never edited by hand and never come from a half-run session: every code cell must have been executed
+once, in order (execution counts 1, 2, ..., n), with no error output. nbval re-executes every notebook
+in CI (``make test``) and fails when a cell raises, so committed notebooks stay runnable; this file
+checks that what is committed is a complete, clean run and that each notebook follows the course's
+conventions (DEVELOPERS.md, issue 4):
+
+- a title (first cell: markdown starting with ``# ``), "Learning objectives", numbered sections,
+  "Summary", "Exercises" and "References" headings;
+- the guarded Colab install cell (``%pip install`` only when ``google.colab`` is imported) near the top;
+- a code cell tagged ``parameters`` within the first five cells that reads its settings with
+  ``param(...)`` (environment variables ``HTD_<NAME>``);
+- short code cells (none over 25 lines, median at most 8): the heavy lifting lives in ``htd_tutorial/``;
+- 2 to 4 exercises, each checked with ``check("<id>", ...)`` against a registered exercise;
+- at least one figure among the outputs, and a file size that keeps the repository light.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from htd_tutorial.exercises import all_exercises
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+
+MAX_CELL_LINES = 25
+MAX_MEDIAN_LINES = 8
+MAX_BYTES = 5 * 2**20
+REQUIRED_HEADINGS = ("Learning objectives", "Summary", "Exercises", "References")
+CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\d+\.\d+)["']""")
+
+
+def _load(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _code_cells(nb) -> list:
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def _headings(nb) -> list[str]:
+    return [line.strip() for cell in nb.cells if cell.cell_type == "markdown"
+            for line in cell.source.splitlines() if line.lstrip().startswith("#")]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def notebook(request):
+    return request.param, _load(request.param)
+
+
+def test_valid_nbformat(notebook):
+    path, nb = notebook
+    nbformat.validate(nb)
+    assert nb.nbformat == 4, f"{path.name}: nbformat {nb.nbformat}, expected 4"
+
+
+def test_outputs_are_one_clean_run(notebook):
+    """Every code cell executed exactly once, in order (execution counts 1..n), without errors."""
+    path, nb = notebook
+    cells = _code_cells(nb)
+    counts = [cell.execution_count for cell in cells]
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..{len(cells)}; re-run the notebook with "
+        "`make notebooks` (restart and run all) and commit the result")
+    for index, cell in enumerate(cells, start=1):
+        assert cell.source.strip(), f"{path.name}: code cell {index} is empty"
+        errors = [out for out in cell.outputs if out.output_type == "error"]
+        assert not errors, f"{path.name}: code cell {index} has an error output: {errors[0].get('ename')}"
+
+
+def test_has_a_figure(notebook):
+    path, nb = notebook
+    images = [out for cell in _code_cells(nb) for out in cell.outputs
+              if out.output_type in ("display_data", "execute_result") and "image/png" in out.get("data", {})]
+    assert images, f"{path.name}: no figure among the outputs"
+
+
+def test_file_size(notebook):
+    path, _ = notebook
+    size = path.stat().st_size
+    assert size <= MAX_BYTES, f"{path.name}: {size / 2**20:.1f} MiB, more than {MAX_BYTES / 2**20:.0f} MiB"
+
+
+def test_title_and_sections(notebook):
+    path, nb = notebook
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), \
+        f"{path.name}: the first cell must be markdown starting with '# ' (the title)"
+    headings = _headings(nb)
+    for name in REQUIRED_HEADINGS:
+        assert any(name.lower() in h.lower() for h in headings), f"{path.name}: no '{name}' heading"
+    numbered = [h for h in headings if re.match(r"^#{2,3}\s+\d+(\.\d+)*\.?\s", h)]
+    assert len(numbered) >= 2, f"{path.name}: sections must be numbered ('## 1. ...'), found {numbered}"
+
+
+def test_colab_install_cell(notebook):
+    path, nb = notebook
+    guarded = [i for i, cell in enumerate(nb.cells[:4]) if cell.cell_type == "code"
+               and '"google.colab" in sys.modules' in cell.source and "%pip install" in cell.source]
+    assert guarded, f"{path.name}: no guarded Colab install cell among the first cells"
+    lines = nb.cells[guarded[0]].source.splitlines()
+    pip_line = next(line for line in lines if "%pip install" in line)
+    assert pip_line.startswith((" ", "\t")), f"{path.name}: the %pip install must sit inside the `if` block"
+
+
+def test_parameters_cell(notebook):
+    path, nb = notebook
+    tagged = [i for i, cell in enumerate(nb.cells) if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: expected one cell tagged 'parameters', found {len(tagged)}"
+    index = tagged[0]
+    assert index < 5, f"{path.name}: the parameters cell is cell {index}; it must be among the first five"
+    cell = nb.cells[index]
+    assert cell.cell_type == "code" and "param(" in cell.source, \
+        f"{path.name}: the parameters cell must read its settings with htd_tutorial.param(...)"
+
+
+def test_code_cells_are_short(notebook):
+    path, nb = notebook
+    lengths = [len(cell.source.strip().splitlines()) for cell in _code_cells(nb)]
+    longest = max(lengths)
+    assert longest <= MAX_CELL_LINES, f"{path.name}: a code cell has {longest} lines (max {MAX_CELL_LINES})"
+    median = statistics.median(lengths)
+    assert median <= MAX_MEDIAN_LINES, f"{path.name}: median code cell is {median} lines (max {MAX_MEDIAN_LINES})"
+
+
+def test_exercises_are_registered(notebook):
+    path, nb = notebook
+    ids = [m for cell in _code_cells(nb) for m in CHECK_CALL.findall(cell.source)]
+    assert 2 <= len(set(ids)) <= 4, f"{path.name}: expected 2-4 exercises with check('<id>', ...), found {ids}"
+    prefix = path.name[:2]
+    for exercise_id in ids:
+        assert exercise_id in all_exercises(), (
+            f"{path.name}: exercise {exercise_id} is not registered (htd_tutorial.exercises.register, in "
+            "htd_tutorial/exercises.py or in a module listed in its PROVIDERS)")
+        assert exercise_id.startswith(prefix + "."), f"{path.name}: exercise {exercise_id} belongs to another notebook"
