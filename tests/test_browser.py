@@ -1,0 +1,266 @@
+"""The topology explorer in a real browser: JupyterLab + Debian's Chromium, driven by Playwright.
+
+What a learner does, end to end: open ``notebooks/05_explorer.ipynb`` in JupyterLab, run all cells,
+wait for the explorer widget, move the student-dimension slider with the keyboard, and see a new
+picture. The test asserts that the widget rendered (sliders and a PNG picture), that the picture's
+bytes changed after the slider moved, and leaves screenshots in ``artifacts_dir``.
+
+Set-up, chosen for robustness on a closed network and on CI machines running as root:
+
+- JupyterLab runs on 127.0.0.1 at a free port with a random token, in a temporary folder holding a
+  copy of the notebook with its outputs stripped (so nothing the browser does can touch the
+  committed notebook, and no saved widget state can pass for the live one). Its user settings turn
+  off cell windowing (every cell stays in the page, so outputs can be found), autosave and the
+  news/update checks; config and runtime folders are temporary too.
+- Chromium is the system one (``chromium_executable`` fixture; Playwright never downloads a
+  browser), headless, with a fresh profile and the flags that keep it off the network.
+- The server is always shut down (kernels deleted, ``/api/shutdown``, then the process) in ``finally``.
+
+Typical run time: 1-2 minutes on a 2-core CPU (most of it the notebook itself: training, UMAP).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "05_explorer.ipynb"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+#: Generous limits (seconds); the whole test stays within about 3 minutes when they are not reached.
+SERVER_START_S = 90
+PAGE_LOAD_S = 90
+RUN_ALL_S = 240
+SLIDER_S = 120
+LAST_OUTPUT = "Exercise 05.3: no answer yet"
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _request(url: str, token: str, method: str = "GET", timeout: float = 5.0):
+    request = urllib.request.Request(url, method=method, headers={"Authorization": f"token {token}"},
+                                     data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def _stripped_copy(source: Path, target: Path) -> None:
+    """Copy a notebook without outputs, execution counts or saved widget state."""
+    notebook = json.loads(source.read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    notebook.get("metadata", {}).pop("widgets", None)
+    target.write_text(json.dumps(notebook, indent=1))
+
+
+class LabServer:
+    """A JupyterLab server in a temporary folder; use as a context manager (always shut down)."""
+
+    def __init__(self, root: Path, work: Path):
+        self.root, self.work = root, work
+        self.token = secrets.token_hex(16)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = work / "jupyter.log"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "LabServer":
+        settings = self.work / "lab-settings"
+        for name, values in LAB_SETTINGS.items():
+            path = settings / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+        jupyter = Path(sys.executable).parent / "jupyter"
+        command = [str(jupyter) if jupyter.exists() else "jupyter", "lab", "--no-browser",
+                   "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                   f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={self.root}",
+                   f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={self.work / 'workspaces'}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(self.work / "config"),
+                   JUPYTER_RUNTIME_DIR=str(self.work / "runtime"),
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        env.pop("MPLBACKEND", None)   # the kernel must pick matplotlib's inline backend
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + SERVER_START_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                _request(f"{self.url}/api/status", self.token)
+                return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                time.sleep(0.5)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"JupyterLab did not answer within {SERVER_START_S} s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    def __exit__(self, *exc_info) -> None:
+        if self.process is None:
+            return
+        try:
+            for kernel in _request(f"{self.url}/api/kernels", self.token) or []:
+                _request(f"{self.url}/api/kernels/{kernel['id']}", self.token, method="DELETE", timeout=15)
+            _request(f"{self.url}/api/shutdown", self.token, method="POST")
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
+            pass   # the process is stopped below either way
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+        self.process = None
+
+
+def _image_bytes(page) -> bytes:
+    """The explorer picture's PNG bytes, fetched by the page from the image's (blob or data) URL."""
+    encoded = page.evaluate("""async () => {
+        const img = document.querySelector('.htd-explorer-image');
+        if (!img || !img.src) { return ''; }
+        const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+        let text = '';
+        for (let i = 0; i < bytes.length; i += 8192) {
+            text += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+        }
+        return btoa(text);
+    }""")
+    return base64.b64decode(encoded)
+
+
+def _run_all_cells(page) -> None:
+    """Run > Run All Cells from the menu, until a cell shows it is queued or running (a click made while
+    JupyterLab is still starting can be lost, so try up to three times)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(
+                """() => Array.from(document.querySelectorAll('.jp-InputArea-prompt'))
+                         .some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))""", timeout=30_000, polling=500)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise AssertionError("Run > Run All Cells did not start the notebook")
+
+
+def _wait_for_run_all(page, deadline_s: float) -> None:
+    """Wait until the notebook's last output appears; fail at once with the error if a cell raised."""
+    state = page.wait_for_function(
+        """(last) => {
+            const outputs = Array.from(document.querySelectorAll('.jp-OutputArea-output'));
+            const failed = outputs.find(o => o.innerText.includes('Traceback (most recent call last)'));
+            if (failed) { return 'error: ' + failed.innerText.slice(0, 3000); }
+            return outputs.some(o => o.innerText.includes(last)) ? 'done' : false;
+        }""", arg=LAST_OUTPUT, timeout=deadline_s * 1000, polling=1000)
+    value = state.json_value()
+    assert value == "done", f"a notebook cell failed in JupyterLab:\n{value}"
+
+
+def test_explorer_in_jupyterlab(chromium_executable, artifacts_dir, repo_root):
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="htd-browser-"))
+    root = work / "notebooks"
+    root.mkdir()
+    _stripped_copy(repo_root / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    committed = (repo_root / "notebooks" / NOTEBOOK).read_bytes()
+    console: list[str] = []
+    server: LabServer | None = None
+    started = time.monotonic()
+    try:
+        server = LabServer(root, work)
+        with server as lab, sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                str(work / "chromium-profile"), executable_path=chromium_executable, headless=True,
+                args=CHROMIUM_ARGS, viewport={"width": 1500, "height": 1000})
+            try:
+                page = context.new_page()
+                page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+                page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}", timeout=PAGE_LOAD_S * 1000)
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=PAGE_LOAD_S * 1000)
+                page.wait_for_selector(".jp-Notebook-ExecutionIndicator", timeout=PAGE_LOAD_S * 1000)
+
+                _run_all_cells(page)                     # Run > Run All Cells, as a learner would
+                _wait_for_run_all(page, RUN_ALL_S)
+
+                explorer = page.locator(".htd-explorer")
+                explorer.wait_for(state="visible", timeout=30_000)
+                explorer.scroll_into_view_if_needed()
+                assert page.locator(".htd-explorer-dim .noUi-handle").count() == 1, "dimension slider missing"
+                assert page.locator(".htd-explorer-groups .noUi-handle").count() == 1, "groups slider missing"
+                before = _image_bytes(page)
+                assert before.startswith(b"\x89PNG"), "the explorer shows no PNG picture"
+                src_before = page.eval_on_selector(".htd-explorer-image", "img => img.src")
+                status_before = page.inner_text(".htd-explorer-status")
+                page.screenshot(path=str(artifacts_dir / "explorer_before.png"))
+
+                # move the student-dimension slider one step to the right, with the keyboard
+                handle = page.locator(".htd-explorer-dim .noUi-handle")
+                handle.focus()
+                handle.press("ArrowRight")
+                page.wait_for_function(
+                    """(old) => {
+                        const img = document.querySelector('.htd-explorer-image');
+                        const status = document.querySelector('.htd-explorer-status');
+                        return img && img.src !== old && status && !status.innerText.startsWith('Working');
+                    }""", arg=src_before, timeout=SLIDER_S * 1000, polling=250)
+                after = _image_bytes(page)
+                status_after = page.inner_text(".htd-explorer-status")
+                explorer.scroll_into_view_if_needed()
+                explorer.screenshot(path=str(artifacts_dir / "explorer_widget.png"))
+                page.screenshot(path=str(artifacts_dir / "explorer_after.png"))
+                message = page.inner_text(".htd-explorer-message")
+            finally:
+                context.close()
+        assert after.startswith(b"\x89PNG") and after != before, "the picture did not change"
+        assert "d=8" in status_after and status_after != status_before, (status_before, status_after)
+        assert "Cannot show" not in message and "went wrong" not in message, message
+        assert (repo_root / "notebooks" / NOTEBOOK).read_bytes() == committed, "the committed notebook changed"
+    except Exception:
+        tail = "\n".join(console[-30:])
+        print(f"browser console (last lines):\n{tail}", file=sys.stderr)
+        if server is not None:
+            print(f"JupyterLab log (end):\n{server.log_tail()}", file=sys.stderr)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"browser test took {time.monotonic() - started:.0f} s", file=sys.stderr)
