@@ -20,7 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning threads crawl on a busy box
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from htd_tutorial.data import citeulike_dir, load_interactions  # noqa: E402

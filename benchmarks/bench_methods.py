@@ -21,7 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning threads crawl on a busy box
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from htd_tutorial.data import citeulike_dir, load_interactions  # noqa: E402
