@@ -389,3 +389,284 @@ register(Exercise(
              "item embeddings take? Give them as a list.",
     inputs=(), parse=as_numbers(), solve=_solve_01_3, judge=_judge_01_3,
     hint="cos(a, b) = a*b / (|a| |b|) for numbers a, b != 0."))
+
+
+# --- notebook 04
+# ================================================================== notebook 04: analysis
+def _solve_04_1(sweep, teacher_r50):
+    dim = sweep["dim"].min()                                # the smallest student of the sweep
+    at = sweep[sweep["dim"] == dim].set_index("method")["Recall@50"]
+    return (at["htd"] - at["student"]) / (teacher_r50 - at["student"])   # share of the gap HTD closes
+
+
+def _judge_04_1(answer, expected, sweep, teacher_r50):
+    if close(answer, expected, rel=1e-3, abs_tol=1e-4):
+        return None
+    dim = sweep["dim"].min()
+    at = sweep[sweep["dim"] == dim].set_index("method")["Recall@50"]
+    if "ftd" in at and close(answer, (at["ftd"] - at["student"]) / (teacher_r50 - at["student"]), rel=1e-3):
+        return "That is FTD's share; the question asks about HTD."
+    if close(answer, at["htd"] / teacher_r50, rel=1e-3):
+        return "That is HTD's share of the teacher's Recall@50; the question asks for the share of the *gap* " \
+               "between the plain student and the teacher."
+    if answer > 1:
+        return "Give a share (HTD closing the whole gap would be 1), not a percentage."
+    return f"At d={dim}: (HTD's Recall@50 − the student's) / (the teacher's − the student's)."
+
+
+register(Exercise(
+    exercise_id="04.1",
+    question="What share of the gap between the plain student and the teacher (test Recall@50) does HTD close "
+             "at the smallest dimension of the sweep? (a number; 1 = the whole gap)",
+    inputs=("sweep", "teacher_r50"), parse=as_number, solve=_solve_04_1, judge=_judge_04_1,
+    hint="Select the rows of the smallest dimension in `sweep`, then compute "
+         "(htd − student) / (teacher_r50 − student) with their Recall@50."))
+
+
+def _as_text(answer) -> str:
+    if not isinstance(answer, str) or not answer.strip():
+        raise ValueError(f"expected a variant name (a string), got {type(answer).__name__} {answer!r}")
+    return answer.strip()
+
+
+def _solve_04_2(ablation):
+    singles = ablation.drop(index=[v for v in ablation.index if " + " not in v and " - " not in v])
+    return singles["Δ Recall@50"].abs().idxmax()            # the single switch with the largest effect
+
+
+def _judge_04_2(answer, expected, ablation):
+    if answer == expected:
+        return None
+    if answer not in ablation.index:
+        return f"Give one of the table's variant names (its index), e.g. {list(ablation.index)[1]!r}."
+    if " + " not in answer and " - " not in answer:
+        return "That row is not a single switch (the two presets flip none or all of them; baselines are " \
+               "other methods). Look at the rows whose name has ' + ' (or ' - ')."
+    if ablation.loc[answer, "Δ Recall@50"] == ablation["Δ Recall@50"].max():
+        return "That switch helps the most; the question asks for the largest change in either direction " \
+               "(absolute value)."
+    return "Compare the absolute values of the 'Δ Recall@50' column over the single-switch rows."
+
+
+register(Exercise(
+    exercise_id="04.2",
+    question="In the ablation table, which single switch changes HTD's test Recall@50 the most (in absolute "
+             "value) compared with the authors' code? Give its variant name as in the table's index.",
+    inputs=("ablation",), parse=_as_text, solve=_solve_04_2, judge=_judge_04_2,
+    hint="Keep the rows whose index contains ' + ', take the absolute value of 'Δ Recall@50' and find the "
+         "index of its largest entry (.abs().idxmax())."))
+
+
+def _as_two_bools(answer) -> tuple[bool, bool]:
+    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
+        raise ValueError(f"expected two booleans, e.g. (True, False), got {type(answer).__name__} {answer!r}")
+    values = tuple(answer)
+    if len(values) != 2 or not all(isinstance(v, (bool, np.bool_)) for v in values):
+        raise ValueError(f"expected two booleans, e.g. (True, False), got {answer!r}")
+    return bool(values[0]), bool(values[1])
+
+
+def _solve_04_3():
+    import torch
+
+    from .losses.htd import group_topology
+    gen = torch.Generator().manual_seed(0)
+    student = torch.randn(12, 4, generator=gen, requires_grad=True)       # a batch of 12 entities, d_s = 4
+    teacher = torch.randn(12, 16, generator=gen)                           # d_t = 16
+    groups, is_item = torch.arange(12) % 3, torch.zeros(12, dtype=torch.bool)   # 3 groups of users
+    gets_gradient = []
+    for proto_grad in (False, True):                                       # authors' code, then clean
+        loss = group_topology(student, teacher, groups, is_item, kind="PP", proto_grad=proto_grad)
+        gets_gradient.append(loss.requires_grad)                           # False: a constant for the student
+    return tuple(gets_gradient)
+
+
+def _judge_04_3(answer, expected):
+    if answer == expected:
+        return None
+    if answer == (True, True):
+        return "Look at where the student's prototypes come from in the authors' code: a group mean computed " \
+               "under torch.no_grad(). With (P,P) the term contains nothing else of the student."
+    if answer == (False, False):
+        return "With proto_grad=True the prototypes are ordinary means of the student's embeddings, and " \
+               "gradients flow through a mean."
+    return "Build the term with group_topology(..., kind='PP', proto_grad=False) and with proto_grad=True " \
+           "and look at loss.requires_grad."
+
+
+register(Exercise(
+    exercise_id="04.3",
+    question="Does HTD's (P,P) group-level term give the student any gradient (a) with the authors' prototypes "
+             "(proto_grad=False) and (b) with the clean ones (proto_grad=True)? Answer with two booleans.",
+    inputs=(), parse=_as_two_bools, solve=_solve_04_3, judge=_judge_04_3,
+    hint="Call htd_tutorial.losses.group_topology(student, teacher, groups, is_item, kind='PP', proto_grad=...) "
+         "on a small random batch whose `student` requires grad, and check the result's .requires_grad."))
+
+
+# --- notebook 02
+# ================================================================== notebook 02: topology and FTD
+def _solve_02_1(users, items):
+    n = len(users) + len(items)                            # users and items form one set of entities
+    return n * n                                           # every ordered pair (i, j), i = j included
+
+
+def _judge_02_1(answer, expected, users, items):
+    n_users, n_items = len(users), len(items)
+    n = n_users + n_items
+    if answer == expected:
+        return None
+    if answer in (n * (n - 1) // 2, n * (n - 1), n * (n + 1) // 2):
+        return "The loss sums over i and over j independently: ordered pairs, and i = j included (n * n terms)."
+    if answer == n_users * n_items:
+        return "FTD does not only relate users with items: users with users and items with items count too."
+    if answer == n_users ** 2 + n_items ** 2:
+        return "Users and items are one set of entities: user-item pairs count too."
+    return "Count the entities n = (unique users) + (unique items); the double sum has n * n terms."
+
+
+register(Exercise(
+    exercise_id="02.1",
+    question="A batch has len(users) unique users and len(items) unique items. How many terms (i, j) does L_FTD "
+             "sum over (ordered pairs, i = j included)?",
+    inputs=("users", "items"), parse=as_int, solve=_solve_02_1, judge=_judge_02_1,
+    hint="E is the batch's users and items together; the loss is a double sum over i in E and j in E."))
+
+
+def _solve_02_2(toy_student, toy_teacher):
+    import torch                                           # noqa: PLC0415 (torch is heavy; only when asked)
+
+    def cosines(x):
+        unit = x / x.norm(dim=1, keepdim=True)
+        return unit @ unit.T
+    return float(((cosines(toy_teacher) - cosines(toy_student)) ** 2).sum())
+
+
+def _judge_02_2(answer, expected, toy_student, toy_teacher):
+    if close(answer, expected, rel=1e-3):
+        return None
+    if close(answer, expected / 2, rel=1e-3):
+        return "That counts each pair once; the loss sums over ordered pairs, so (i, j) and (j, i) both count."
+    return "In one dimension the cosine of two non-zero numbers is +1 or -1 (same or opposite sign). Compute " \
+           "both 3 x 3 cosine matrices and sum the squared differences of all entries."
+
+
+register(Exercise(
+    exercise_id="02.2",
+    question="Compute L_FTD for three entities with teacher embeddings toy_teacher (3 x 2) and one-dimensional "
+             "student embeddings toy_student (3 x 1).",
+    inputs=("toy_student", "toy_teacher"), parse=as_number, solve=_solve_02_2, judge=_judge_02_2,
+    hint="Normalise the rows to unit length; the cosine matrix is then x @ x.T. L_FTD is the sum of the squared "
+         "entries of (teacher matrix - student matrix)."))
+
+
+def _solve_02_3(results):
+    recall = results.pivot(index="dim", columns="method", values="Recall@50")
+    change = recall["ftd"] - recall["student"]             # FTD minus the plain student, per dimension
+    return (float(change.iloc[0]), float(change.iloc[-1]))  # smallest dimension first
+
+
+def _judge_02_3(answer, expected, results):
+    if all(close(a, e, rel=1e-2, abs_tol=1e-3) for a, e in zip(answer, expected)):
+        return None
+    if all(close(a, e, rel=1e-2, abs_tol=1e-3) for a, e in zip(answer, expected[::-1])):
+        return "Right numbers, wrong order: the small student first."
+    if all(close(a, -e, rel=1e-2, abs_tol=1e-3) for a, e in zip(answer, expected)):
+        return "Signs: give FTD's Recall@50 minus the plain student's (positive = FTD helps)."
+    return "For each dimension subtract the 'student' row's Recall@50 from the 'ftd' row's " \
+           "(table.pivot(index='dim', columns='method', values='Recall@50') helps)."
+
+
+register(Exercise(
+    exercise_id="02.3",
+    question="From the results table, by how much does FTD change each student's test Recall@50 compared with "
+             "the plain student of the same dimension? Give [change at the small dim, change at the large dim].",
+    inputs=("results",), parse=as_numbers(2), solve=_solve_02_3, judge=_judge_02_3,
+    hint="table.pivot(index='dim', columns='method', values='Recall@50') gives one row per dimension; subtract "
+         "the 'student' column from the 'ftd' column."))
+
+
+# --- notebook 03
+# ================================================================== notebook 03: HTD
+def _solve_03_1():
+    epoch, epochs = 5, 20
+    return 1e-10 ** (epoch / epochs)                       # tau = (1e-10)^(epoch / epochs), 1 at epoch 0
+
+
+def _judge_03_1(answer, expected):
+    if close(answer, expected, rel=1e-3, abs_tol=1e-9):
+        return None
+    if close(answer, 1e-10 ** (4 / 20), rel=1e-3):
+        return "That is the authors' lagged value (the temperature of the previous epoch); the formula uses the " \
+               "epoch itself."
+    if close(answer, 1e-10 ** (5 / 19), rel=1e-3) or close(answer, 1e-10 ** (6 / 20), rel=1e-3):
+        return "Epochs count from 0, and the exponent is epoch / (number of epochs) = 5 / 20."
+    return "tau = (1e-10) ** (epoch / epochs); htd_tutorial.losses.gumbel_temperature computes it."
+
+
+register(Exercise(
+    exercise_id="03.1",
+    question="At which Gumbel-softmax temperature does the paper's schedule (clean mode) run epoch 5 (0-based) of "
+             "a 20-epoch training?",
+    inputs=(), parse=as_number, solve=_solve_03_1, judge=_judge_03_1,
+    hint="tau = (1e-10) ** (epoch / epochs): 1 at epoch 0, 1e-10 at the end."))
+
+
+def _group_labels(user_groups, item_groups) -> np.ndarray:
+    users = np.asarray(user_groups.detach().cpu() if hasattr(user_groups, "detach") else user_groups)
+    items = np.asarray(item_groups.detach().cpu() if hasattr(item_groups, "detach") else item_groups)
+    offset = int(max(users.max(initial=-1), items.max(initial=-1))) + 1
+    return np.concatenate([users, items + offset])          # user group k and item group k are different groups
+
+
+def _solve_03_2(user_groups, item_groups):
+    labels = _group_labels(user_groups, item_groups)
+    sizes = np.unique(labels, return_counts=True)[1]
+    return int((sizes.astype(np.int64) ** 2).sum())         # every ordered pair inside each group
+
+
+def _judge_03_2(answer, expected, user_groups, item_groups):
+    if answer == expected:
+        return None
+    labels = _group_labels(user_groups, item_groups)
+    n = len(labels)
+    sizes = np.unique(labels, return_counts=True)[1].astype(np.int64)
+    if answer == n * n:
+        return "That is FTD's count (every pair); the entity level keeps only pairs inside one group."
+    if answer in (int((sizes * (sizes - 1) // 2).sum()), int((sizes * (sizes - 1)).sum())):
+        return "Count ordered pairs with i = j included: a group of m entities gives m * m pairs."
+    merged = np.unique(np.concatenate([np.asarray(user_groups), np.asarray(item_groups)]), return_counts=True)[1]
+    if answer == int((merged.astype(np.int64) ** 2).sum()):
+        return "User group k and item group k are different groups: count them separately."
+    return "For each group (users' and items' apart) take its size m in this batch and add up m * m."
+
+
+register(Exercise(
+    exercise_id="03.2",
+    question="user_groups and item_groups are the HTD groups of one batch's users and items. How many ordered pairs "
+             "(i, j), i = j included, does the entity-level term sum over (before the authors' filter)?",
+    inputs=("user_groups", "item_groups"), parse=as_int, solve=_solve_03_2, judge=_judge_03_2,
+    hint="np.bincount(user_groups) and np.bincount(item_groups) give the group sizes m; sum m * m over both."))
+
+
+def _solve_03_3(data, teacher, small_dim):
+    from htd_tutorial.lessons import distill_run            # noqa: PLC0415 (trains a model: import when asked)
+
+    run = distill_run(data, teacher, "student", small_dim, lr=5e-3, epochs=40, progress=False)
+    return run.history.final("Recall@50")                   # test Recall@50 after the last epoch
+
+
+def _judge_03_3(answer, expected, data, teacher, small_dim):
+    if close(answer, expected, rel=1e-3, abs_tol=1e-4):
+        return None
+    if answer > 1:
+        return "Give Recall@50 as a share between 0 and 1."
+    return "Use run = distill_run(data, teacher, 'student', SMALL_DIM, lr=5e-3, epochs=40) and " \
+           "run.history.final('Recall@50')."
+
+
+register(Exercise(
+    exercise_id="03.3",
+    question="Train the plain student of dimension SMALL_DIM with lr=5e-3 for 40 epochs "
+             "(distill_run(data, teacher, 'student', SMALL_DIM, lr=5e-3, epochs=40)). What is its test Recall@50?",
+    inputs=("data", "teacher", "small_dim"), parse=as_number, solve=_solve_03_3, judge=_judge_03_3,
+    hint="run.history.final('Recall@50') of the returned run gives the test Recall@50 after the last epoch."))
