@@ -62,7 +62,10 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
                     color=METHOD_COLORS[method], label=f"{METHOD_LABELS[method]} (authors' log)")
     if teacher is not None:
         ax.axhline(teacher, color="black", linestyle="--", label="Teacher")
-    dims = sorted({r["dim"] for r in runs})
+    dims = {r["dim"] for r in runs}
+    for method in methods:  # the published points are drawn too, so their dimensions get ticks
+        dims |= {int(d) for d in (reference or {}).get(method, {})}
+    dims = sorted(dims)
     ax.set_xscale("log")
     ax.set_xticks(dims)
     ax.set_xticklabels([str(d) for d in dims])
