@@ -16,6 +16,7 @@ import torch
 from .cache import CorruptCacheError, cache_dir, config_key, load_checkpoint, save_checkpoint, tensor_digest
 from .data import Interactions
 from .distill import make_distiller
+from .losses.htd import HTDOptions
 from .models import Recommender, make_model
 from .training import History, train
 
@@ -45,6 +46,10 @@ class RunConfig:
         HTD's group-level design choice: ``"Pe"`` (prototype-entity, the paper's default) or ``"PP"``.
     mode : str
         ``"authors"`` (behaves like the authors' code) or ``"clean"`` (the paper's text).
+    options : HTDOptions, optional
+        HTD only: switches that override ``mode``'s preset one by one (the ablation of
+        :mod:`htd_tutorial.ablation`). Options equal to ``mode``'s preset are stored as ``None``, and
+        ``None`` is left out of the cache key, so configurations without options keep their keys.
     seed, lr, weight_decay, batch_size, optimizer, eval_every
         Training settings (see :func:`htd_tutorial.training.train`).
 
@@ -66,6 +71,7 @@ class RunConfig:
     batch_size: int = 1024
     optimizer: str = "adam"
     eval_every: int | None = None
+    options: HTDOptions | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -74,6 +80,13 @@ class RunConfig:
             raise ValueError(f"student dimension must be a positive integer, got {self.dim!r}")
         if not isinstance(self.epochs, int) or self.epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        if self.options is not None:
+            if not isinstance(self.options, HTDOptions):
+                raise ValueError(f"options must be an HTDOptions or None, got {type(self.options).__name__}")
+            if self.method != "htd":
+                raise ValueError(f"options (HTDOptions) only apply to method 'htd', not {self.method!r}")
+            if self.mode in ("authors", "clean") and self.options == HTDOptions.preset(self.mode):
+                object.__setattr__(self, "options", None)  # one configuration, one cache entry
 
     @property
     def label(self) -> str:
@@ -136,11 +149,15 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
         raise ValueError(f"teacher tables {tuple(t_users.shape)}, {tuple(t_items.shape)} do not match the data "
                          f"({data.n_users} users, {data.n_items} items)")
     teacher_digest = tensor_digest({"users": t_users, "items": t_items})
-    key = config_key(data, {"run": asdict(config), "teacher": teacher_digest})
+    run = asdict(config)
+    if run["options"] is None:
+        del run["options"]  # keeps the cache keys of runs made before the field existed
+    key = config_key(data, {"run": run, "teacher": teacher_digest})
     path = Path(directory or cache_dir()) / f"run-{config.kind}-{config.method}-d{config.dim}-{key[:16]}.pt"
     distiller = make_distiller(config.method, t_users, t_items, config.dim, lam=config.lam, K=config.K,
                                gamma=config.gamma, group_topology=config.group_topology, mode=config.mode,
-                               seed=config.seed, n_users=data.n_users, n_items=data.n_items)
+                               options=config.options, seed=config.seed, n_users=data.n_users,
+                               n_items=data.n_items)
     student = make_model(config.kind, data, config.dim, seed=config.seed)
     if use_cache and path.exists():
         try:

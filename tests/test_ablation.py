@@ -1,0 +1,128 @@
+"""The HTD ablation (authors' code vs clean reading, one switch at a time) and its command line."""
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from htd_tutorial.__main__ import main
+from htd_tutorial.ablation import ablation_configs, ablation_table, format_ablation, run_ablation_grid
+from htd_tutorial.cache import config_key, tensor_digest
+from htd_tutorial.data import make_synthetic
+from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.losses.htd import HTDOptions
+from htd_tutorial.models import make_model
+from htd_tutorial.training import train
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_synthetic(n_users=60, n_items=80, interactions_per_user=12, seed=2)
+
+
+@pytest.fixture(scope="module")
+def teacher(data):
+    model = make_model("bpr", data, 16, seed=0)
+    train(model, data, epochs=2, batch_size=256, lr=0.01, progress=False)
+    return model
+
+
+def test_configs_cover_every_switch_once():
+    configs = ablation_configs(4, epochs=1, K=3, seeds=(0, 1), baselines=("ftd",))
+    switches = set(HTDOptions.preset("authors").differences(HTDOptions.preset("clean")))
+    assert list(configs)[0] == "authors" and "clean" in configs and "ftd" in configs
+    assert {v.split(" + ")[1] for v in configs if " + " in v} == switches
+    assert all(len(runs) == 2 for runs in configs.values())
+    # the presets are plain modes (shared cache with other runs), the variants carry options
+    assert configs["authors"][0].options is None and configs["authors"][0].mode == "authors"
+    assert configs["clean"][0].options is None and configs["clean"][0].mode == "clean"
+    assert configs["authors + proto_grad"][0].options == HTDOptions.preset("authors").replace(proto_grad=True)
+
+
+@pytest.mark.parametrize("changes,message", [(dict(base="paper"), "base"), (dict(seeds=()), "seeds"),
+                                             (dict(seeds=(0, 0)), "repeat"), (dict(baselines=("htd",)), "baselines"),
+                                             (dict(dim=0), "dimension")])
+def test_configs_reject_bad_settings(changes, message):
+    settings = dict(dim=4, epochs=1) | changes
+    with pytest.raises(ValueError, match=message):
+        ablation_configs(settings.pop("dim"), **settings)
+
+
+def test_run_config_options_are_checked_and_normalised():
+    assert RunConfig(method="htd", dim=4, epochs=1, K=3, options=HTDOptions.preset("authors")).options is None
+    assert RunConfig(method="htd", dim=4, mode="clean", options=HTDOptions.preset("clean")).options is None
+    with pytest.raises(ValueError, match="only apply to method 'htd'"):
+        RunConfig(method="ftd", dim=4, options=HTDOptions.preset("clean"))
+    with pytest.raises(ValueError, match="HTDOptions"):
+        RunConfig(method="htd", dim=4, options={"proto_grad": True})
+
+
+def test_option_runs_are_cached_separately(data, teacher, tmp_path):
+    base = RunConfig(method="htd", dim=4, epochs=1, K=3, batch_size=256)
+    run_method(data, teacher, base, directory=tmp_path, progress=False)
+    digest = tensor_digest(dict(zip(("users", "items"), (t.detach() for t in teacher.all_embeddings()))))
+    legacy = {k: v for k, v in asdict(base).items() if k != "options"}
+    (path,) = tmp_path.glob("run-*.pt")
+    assert config_key(data, {"run": legacy, "teacher": digest})[:16] in path.name  # key unchanged
+    flipped = RunConfig(method="htd", dim=4, epochs=1, K=3, batch_size=256,
+                        options=HTDOptions.preset("authors").replace(proto_grad=True))
+    result = run_method(data, teacher, flipped, directory=tmp_path, progress=False)
+    assert not result.from_cache and result.distiller.options.proto_grad
+    assert run_method(data, teacher, flipped, directory=tmp_path, progress=False).from_cache
+    assert len(list(tmp_path.glob("run-*.pt"))) == 2
+
+
+def test_grid_and_table(data, teacher, tmp_path):
+    configs = ablation_configs(4, epochs=1, K=3, batch_size=256, seeds=(0, 1), baselines=("student",))
+    rows = run_ablation_grid(data, teacher, configs, directory=tmp_path, progress=False)
+    assert len(rows) == 2 * len(configs)
+    assert all(r["changed"] == {} for r in rows if r["variant"] in ("authors", "student"))
+    assert next(r for r in rows if r["variant"] == "authors + proto_grad")["changed"] == {"proto_grad": True}
+    table = ablation_table(rows)
+    assert list(table.index) == list(configs)
+    assert table.loc["authors", "Δ Recall@50"] == 0
+    frame = pd.DataFrame(rows)
+    clean = frame.loc[frame["variant"] == "clean", "Recall@50"].mean()
+    authors = frame.loc[frame["variant"] == "authors", "Recall@50"].mean()
+    assert np.isclose(table.loc["clean", "Δ Recall@50"], clean - authors)
+    assert (table["seeds"] == 2).all() and (table["Recall@50 std"] >= 0).all()
+    text = format_ablation(table)
+    assert "authors' code, proto_grad=True" in text and "± std" in text
+    with pytest.raises(ValueError, match="no 'authors' variant"):
+        ablation_table([r for r in rows if r["variant"] != "authors"])
+
+
+def _write_split(data, folder):
+    folder.mkdir()
+    for split in ("train", "valid", "test"):
+        pairs = getattr(data, split)
+        lines = ["user\titem"] + [f"{u}\t{i}" for u, i in pairs]
+        (folder / f"{split}.tsv").write_text("\n".join(lines) + "\n")
+
+
+def test_command_line_writes_json_and_figure(data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    _write_split(data, tmp_path / "tiny")
+    out = tmp_path / "results"
+    argv = ["ablation", "--data", str(tmp_path / "tiny"), "--dim", "4", "--epochs", "1", "--teacher-dim", "8",
+            "--teacher-epochs", "1", "--eval-every", "1", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    payload = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
+    assert (out / "tiny_bpr_ablation_d4.png").stat().st_size > 0
+    assert not list(out.glob("*.tmp*"))
+    variants = [row["variant"] for row in payload["table"]]
+    assert variants[0] == "authors" and variants[-1] == "clean" and len(variants) == 8
+    assert payload["variants"]["authors + mask_pe"]["differs_from_authors"] == ["mask_pe"]
+    assert "Δ vs authors" in printed and "authors' code, tau_lag=False" in printed
+    assert main(argv) == 0  # second time: every run from the cache
+    again = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
+    assert all(row["from_cache"] for row in again["runs"])
+    assert [r["Recall@50"] for r in again["runs"]] == [r["Recall@50"] for r in payload["runs"]]
+
+
+def test_command_line_rejects_bad_input(tmp_path, capsys):
+    assert main(["ablation", "--data", "synthetic", "--dim", "0", "--out", str(tmp_path)]) == 2
+    assert "dimension" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
