@@ -108,7 +108,7 @@ def load_course_data(name: str | os.PathLike = DEFAULT_DATASET, seed: int = SEED
     return data
 
 
-def claim(holds, statement: str, data: Interactions) -> None:
+def claim(holds, statement: str, data: Interactions, *, reference: str = DEFAULT_DATASET) -> None:
     """Check a claim the text makes about a result: strictly on the course's data, as a note elsewhere.
 
     The notebooks' prose describes runs on :data:`DEFAULT_DATASET` with the shipped settings, and
@@ -125,6 +125,9 @@ def claim(holds, statement: str, data: Interactions) -> None:
         The claim in words, as the text makes it.
     data : Interactions
         The data of the run (its ``name`` tells whether it is the course's dataset).
+    reference : str
+        The dataset the text describes (default :data:`DEFAULT_DATASET`; the explorer's notebook
+        describes the synthetic data).
 
     Raises
     ------
@@ -134,12 +137,12 @@ def claim(holds, statement: str, data: Interactions) -> None:
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
     holds = bool(holds)
-    if data.name == DATASETS.get(DEFAULT_DATASET, DEFAULT_DATASET):
+    if data.name == DATASETS.get(reference, reference):
         if not holds:
             raise AssertionError(f"the lesson's claim does not hold on {data.name}: {statement}")
         return
     verdict = "holds" if holds else "does NOT hold"
-    print(f"Note: the text describes {DEFAULT_DATASET}; on the {data.name} data the claim "
+    print(f"Note: the text describes {reference}; on the {data.name} data the claim "
           f"'{statement}' {verdict}.")
 
 

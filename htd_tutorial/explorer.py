@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from .cache import cache_dir
+from .course import claim as course_claim
 from .data import Interactions
 from .embedding_plots import figure_png, plot_space_pair
 from .evaluation import evaluate
@@ -841,22 +842,14 @@ class ExplorerWidget:
 
 
 def claim(holds, statement: str, data: Interactions) -> None:
-    """Check a claim the explorer's notebook makes: strictly on its default data, as a note elsewhere.
+    """:func:`htd_tutorial.course.claim` for this notebook: strict on :data:`DEFAULT_EXPLORER_DATASET`.
 
-    The notebook's text describes :data:`DEFAULT_EXPLORER_DATASET` with the shipped settings, so
-    there a false claim raises :class:`AssertionError` (and CI fails); on other data the lesson may
-    legitimately differ, and the claim is only reported with whether it holds (the same rule as
-    :func:`htd_tutorial.course.claim`, for this notebook's dataset).
+    The notebook's text describes the explorer's default data with the shipped settings, so there a
+    false claim raises :class:`AssertionError` (and CI fails); on other data it is only reported.
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
-    holds = bool(holds)
-    if data.name == DEFAULT_EXPLORER_DATASET:
-        if not holds:
-            raise AssertionError(f"the lesson's claim does not hold on {data.name}: {statement}")
-        return
-    print(f"Note: the text describes the {DEFAULT_EXPLORER_DATASET} data; on {data.name} the claim "
-          f"'{statement}' {'holds' if holds else 'does NOT hold'}.")
+    course_claim(holds, statement, data, reference=DEFAULT_EXPLORER_DATASET)
 
 
 # ----------------------------------------------------------------------------------------------
