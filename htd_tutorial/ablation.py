@@ -293,7 +293,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     from .cache import get_teacher
     from .data import load_dataset
     from .evaluation import evaluate
-    from .reproduce import write_json_atomic
+    from .reproduce import save_figure_atomic, write_json_atomic
 
     started = time.perf_counter()
     configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,
@@ -329,14 +329,8 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     write_json_atomic(out / f"{stem}.json", payload)
     print(format_ablation(table))
 
-    import matplotlib.pyplot as plt
-
     from .analysis_plots import plot_ablation
     fig = plot_ablation(table, title=f"HTD ablation on {dataset.name} ({kind.upper()}, d={dim}, {epochs} epochs)")
-    figure_path = out / f"{stem}.png"
-    tmp = figure_path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, figure_path)
-    plt.close(fig)
+    figure_path = save_figure_atomic(fig, out / f"{stem}.png")
     print(f"wrote {out / f'{stem}.json'} and {figure_path}")
     return payload

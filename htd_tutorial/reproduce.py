@@ -22,7 +22,7 @@ from .data import load_dataset
 from .evaluation import evaluate
 from .experiments import RunConfig, run_method
 
-__all__ = ["AUTHORS_LOG", "reproduce", "format_table", "write_json_atomic"]
+__all__ = ["AUTHORS_LOG", "reproduce", "format_table", "write_json_atomic", "save_figure_atomic"]
 
 #: Test Recall@50 after 100 epochs in the authors' published log (CiteULike, BPR, teacher dim 200),
 #: as quoted in the shared data README; the reproduction compares against these.
@@ -48,6 +48,21 @@ def write_json_atomic(path: str | Path, payload: dict) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def save_figure_atomic(fig, path: str | Path) -> Path:
+    """Save a matplotlib figure as PNG via a temporary file and a rename, then close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    tmp = path.with_suffix(".tmp.png")
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plt.close(fig)
     return path
 
 
@@ -137,14 +152,9 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
               f"  ({'cached' if result.from_cache else f'{result.history.seconds:.0f} s'})")
     print(format_table(payload["runs"]))
     from .plots import plot_capacity_gap
-    import matplotlib.pyplot as plt
     reference = {m: AUTHORS_LOG[m] for m in methods if m in AUTHORS_LOG} if dataset.name == "citeulike" else None
     fig = plot_capacity_gap(payload["runs"], teacher=teacher_metrics["Recall@50"], reference=reference,
                             title=f"Capacity gap on {dataset.name} ({kind.upper()}, {epochs} epochs)")
-    figure_path = out / f"{stem}_capacity_gap.png"
-    tmp = figure_path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, figure_path)
-    plt.close(fig)
+    figure_path = save_figure_atomic(fig, out / f"{stem}_capacity_gap.png")
     print(f"wrote {out / f'{stem}.json'} and {figure_path}")
     return payload
