@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default="results", help="output folder (default: results)")
     rep.add_argument("--name", default=None, help="file-name stem (default: dataset name)")
     rep.add_argument("--no-progress", action="store_true")
+    rep.add_argument("--cached-only", action="store_true",
+                     help="train no student: table and figure from the finished runs only")
     abl = sub.add_parser("ablation", help="HTD: the authors' code vs the clean reading, one switch at a time")
     abl.add_argument("--data", default="citeulike", help="dataset name or path (default: citeulike)")
     abl.add_argument("--dim", type=int, default=20, help="student dimension (default: 20)")
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             reproduce(args.data, dims=tuple(args.dims), methods=tuple(args.methods), epochs=args.epochs,
                       teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs, kind=args.model,
                       mode=args.mode, seed=args.seed, eval_every=args.eval_every, out=args.out, name=args.name,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, cached_only=args.cached_only)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -20,7 +20,7 @@ from .losses.htd import HTDOptions
 from .models import Recommender, make_model
 from .training import History, train
 
-__all__ = ["RunConfig", "RunResult", "run_method", "METHODS"]
+__all__ = ["RunConfig", "RunResult", "run_method", "METHODS", "NotCachedError"]
 
 METHODS = ("student", "fitnet", "de", "ftd", "htd")
 
@@ -108,6 +108,10 @@ class RunResult:
     from_cache: bool
 
 
+class NotCachedError(LookupError):
+    """Raised by :func:`run_method` with ``train_missing=False`` when the run has not been trained yet."""
+
+
 def _teacher_tables(teacher: Recommender) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.no_grad():
         users, items = teacher.all_embeddings()
@@ -116,7 +120,7 @@ def _teacher_tables(teacher: Recommender) -> tuple[torch.Tensor, torch.Tensor]:
 
 def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
                directory: str | Path | None = None, use_cache: bool = True, progress: bool = True,
-               desc: str | None = None) -> RunResult:
+               desc: str | None = None, train_missing: bool = True) -> RunResult:
     """Train (or load) a student with ``config.method`` distilled from ``teacher``.
 
     Parameters
@@ -136,6 +140,9 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
         Show a progress bar while training.
     desc : str, optional
         Progress-bar label (default ``config.label``).
+    train_missing : bool
+        ``False`` raises :class:`NotCachedError` instead of training a run that is not cached
+        (used to report a sweep's finished runs without starting new ones).
 
     Returns
     -------
@@ -171,6 +178,8 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
         except (CorruptCacheError, KeyError, RuntimeError) as exc:
             warnings.warn(f"cached run is corrupt, retraining: {exc}", RuntimeWarning, stacklevel=2)
             student = make_model(config.kind, data, config.dim, seed=config.seed)
+    if not train_missing:
+        raise NotCachedError(f"{config.label} has not been run yet (no {path.name} in {path.parent})")
     history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
                     batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
                     seed=config.seed, eval_every=config.eval_every, progress=progress,

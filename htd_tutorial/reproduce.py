@@ -20,7 +20,7 @@ import torch
 from .cache import get_teacher
 from .data import load_dataset
 from .evaluation import evaluate
-from .experiments import RunConfig, run_method
+from .experiments import NotCachedError, RunConfig, run_method
 
 __all__ = ["AUTHORS_LOG", "reproduce", "format_table", "write_json_atomic", "save_figure_atomic"]
 
@@ -85,7 +85,7 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
               methods: tuple[str, ...] = ("student", "de", "ftd", "htd"), epochs: int = 100,
               teacher_dim: int = 200, teacher_epochs: int = 100, kind: str = "bpr", mode: str = "authors",
               seed: int = 0, eval_every: int | None = 10, out: str | Path = "results",
-              name: str | None = None, progress: bool = True) -> dict:
+              name: str | None = None, progress: bool = True, cached_only: bool = False) -> dict:
     """Run the sweep and write ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
 
     Parameters
@@ -112,6 +112,11 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
     name : str, optional
         File-name stem (default: the dataset's name).
     progress : bool
+    cached_only : bool
+        Train no student: report the finished (cached) runs only and list the others under
+        ``"not_run"`` (for a sweep finished over several sessions, e.g. ``--dims 10 20 100 200``
+        when the large dimensions have only some methods done). The teacher is still trained
+        if it is not cached.
 
     Returns
     -------
@@ -138,10 +143,16 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
         "runs": [],
+        "not_run": [],
     }
     out = Path(out)
     for config in configs:
-        result = run_method(dataset, teacher, config, progress=progress)
+        try:
+            result = run_method(dataset, teacher, config, progress=progress, train_missing=not cached_only)
+        except NotCachedError:
+            payload["not_run"].append(config.label)
+            print(f"{config.label:>14}: not run yet (skipped: cached runs only)")
+            continue
         test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
         row = {"method": config.method, "dim": config.dim, **test, "seconds": result.history.seconds,
                "from_cache": result.from_cache, "curve": result.history.curve(), "config": asdict(config)}
@@ -150,6 +161,9 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
         write_json_atomic(out / f"{stem}.json", payload)  # after every run: partial results survive
         print(f"{config.label:>14}: test Recall@50 {row['Recall@50']:.4f}  NDCG@50 {row['NDCG@50']:.4f}"
               f"  ({'cached' if result.from_cache else f'{result.history.seconds:.0f} s'})")
+    if not payload["runs"]:
+        raise ValueError(f"none of the {len(configs)} runs is cached yet: run without cached_only first")
+    write_json_atomic(out / f"{stem}.json", payload)
     print(format_table(payload["runs"]))
     from .plots import plot_capacity_gap
     reference = {m: AUTHORS_LOG[m] for m in methods if m in AUTHORS_LOG} if dataset.name == "citeulike" else None

@@ -106,6 +106,16 @@ def test_reproduce_writes_table_json_and_figure(tmp_path, monkeypatch, capsys):
     again = reproduce("synthetic", dims=(4, 8), methods=("student", "ftd"), epochs=1, teacher_dim=16,
                       teacher_epochs=1, eval_every=None, out=tmp_path / "out", progress=False)
     assert all(r["from_cache"] for r in again["runs"])
+    # cached_only reports the finished runs and trains none of the others
+    partial = reproduce("synthetic", dims=(4, 8, 16), methods=("student", "ftd"), epochs=1, teacher_dim=16,
+                        teacher_epochs=1, eval_every=None, out=tmp_path / "out", progress=False, cached_only=True)
+    assert [(r["method"], r["dim"]) for r in partial["runs"]] == [(r["method"], r["dim"]) for r in saved["runs"]]
+    assert len(partial["not_run"]) == 2 and all("16" in label for label in partial["not_run"])
+    assert json.loads((tmp_path / "out" / "synthetic_bpr.json").read_text())["not_run"] == partial["not_run"]
+    assert not list((tmp_path / "cache").glob("run-*-d16-*"))
+    with pytest.raises(ValueError, match="none of the"):
+        reproduce("synthetic", dims=(16,), methods=("student",), epochs=1, teacher_dim=16, teacher_epochs=1,
+                  eval_every=None, out=tmp_path / "out", progress=False, cached_only=True)
 
 
 def test_format_table_marks_missing_cells():
