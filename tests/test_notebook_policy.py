@@ -9,7 +9,7 @@ never edited by hand and never come from a half-run session: every code cell mus
 once, in order (execution counts 1, 2, ..., n), with no error output. nbval re-executes every notebook
 in CI (``make test``) and fails when a cell raises, so committed notebooks stay runnable; this file
 checks that what is committed is a complete, clean run and that each notebook follows the course's
-conventions (DEVELOPERS.md, issue 4):
+conventions (the developers' guide, issue 4):
 
 - a title (first cell: markdown starting with ``# ``), "Learning objectives", numbered sections,
   "Summary", "Exercises" and "References" headings;
@@ -18,7 +18,9 @@ conventions (DEVELOPERS.md, issue 4):
   ``param(...)`` (environment variables ``HTD_<NAME>``);
 - short code cells (none over 25 lines, median at most 8): the heavy lifting lives in ``htd_tutorial/``;
 - 2 to 4 exercises, each checked with ``check("<id>", ...)`` against a registered exercise;
-- at least one figure among the outputs, and a file size that keeps the repository light.
+- at least one figure among the outputs, and a file size that keeps the repository light;
+- no dead ends: every relative link in a notebook or a Markdown file of the repository points to a
+  file that exists, and each notebook but the last links to the next one.
 """
 from __future__ import annotations
 
@@ -148,3 +150,37 @@ def test_exercises_are_registered(notebook):
             f"{path.name}: exercise {exercise_id} is not registered (htd_tutorial.exercises.register, in "
             "htd_tutorial/exercises.py or in a module listed in its PROVIDERS)")
         assert exercise_id.startswith(prefix + "."), f"{path.name}: exercise {exercise_id} belongs to another notebook"
+
+
+MARKDOWN_FILES = sorted(p for p in REPO_ROOT.rglob("*.md")
+                        if not any(part.startswith(".") or part in ("node_modules", "build") for part in
+                                   p.relative_to(REPO_ROOT).parts) and "egg-info" not in str(p))
+LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def _relative_links(text: str) -> list[str]:
+    """Targets of Markdown links that point into the repository (no URL scheme, no bare anchor)."""
+    return [target.split("#")[0] for target in LINK.findall(text)
+            if not re.match(r"^[a-z][a-z0-9+.-]*:", target) and not target.startswith("#")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + MARKDOWN_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_relative_links_resolve(path):
+    if path.suffix == ".ipynb":
+        text = "\n".join(cell.source for cell in _load(path).cells if cell.cell_type == "markdown")
+    else:
+        text = path.read_text()
+    dead = [target for target in _relative_links(text) if not (path.parent / target).exists()]
+    assert not dead, f"{path.name} links to files that do not exist: {dead}"
+
+
+def test_relative_link_pattern():
+    text = "[a](b.ipynb) [c](https://x.org/d) [e](#f) [g](data/README.md#h) [i](mailto:j@k)"
+    assert _relative_links(text) == ["b.ipynb", "data/README.md"]
+
+
+@pytest.mark.parametrize("current, following", list(zip(NOTEBOOKS, NOTEBOOKS[1:])),
+                         ids=[p.name for p in NOTEBOOKS[:-1]])
+def test_each_notebook_links_to_the_next(current, following):
+    text = "\n".join(cell.source for cell in _load(current).cells if cell.cell_type == "markdown")
+    assert following.name in _relative_links(text), f"{current.name} never links to {following.name}"
