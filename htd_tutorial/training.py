@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,12 @@ from .models import Recommender
 from .optim import OPTIMIZERS, make_optimizer
 from .sampling import TripleSampler
 
-__all__ = ["History", "train", "resolve_device", "seed_everything"]
+__all__ = ["History", "train", "resolve_device", "seed_everything", "training_threads", "SMALL_DATA_CELLS"]
+
+#: Datasets with at most this many user x item pairs train on one CPU thread by default (see
+#: :func:`training_threads`): MovieLens-100K (1.6 M) and the synthetic data (0.5 M) do, CiteULike
+#: (131 M) keeps torch's setting.
+SMALL_DATA_CELLS = 5_000_000
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -96,11 +102,45 @@ def _check_positive(name: str, value, allow_zero: bool = False) -> None:
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
+def training_threads(data: Interactions, device: torch.device, threads: int | None = None) -> int:
+    """CPU threads for training on ``data``: ``threads`` if given, else 1 for small datasets.
+
+    Why: a training step on a small dataset is hundreds of small operations, and handing each one
+    to a second thread costs more than it saves, all the more with ``OMP_WAIT_POLICY=PASSIVE`` (set
+    by this package so that idle threads sleep instead of spinning, see ``htd_tutorial/__init__.py``).
+    Measured on a 2-core CPU, BPR-MF on MovieLens-100K, dimension 200: 0.18 s per epoch on one
+    thread, 0.45 s on two; the course's FTD student 1.7x and the synthetic lab's runs 2x faster on
+    one thread. Datasets above :data:`SMALL_DATA_CELLS` pairs (CiteULike) keep
+    ``torch.get_num_threads()``: their large matrix products use both cores. On a GPU the value
+    only affects the few CPU operations.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    if threads is not None:
+        if isinstance(threads, bool) or int(threads) != threads or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        return int(threads)
+    if device.type == "cpu" and data.n_users * data.n_items <= SMALL_DATA_CELLS:
+        return 1
+    return torch.get_num_threads()
+
+
+@contextmanager
+def _torch_threads(n: int):
+    """Run the block with ``torch.set_num_threads(n)``, restoring the previous value afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e-3,
           weight_decay: float = 1e-3, batch_size: int = 1024, optimizer: str = "adam",
           distiller: torch.nn.Module | None = None, seed: int = 0, eval_every: int | None = None,
           ks: tuple[int, ...] = DEFAULT_KS, device: str | torch.device | None = None,
-          progress: bool = True, desc: str | None = None) -> History:
+          progress: bool = True, desc: str | None = None, threads: int | None = None) -> History:
     """Train ``model`` with BPR (plus a distillation loss, if given) and record metrics.
 
     Each step takes a batch of triples, looks up the embeddings of the batch's *unique* users and
@@ -135,6 +175,9 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
         Show a ``tqdm`` progress bar over epochs.
     desc : str, optional
         Label of the progress bar.
+    threads : int, optional
+        CPU threads while training (default: :func:`training_threads` decides, 1 on small
+        datasets); torch's setting is restored afterwards.
 
     Returns
     -------
@@ -155,6 +198,16 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
     if eval_every is None:
         eval_every = epochs
     device = resolve_device(device)
+    with _torch_threads(training_threads(data, device, threads)):
+        return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                    optimizer=optimizer, distiller=distiller, seed=seed, eval_every=eval_every, ks=ks,
+                    device=device, progress=progress, desc=desc)
+
+
+def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weight_decay: float,
+         batch_size: int, optimizer: str, distiller: torch.nn.Module | None, seed: int, eval_every: int,
+         ks: tuple[int, ...], device: torch.device, progress: bool, desc: str | None) -> History:
+    """The training loop of :func:`train` (arguments already checked, threads already set)."""
     seed_everything(seed)
     model.to(device)
     model.train()
@@ -169,7 +222,7 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
     sampler = TripleSampler(data, batch_size, seed=seed)
     history = History(config={"epochs": epochs, "lr": lr, "weight_decay": weight_decay, "batch_size": batch_size,
                               "optimizer": optimizer, "seed": seed, "dim": model.dim,
-                              "model": type(model).__name__,
+                              "model": type(model).__name__, "threads": torch.get_num_threads(),
                               "distiller": type(distiller).__name__ if distiller is not None else None})
 
     def record(epoch: int) -> None:

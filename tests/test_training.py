@@ -12,7 +12,7 @@ from htd_tutorial.losses import bpr_loss
 from htd_tutorial.models import BPRMF, LightGCN, make_model
 from htd_tutorial.optim import LazyAdam, PaperAdam, make_optimizer
 from htd_tutorial.sampling import TripleSampler
-from htd_tutorial.training import History, train
+from htd_tutorial.training import SMALL_DATA_CELLS, History, train, training_threads
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +187,34 @@ def test_history_round_trip(data):
 def test_training_rejects_bad_settings(data, name, value):
     with pytest.raises(ValueError, match=name if name != "optimizer" else "optimizer"):
         train(make_model("bpr", data, 4), data, **{"epochs": 1, "progress": False, name: value})
+
+
+def test_small_data_trains_on_one_thread_and_restores_the_setting(data):
+    cpu = torch.device("cpu")
+    big = type("Big", (), {"n_users": SMALL_DATA_CELLS, "n_items": 2})()
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert training_threads(data, cpu) == 1
+        assert training_threads(big, cpu) == 2
+        assert training_threads(data, cpu, threads=3) == 3
+        history = train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False)
+        assert history.config["threads"] == 1 and torch.get_num_threads() == 2
+        class Failing(torch.nn.Module):
+            def forward(self, *batch):
+                raise RuntimeError("failing distiller")
+
+        with pytest.raises(RuntimeError, match="failing distiller"):   # restored when training fails too
+            train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, distiller=Failing())
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_training_rejects_bad_thread_counts(data, bad):
+    with pytest.raises((ValueError, TypeError), match="threads"):
+        train(make_model("bpr", data, 4), data, epochs=1, progress=False, threads=bad)
 
 
 def test_training_rejects_model_of_other_data(data):
