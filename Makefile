@@ -2,7 +2,8 @@
 #
 #   make lab         set up .venv (first time only) and open the course in JupyterLab
 #   make test        set up .venv (first time only) and run every test: unit tests, the notebooks (nbval),
-#                    and the browser test (skipped without Chromium unless HTD_REQUIRE_BROWSER=1)
+#                    and the browser tests, which walk the course in JupyterLab (skipped without
+#                    Chromium unless HTD_REQUIRE_BROWSER=1)
 #   make notebooks   re-execute every notebook in place, refreshing the committed outputs
 #   make benchmark   run the timing scripts benchmarks/bench_*.py (BENCH_ARGS are passed to each)
 #   make clean-cache remove data/cache (trained teachers, numba's compiled code)

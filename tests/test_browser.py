@@ -264,3 +264,98 @@ def test_explorer_in_jupyterlab(chromium_executable, artifacts_dir, repo_root):
     finally:
         shutil.rmtree(work, ignore_errors=True)
         print(f"browser test took {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole course as a new user walks it: every notebook, in order, in one JupyterLab
+# ----------------------------------------------------------------------------------------------
+
+COURSE = sorted(p.name for p in (Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+#: Notebook 05 is walked by ``test_explorer_in_jupyterlab`` above (with its slider).
+WALKED = [name for name in COURSE if name != NOTEBOOK]
+#: A notebook of the course trains from an empty cache in at most ~3 minutes on an idle 2-core CPU;
+#: this leaves room for a busy machine.
+WALK_RUN_ALL_S = 600
+#: Output texts that mean a learner sees something broken, though no cell raised.
+BROKEN_OUTPUT = ("Traceback (most recent call last)", "Error displaying widget", "Failed to display Jupyter Widget",
+                 "IProgress not found", "Javascript Error")
+
+
+@pytest.fixture(scope="module")
+def course_lab(repo_root, chromium_executable):
+    """(server, browser context) with stripped copies of every notebook, shared by the walk's steps."""
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="htd-walk-"))
+    root = work / "notebooks"
+    root.mkdir()
+    for name in COURSE:
+        _stripped_copy(repo_root / "notebooks" / name, root / name)
+    try:
+        with LabServer(root, work) as lab, sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                str(work / "chromium-profile"), executable_path=chromium_executable, headless=True,
+                args=CHROMIUM_ARGS, viewport={"width": 1500, "height": 1000})
+            try:
+                yield lab, context
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_until_every_cell_ran(page, deadline_s: float) -> None:
+    """Wait until every code cell shows an execution count; fail at once if an output shows an error."""
+    state = page.wait_for_function(
+        """(broken) => {
+            const panel = Array.from(document.querySelectorAll('.jp-NotebookPanel'))
+                               .find(p => !p.classList.contains('lm-mod-hidden'));
+            if (!panel) { return false; }
+            const outputs = Array.from(panel.querySelectorAll('.jp-OutputArea-output'));
+            for (const o of outputs) {
+                const hit = broken.find(b => o.innerText.includes(b));
+                if (hit) { return 'error: ' + o.innerText.slice(0, 3000); }
+            }
+            const prompts = Array.from(panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'));
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.innerText)) ? 'done' : false;
+        }""", arg=list(BROKEN_OUTPUT), timeout=deadline_s * 1000, polling=1000)
+    value = state.json_value()
+    assert value == "done", f"a notebook cell failed in JupyterLab:\n{value}"
+
+
+@pytest.mark.parametrize("name", WALKED)
+def test_course_notebook_in_jupyterlab(course_lab, name, artifacts_dir):
+    """Open the notebook as a learner does, Run All, see every cell run with its pictures, follow the
+    link to the next notebook. Screenshots go to ``artifacts_dir/walk_<notebook>.png``."""
+    lab, context = course_lab
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    started = time.monotonic()
+    try:
+        # ?reset: a fresh workspace, so the notebook opened by the previous step's link is not restored
+        page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}", timeout=PAGE_LOAD_S * 1000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=PAGE_LOAD_S * 1000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator", timeout=PAGE_LOAD_S * 1000)
+        assert page.locator(".jp-NotebookPanel").count() == 1, "more than one notebook open"
+        _run_all_cells(page)
+        _wait_until_every_cell_ran(page, WALK_RUN_ALL_S)
+        images = page.evaluate("""() => Array.from(document.querySelectorAll('.jp-OutputArea-output img'))
+                                   .map(img => img.complete && img.naturalWidth > 0)""")
+        assert images and all(images), f"{name}: {images.count(False)} of {len(images)} pictures did not load"
+        page.screenshot(path=str(artifacts_dir / f"walk_{Path(name).stem}.png"))
+        following = COURSE[COURSE.index(name) + 1] if name != COURSE[-1] else None
+        if following:
+            link = page.locator(f'.jp-RenderedMarkdown a[href*="{following}"]').first
+            link.scroll_into_view_if_needed()
+            link.click()
+            page.locator(".lm-TabBar-tabLabel", has_text=following).first.wait_for(timeout=PAGE_LOAD_S * 1000)
+    except Exception:
+        print(f"browser console (last lines):\n" + "\n".join(console[-30:]), file=sys.stderr)
+        print(f"JupyterLab log (end):\n{lab.log_tail()}", file=sys.stderr)
+        raise
+    finally:
+        page.close()
+        for kernel in _request(f"{lab.url}/api/kernels", lab.token) or []:   # free the memory for the next one
+            _request(f"{lab.url}/api/kernels/{kernel['id']}", lab.token, method="DELETE", timeout=15)
+        print(f"{name}: {time.monotonic() - started:.0f} s in the browser", file=sys.stderr)
