@@ -46,7 +46,7 @@ RUN := env -u MPLBACKEND PATH="$(CURDIR)/$(BIN):$$PATH"
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
 
 install: $(STAMP)
 

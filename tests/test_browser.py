@@ -1,4 +1,8 @@
-"""The topology explorer in a real browser: JupyterLab + Debian's Chromium, driven by Playwright.
+"""The course in a real browser: JupyterLab + Debian's Chromium, driven by Playwright.
+
+``test_course_notebook_in_jupyterlab`` walks notebooks 00-04 in order as a new learner does (open,
+Run All, every cell ran without an error or a broken widget, every picture loaded, the link to the
+next notebook opens it); ``test_explorer_in_jupyterlab`` does notebook 05 and moves its slider.
 
 What a learner does, end to end: open ``notebooks/05_explorer.ipynb`` in JupyterLab, run all cells,
 wait for the explorer widget, move the student-dimension slider with the keyboard, and see a new
