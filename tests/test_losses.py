@@ -203,6 +203,22 @@ def test_expert_mixture_equals_loop(torch_generator, path, sparse):
             assert rel_err(g_fast, g_ref) <= RTOL, name
 
 
+def test_sparse_mixture_with_uneven_expert_loads(torch_generator):
+    # one expert takes most entities, some take a few, one none: several buckets of experts
+    module, student, logits = expert_setup(torch_generator, n=120, K=8, sparse=True)
+    favourite = torch.tensor([0] * 70 + [1] * 25 + [2] * 12 + [3] * 8 + [4] * 3 + [5] * 2)
+    logits = torch.full_like(logits, -1e4)
+    logits[torch.arange(len(favourite)), favourite] = 0.0         # expert 6 and 7: never used
+    s_fast, l_fast, s_ref, l_ref = leaf(student), leaf(logits), leaf(student), leaf(logits)
+    weights = torch.randn(student.shape[0], module.teacher_dim, generator=torch_generator, dtype=torch.float64)
+    fast = (module.mixture(s_fast, torch.softmax(l_fast, 1), path="sparse") * weights).sum()
+    ref = (expert_mixture_naive(module, s_ref, torch.softmax(l_ref, 1)) * weights).sum()
+    assert rel_err(fast, ref) <= RTOL
+    params = [module.w1, module.b1, module.w2, module.b2]
+    for g_fast, g_ref in zip(torch.autograd.grad(fast, [s_fast, *params]), torch.autograd.grad(ref, [s_ref, *params])):
+        assert rel_err(g_fast, g_ref) <= RTOL
+
+
 def test_dense_mixture_gradcheck(torch_generator):
     module, student, logits = expert_setup(torch_generator, n=6, d_s=3, d_t=4, K=3)
     z = torch.softmax(logits, 1)

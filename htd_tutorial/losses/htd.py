@@ -339,14 +339,15 @@ class GroupAssignment(nn.Module):
             Expert weights (rows of a Gumbel-softmax sample).
         path : {"auto", "dense", "sparse"}
             ``"dense"``: one (n x K*h) @ (K*h x d_t) product over all (entity, expert) pairs.
-            ``"sparse"``: one padded ``bmm`` over the pairs with ``z > 0`` only. Exact for the value
+            ``"sparse"``: padded ``bmm`` over the pairs with ``z > 0`` only, experts of similar
+            load batched together. Exact for the value
             and for every gradient upstream of a softmax that produced ``z`` (the student, the
             experts, the assignment layer): an entry that is exactly 0 passes no gradient through
             the softmax. Only the gradient w.r.t. ``z`` itself differs there (0 instead of
             ``<dL/dout, f_k(s)>``). ``"auto"`` picks
-            sparse when the busiest expert has under half of the entities (measured crossover on
-            CiteULike shapes; the annealed Gumbel-softmax is numerically one-hot after ~20 of 100
-            epochs, and sparse enough for this path from tau ~ 0.03).
+            sparse when under half of the (entity, expert) pairs are non-zero (measured crossover
+            on MovieLens-100K and CiteULike shapes, one and two threads; the annealed
+            Gumbel-softmax is numerically one-hot after a fifth of the epochs).
         """
         if path not in ("auto", "dense", "sparse"):
             raise ValueError(f"path must be 'auto', 'dense' or 'sparse', got {path!r}")
@@ -356,30 +357,31 @@ class GroupAssignment(nn.Module):
         if path != "dense":
             with torch.no_grad():
                 nonzero = z > 0
-                per_expert = nonzero.sum(dim=0)
-                widest = int(per_expert.max())
-            if path == "sparse" or 2 * widest < n:
-                return self._mixture_sparse(student, z, nonzero, per_expert, widest)
+                pairs = int(nonzero.sum())
+            if path == "sparse" or 2 * pairs < n * self.K:
+                return self._mixture_sparse(student, z, nonzero)
         return _DenseMixture.apply(student, z, self.w1.reshape(self.student_dim, -1), self.b1.reshape(-1),
                                    self.w2.reshape(-1, self.teacher_dim), self.b2)
 
-    def _mixture_sparse(self, student: torch.Tensor, z: torch.Tensor, nonzero: torch.Tensor,
-                        per_expert: torch.Tensor, widest: int) -> torch.Tensor:
-        """The mixture over the non-zero (entity, expert) pairs only, padded to ``widest`` per expert."""
+    def _mixture_sparse(self, student: torch.Tensor, z: torch.Tensor, nonzero: torch.Tensor) -> torch.Tensor:
+        """The mixture over the non-zero (entity, expert) pairs only.
+
+        Experts with similar loads share one padded ``bmm`` (a bucket is at most
+        :data:`EXPERT_BUCKET_RATIO` times wider than its smallest expert's load), so uneven loads
+        (one expert with a third of the batch, others with a few entities) waste little work.
+        """
         with torch.no_grad():
             expert, entity = nonzero.T.nonzero(as_tuple=True)        # sorted by expert, then entity
-            starts = torch.cumsum(per_expert, 0) - per_expert
-            slot = torch.arange(expert.numel(), device=z.device) - starts[expert]
-            index = torch.zeros(self.K, max(widest, 1), dtype=torch.long, device=z.device)
-            valid = torch.zeros(self.K, max(widest, 1), dtype=torch.bool, device=z.device)
-            index[expert, slot] = entity
-            valid[expert, slot] = True
-        experts = torch.arange(self.K, device=z.device).unsqueeze(1)
-        weight = z[index, experts] * valid                                   # (K, m), differentiable in z
-        hidden = torch.relu(torch.baddbmm(self.b1.unsqueeze(1), student[index], self.w1.transpose(0, 1)))
-        out = torch.baddbmm(self.b2.unsqueeze(1), hidden, self.w2) * weight.unsqueeze(-1)   # (K, m, d_t)
-        return student.new_zeros(student.shape[0], self.teacher_dim).index_add(
-            0, index.reshape(-1), out.reshape(-1, self.teacher_dim))
+        out = student.new_zeros(student.shape[0], self.teacher_dim)
+        for index, valid in _group_buckets(expert, EXPERT_BUCKET_RATIO):
+            rows = expert[index[:, 0]]                                      # (B,) the bucket's experts
+            members = entity[index]                                         # (B, m), padded slots: weight 0
+            weight = z[members, rows.unsqueeze(1)] * valid                  # differentiable in z
+            hidden = torch.relu(torch.baddbmm(self.b1[rows].unsqueeze(1), student[members],
+                                              self.w1[:, rows].transpose(0, 1)))
+            experts_out = torch.baddbmm(self.b2[rows].unsqueeze(1), hidden, self.w2[rows])
+            out = out.index_add(0, members.reshape(-1), (experts_out * weight.unsqueeze(-1)).reshape(-1, self.teacher_dim))
+        return out
 
     def reconstruction_loss(self, student: torch.Tensor, teacher: torch.Tensor, tau: float, *,
                             alpha: torch.Tensor | None = None, generator: torch.Generator | None = None,
@@ -429,15 +431,19 @@ def expert_mixture_naive(module: GroupAssignment, student: torch.Tensor, z: torc
 
 BUCKET_RATIO = 1.25
 """A size bucket holds groups with at least 1/BUCKET_RATIO of its widest group's size."""
+EXPERT_BUCKET_RATIO = 2.0
+"""The same for the experts' loads in :meth:`GroupAssignment._mixture_sparse` (fewer, wider buckets:
+each costs a few more operations than a block of the entity-level term)."""
 
 
-def _group_buckets(groups: torch.Tensor):
+def _group_buckets(groups: torch.Tensor, ratio: float = BUCKET_RATIO):
     """Yield ``(index, valid)`` per size bucket: the entities of each group, padded to a common width.
 
     ``index`` (B, m) holds entity positions (0 where padded), ``valid`` (B, m) marks real slots.
     Groups are taken from the largest down; a bucket is as wide as its largest group and takes
-    every group of at least 1/1.25 of that size, so each block is at most 1.25^2 ~ 1.6 times its
-    real area, and there are only a few buckets (about log(n) / log(1.25) at worst).
+    every group of at least 1/``ratio`` of that size, so each block is at most ``ratio`` times its
+    real size (1.25^2 ~ 1.6 times the area of a square block), and there are only a few buckets
+    (about log(n) / log(ratio) at worst).
     """
     order = torch.argsort(groups, stable=True)
     _, counts = torch.unique_consecutive(groups[order], return_counts=True)
@@ -448,7 +454,7 @@ def _group_buckets(groups: torch.Tensor):
     while first < len(by_size):
         width = sizes[by_size[first]]
         last = first
-        while last < len(by_size) and sizes[by_size[last]] * BUCKET_RATIO >= width:
+        while last < len(by_size) and sizes[by_size[last]] * ratio >= width:
             last += 1
         chosen = torch.tensor(by_size[first:last], device=groups.device)
         first = last
