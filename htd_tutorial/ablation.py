@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from .data import Interactions
 from .experiments import METHODS, RunConfig, run_method
@@ -112,8 +113,8 @@ def ablation_configs(dim: int, *, epochs: int, kind: str = "bpr", base: str = "a
 
 
 def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[str, list[RunConfig]], *,
-                      directory: str | Path | None = None, progress: bool = True, verbose: bool = False
-                      ) -> list[dict]:
+                      directory: str | Path | None = None, progress: bool = True, epoch_bars: bool = True,
+                      verbose: bool = False) -> list[dict]:
     """Train (or load) every run of :func:`ablation_configs`; one record per run.
 
     Parameters
@@ -126,7 +127,10 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
     directory : path, optional
         Cache folder of :func:`~htd_tutorial.experiments.run_method`.
     progress : bool
-        Progress bar per training.
+        Show progress bars.
+    epoch_bars : bool
+        ``True``: one bar per training, over its epochs (long runs, e.g. the command line on
+        CiteULike); ``False``: one bar over all the runs (many short runs, e.g. the notebook's lab).
     verbose : bool
         Print one line per finished run.
 
@@ -143,10 +147,16 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
     """
     authors = HTDOptions.preset("authors")
     rows = []
+    total = sum(len(runs) for runs in configs.values())
+    grid_bar = tqdm(total=total, desc=f"{total} runs") if progress and not epoch_bars else None
     for variant, runs in configs.items():
         for config in runs:
-            result = run_method(data, teacher, config, directory=directory, progress=progress,
+            if grid_bar is not None:
+                grid_bar.set_postfix_str(f"{variant} (seed {config.seed})")
+            result = run_method(data, teacher, config, directory=directory, progress=progress and epoch_bars,
                                 desc=f"{variant} (seed {config.seed})")
+            if grid_bar is not None:
+                grid_bar.update()
             test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
             changed, options = {}, None
             if config.method == "htd":
@@ -161,6 +171,8 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                 took = "cached" if result.from_cache else f"{result.history.seconds:.0f} s"
                 print(f"{variant:>40} seed {config.seed}: test Recall@50 {test['Recall@50']:.4f}  "
                       f"NDCG@50 {test['NDCG@50']:.4f}  ({took})")
+    if grid_bar is not None:
+        grid_bar.close()
     return rows
 
 

@@ -303,7 +303,8 @@ def run_grid(data, teacher, configs, *, progress: bool = True, directory=None) -
     teacher : Recommender
     configs : iterable of RunConfig
     progress : bool
-        A progress bar per training (a cached run shows none).
+        One progress bar over the runs (the lab's runs take a second or two each, so bars over
+        each run's epochs would only clutter the notebook).
     directory : path, optional
         Cache folder (default :func:`htd_tutorial.cache.cache_dir`).
 
@@ -314,9 +315,17 @@ def run_grid(data, teacher, configs, *, progress: bool = True, directory=None) -
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
+    from tqdm.auto import tqdm
+
     from .experiments import run_method
 
-    return [run_method(data, teacher, config, directory=directory, progress=progress) for config in configs]
+    configs = list(configs)
+    results = []
+    bar = tqdm(configs, desc=f"{len(configs)} runs", disable=not progress)
+    for config in bar:
+        bar.set_postfix_str(config.label)
+        results.append(run_method(data, teacher, config, directory=directory, progress=False))
+    return results
 
 
 def group_ari(result, data, *, entity: str = "items", level: int = 1) -> float:

@@ -8,6 +8,7 @@ import pytest
 
 from htd_tutorial.__main__ import main
 from htd_tutorial.ablation import ablation_configs, ablation_table, format_ablation, run_ablation_grid
+from htd_tutorial.analysis import run_grid
 from htd_tutorial.cache import config_key, tensor_digest
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.experiments import RunConfig, run_method
@@ -91,6 +92,16 @@ def test_grid_and_table(data, teacher, tmp_path):
     assert "authors' code, proto_grad=True" in text and "± std" in text
     with pytest.raises(ValueError, match="no 'authors' variant"):
         ablation_table([r for r in rows if r["variant"] != "authors"])
+
+
+def test_grid_progress_is_one_bar_over_the_runs(data, teacher, tmp_path, capsys):
+    configs = ablation_configs(4, epochs=1, K=3, batch_size=256, seeds=(0,))
+    again = run_ablation_grid(data, teacher, configs, directory=tmp_path, epoch_bars=False)
+    bars = capsys.readouterr().err
+    assert f"{len(configs)}/{len(configs)}" in bars and "1/1 [" not in bars   # no per-epoch bars
+    assert len(again) == len(configs)
+    runs = run_grid(data, teacher, [c for runs in configs.values() for c in runs][:2], directory=tmp_path)
+    assert "2 runs" in capsys.readouterr().err and len(runs) == 2
 
 
 def _write_split(data, folder):
