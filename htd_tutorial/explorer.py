@@ -26,7 +26,6 @@ items, planted groups), 20 epochs at learning rate 1e-2 with batches of 4096 tri
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import html
 import os
@@ -47,6 +46,7 @@ from .evaluation import evaluate
 from .experiments import RunConfig, RunResult, run_method
 from .models import Recommender
 from .topology import group_agreement, sample_entities, topology_report
+from .training import torch_threads
 
 __all__ = ["ExplorerSettings", "SHIPPED", "METHOD_CHOICES", "Projection", "ExplorerResult", "TopologyExplorer",
            "ExplorerWidget", "load_umap", "project_2d", "align_to", "pca_2d", "plot_result", "metrics_html",
@@ -72,20 +72,6 @@ EXPLORER_DATASETS = ("synthetic", "movielens-100k")
 #: Steps of one computation, for the progress bar.
 STAGES = ("checking the setting", "training or loading the student", "training or loading HTD (for the colours)",
           "2-D map of the teacher space", "2-D map of the student space", "topology metrics", "drawing")
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None):
-    """Run the block with torch limited to ``n`` threads (None: unchanged), then restore the setting."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _positive_int(name: str, value, low: int = 1) -> int:
@@ -528,7 +514,7 @@ class TopologyExplorer:
         with torch.no_grad():
             t_users, t_items = teacher.all_embeddings()
         self.teacher_shown = torch.cat([t_users[self.users], t_items[self.items]]).detach().cpu().double()
-        with _torch_threads(settings.torch_threads):
+        with torch_threads(settings.torch_threads):
             test = evaluate(teacher, data, splits=("test",))["test"]
         self.teacher_metrics = {name: test[name] for name in ("Recall@50", "NDCG@50")}
         self._runs: dict[RunConfig, RunResult] = {}
@@ -633,7 +619,7 @@ class TopologyExplorer:
         ValueError
             A setting the explorer cannot show (the message says why).
         """
-        with _torch_threads(self.settings.torch_threads):
+        with torch_threads(self.settings.torch_threads):
             return self._compute(method, dim, K, on_stage)
 
     def _compute(self, method, dim, K, on_stage) -> ExplorerResult:

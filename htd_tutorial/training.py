@@ -18,7 +18,8 @@ from .models import Recommender
 from .optim import OPTIMIZERS, make_optimizer
 from .sampling import TripleSampler
 
-__all__ = ["History", "train", "resolve_device", "seed_everything", "training_threads", "SMALL_DATA_CELLS"]
+__all__ = ["History", "train", "resolve_device", "seed_everything", "training_threads", "torch_threads",
+           "SMALL_DATA_CELLS"]
 
 #: Datasets with at most this many user x item pairs train on one CPU thread by default (see
 #: :func:`training_threads`): MovieLens-100K (1.6 M) and the synthetic data (0.5 M) do, CiteULike
@@ -126,8 +127,14 @@ def training_threads(data: Interactions, device: torch.device, threads: int | No
 
 
 @contextmanager
-def _torch_threads(n: int):
-    """Run the block with ``torch.set_num_threads(n)``, restoring the previous value afterwards."""
+def torch_threads(n: int | None):
+    """Run the block with ``torch.set_num_threads(n)`` (``None``: unchanged), then restore the setting.
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb`` (used by :func:`train` and the explorer).
+    """
+    if n is None:
+        yield
+        return
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -198,7 +205,7 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
     if eval_every is None:
         eval_every = epochs
     device = resolve_device(device)
-    with _torch_threads(training_threads(data, device, threads)):
+    with torch_threads(training_threads(data, device, threads)):
         return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                     optimizer=optimizer, distiller=distiller, seed=seed, eval_every=eval_every, ks=ks,
                     device=device, progress=progress, desc=desc)
