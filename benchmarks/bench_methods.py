@@ -63,7 +63,7 @@ def main() -> None:
     previous = json.loads(Path(args.out).read_text())["seconds_per_epoch"] if Path(args.out).exists() else {}
     for method, mode in SETTINGS:
         if args.only and f"{method}_{mode}" not in args.only:
-            if f"{method}_{mode}" in previous:  # keep what an earlier run measured
+            if f"{method}_{mode}" in previous:  # keep what an earlier run measured (its row names its commit)
                 results["seconds_per_epoch"][f"{method}_{mode}"] = previous[f"{method}_{mode}"]
             continue
         distiller = make_distiller(method, t_users, t_items, args.dim, mode=mode, n_users=data.n_users,
@@ -73,7 +73,7 @@ def main() -> None:
                         desc=f"{method} ({mode})")
         per_epoch = [record["seconds"] for record in history.losses]
         row = {"first_epoch": per_epoch[0], "mean": sum(per_epoch) / len(per_epoch), "epochs": per_epoch,
-               "n_epochs": args.epochs, "load_after": load()}
+               "n_epochs": args.epochs, "load_after": load(), "commit": results["machine"]["commit"]}
         results["seconds_per_epoch"][f"{method}_{mode}"] = row
         print(f"{method:>7} ({mode:>7}): first epoch {row['first_epoch']:6.2f} s, mean {row['mean']:6.2f} s/epoch"
               f"  (load {row['load_after']})")
