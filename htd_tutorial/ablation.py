@@ -148,7 +148,7 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
     authors = HTDOptions.preset("authors")
     rows = []
     total = sum(len(runs) for runs in configs.values())
-    grid_bar = tqdm(total=total, desc=f"{total} runs") if progress and not epoch_bars else None
+    grid_bar = tqdm(total=total, desc="runs") if progress and not epoch_bars else None
     for variant, runs in configs.items():
         for config in runs:
             if grid_bar is not None:

@@ -321,7 +321,7 @@ def run_grid(data, teacher, configs, *, progress: bool = True, directory=None) -
 
     configs = list(configs)
     results = []
-    bar = tqdm(configs, desc=f"{len(configs)} runs", disable=not progress)
+    bar = tqdm(configs, desc="runs", disable=not progress)
     for config in bar:
         bar.set_postfix_str(config.label)
         results.append(run_method(data, teacher, config, directory=directory, progress=False))

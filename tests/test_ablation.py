@@ -101,7 +101,7 @@ def test_grid_progress_is_one_bar_over_the_runs(data, teacher, tmp_path, capsys)
     assert f"{len(configs)}/{len(configs)}" in bars and "1/1 [" not in bars   # no per-epoch bars
     assert len(again) == len(configs)
     runs = run_grid(data, teacher, [c for runs in configs.values() for c in runs][:2], directory=tmp_path)
-    assert "2 runs" in capsys.readouterr().err and len(runs) == 2
+    assert "runs: 100%" in capsys.readouterr().err and len(runs) == 2
 
 
 def _write_split(data, folder):
