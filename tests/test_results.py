@@ -33,18 +33,32 @@ def test_runs_are_the_papers_protocol(results):
     assert {r["config"]["epochs"] for r in results["runs"]} == {100}
 
 
+#: The dimensions the methods issue requires (100 and 200 are run as time allows).
+REQUIRED_DIMS = (10, 20)
+
+
+@pytest.mark.parametrize("method", ["student", "de", "ftd", "htd"])
+@pytest.mark.parametrize("dim", REQUIRED_DIMS)
+def test_required_runs_are_stored(results, method, dim):
+    assert recall(results, method, dim) is not None, f"{method} d={dim} missing from {RESULTS.name}"
+
+
 @pytest.mark.parametrize("method", ["student", "ftd", "htd"])
-@pytest.mark.parametrize("dim", [10, 20])
+@pytest.mark.parametrize("dim", REQUIRED_DIMS)
 def test_within_tolerance_of_the_authors_log(results, method, dim):
     value = recall(results, method, dim)
-    if value is None:
-        pytest.skip(f"{method} d={dim} not in {RESULTS.name} yet")
     assert abs(value - AUTHORS_LOG[method][dim]) <= TOLERANCE, (method, dim, value)
 
 
-@pytest.mark.parametrize("dim", [10, 20])
+@pytest.mark.parametrize("dim", REQUIRED_DIMS)
 def test_same_ordering_as_the_paper(results, dim):
     values = [recall(results, m, dim) for m in ("student", "ftd", "htd")]
-    if None in values:
-        pytest.skip(f"d={dim} incomplete in {RESULTS.name}")
     assert values[0] < values[1] < values[2]
+
+
+@pytest.mark.parametrize("dim", REQUIRED_DIMS)
+def test_relational_beats_point_wise(results, dim):
+    # the README's "point-wise vs relational" lesson at the paper's scale: DE (HTD's reconstruction
+    # term alone) helps the student, but less than either topology transfer
+    student, de, ftd, htd = (recall(results, m, dim) for m in ("student", "de", "ftd", "htd"))
+    assert student < de < ftd < htd
