@@ -45,7 +45,7 @@ from .embedding_plots import figure_png, plot_space_pair
 from .evaluation import evaluate
 from .experiments import RunConfig, RunResult, run_method
 from .models import Recommender
-from .topology import group_agreement, sample_entities, topology_report
+from .topology import embedding_array, group_agreement, sample_entities, topology_report
 from .training import torch_threads
 
 __all__ = ["ExplorerSettings", "SHIPPED", "METHOD_CHOICES", "Projection", "ExplorerResult", "TopologyExplorer",
@@ -238,17 +238,6 @@ def load_umap():
     return umap
 
 
-def _as_matrix(name: str, embeddings) -> np.ndarray:
-    if isinstance(embeddings, torch.Tensor):
-        embeddings = embeddings.detach().cpu().numpy()
-    embeddings = np.asarray(embeddings, dtype=np.float64)
-    if embeddings.ndim != 2 or embeddings.shape[0] < 3 or embeddings.shape[1] < 1:
-        raise ValueError(f"{name} must be a 2-D table with at least 3 rows, got shape {embeddings.shape}")
-    if not np.isfinite(embeddings).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return embeddings
-
-
 def pca_2d(embeddings) -> np.ndarray:
     """The first two principal components of the row-normalised embeddings, shape (n, 2).
 
@@ -259,7 +248,7 @@ def pca_2d(embeddings) -> np.ndarray:
     """
     from sklearn.decomposition import PCA
 
-    x = _as_matrix("embeddings", embeddings)
+    x = embedding_array("embeddings", embeddings, min_rows=3)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     n_components = min(2, x.shape[1])
     coords = PCA(n_components=n_components, svd_solver="full").fit_transform(x)
@@ -293,7 +282,7 @@ def project_2d(embeddings, *, method: str = "auto", seed: int = 0, n_neighbors: 
     """
     if method not in ("auto", "umap", "pca"):
         raise ValueError(f"method must be 'auto', 'umap' or 'pca', got {method!r}")
-    x = _as_matrix("embeddings", embeddings)
+    x = embedding_array("embeddings", embeddings, min_rows=3)
     started = time.perf_counter()
     umap = load_umap() if method in ("auto", "umap") else None
     if umap is None:

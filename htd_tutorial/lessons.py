@@ -42,6 +42,7 @@ from .data import Interactions
 from .experiments import RunConfig, RunResult, run_method
 from .models import Recommender
 from .sampling import TripleSampler
+from .topology import embedding_array
 
 __all__ = ["KD", "SMALL_DIM", "LARGE_DIM", "distill_run", "results_table", "ftd_by_hand", "show_source",
            "cosine_matrix", "cluster_order", "popular_items", "real_batch", "pair_counts", "toy_space",
@@ -179,23 +180,12 @@ def show_source(function) -> None:
     print(inspect.getsource(function))
 
 
-def _table(name: str, emb) -> np.ndarray:
-    if isinstance(emb, torch.Tensor):
-        emb = emb.detach().cpu().numpy()
-    emb = np.asarray(emb, dtype=np.float64)
-    if emb.ndim != 2 or emb.shape[0] < 2 or emb.shape[1] < 1:
-        raise ValueError(f"{name} must be a 2-D table (entities x dim) with at least 2 rows, got shape {emb.shape}")
-    if not np.isfinite(emb).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return emb
-
-
 def cosine_matrix(emb) -> np.ndarray:
     """All pairwise cosine similarities of the rows of ``emb`` (n, d): the space's topology, (n, n).
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
-    emb = _table("emb", emb)
+    emb = embedding_array("emb", emb, min_rows=2)
     unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
     return np.clip(unit @ unit.T, -1.0, 1.0)
 
@@ -355,7 +345,7 @@ def teacher_clusters(emb, n_clusters: int = 6, *, seed: int = SEED) -> np.ndarra
     """
     from sklearn.cluster import KMeans
 
-    emb = _table("emb", emb)
+    emb = embedding_array("emb", emb, min_rows=2)
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or not 2 <= n_clusters < len(emb):
         raise ValueError(f"n_clusters must be an integer from 2 to {len(emb) - 1}, got {n_clusters!r}")
     unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)

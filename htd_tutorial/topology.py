@@ -29,8 +29,27 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["similarity_kl", "knn_overlap", "rank_correlation", "group_agreement", "topology_report",
-           "sample_entities"]
+__all__ = ["embedding_array", "similarity_kl", "knn_overlap", "rank_correlation", "group_agreement",
+           "topology_report", "sample_entities"]
+
+
+def embedding_array(name: str, emb, *, min_rows: int = 1) -> np.ndarray:
+    """``emb`` (torch tensor, numpy array or nested list) as a float64 numpy table (entities x dim).
+
+    Raises ``ValueError`` naming ``name`` when it is not 2-D, has fewer than ``min_rows`` rows or no
+    column, or holds NaN or infinite values.
+
+    Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+    """
+    if isinstance(emb, torch.Tensor):
+        emb = emb.detach().cpu().numpy()
+    emb = np.asarray(emb, dtype=np.float64)
+    if emb.ndim != 2 or emb.shape[0] < min_rows or emb.shape[1] < 1:
+        raise ValueError(f"{name} must be a 2-D table (entities x dim) with at least {min_rows} rows, "
+                         f"got shape {emb.shape}")
+    if not np.isfinite(emb).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return emb
 
 
 def _table(name: str, emb) -> torch.Tensor:

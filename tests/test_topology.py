@@ -131,3 +131,14 @@ def test_report_is_deterministic_and_accepts_numpy(teacher, torch_generator):
 def test_bad_input_is_rejected(teacher, call, match):
     with pytest.raises(ValueError, match=match):
         call(teacher)
+
+
+def test_embedding_array_validates_with_a_named_error():
+    from htd_tutorial.topology import embedding_array
+
+    table = embedding_array("emb", torch.ones(3, 2))
+    assert table.dtype == np.float64 and table.shape == (3, 2)
+    with pytest.raises(ValueError, match="emb must be a 2-D table .* at least 4 rows"):
+        embedding_array("emb", np.ones((3, 2)), min_rows=4)
+    with pytest.raises(ValueError, match="student contains NaN"):
+        embedding_array("student", [[0.0, float("nan")], [1.0, 2.0]])
