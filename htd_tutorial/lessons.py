@@ -40,6 +40,7 @@ import torch
 from .course import SEED
 from .data import Interactions
 from .experiments import RunConfig, RunResult, run_method
+from .losses.ftd import cosine_similarity_matrix
 from .models import Recommender
 from .sampling import TripleSampler
 from .topology import embedding_array
@@ -183,11 +184,13 @@ def show_source(function) -> None:
 def cosine_matrix(emb) -> np.ndarray:
     """All pairwise cosine similarities of the rows of ``emb`` (n, d): the space's topology, (n, n).
 
+    The losses' :func:`~htd_tutorial.losses.ftd.cosine_similarity_matrix` in float64 numpy, for
+    plots (an all-zero row has similarity 0 to everything).
+
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
-    emb = embedding_array("emb", emb, min_rows=2)
-    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    return np.clip(unit @ unit.T, -1.0, 1.0)
+    emb = torch.from_numpy(embedding_array("emb", emb, min_rows=2))
+    return np.clip(cosine_similarity_matrix(emb, eps=1e-12).numpy(), -1.0, 1.0)
 
 
 def cluster_order(emb) -> np.ndarray:
