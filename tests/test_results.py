@@ -73,3 +73,12 @@ def test_relational_beats_point_wise(results, dim):
     # term alone) helps the student, but less than either topology transfer
     student, de, ftd, htd = (recall(results, m, dim) for m in ("student", "de", "ftd", "htd"))
     assert student < de < ftd < htd
+
+
+def test_htds_advantage_shrinks_as_the_student_grows(results):
+    # the paper's crossover: HTD beats FTD clearly for tiny students, not for a roomy one
+    dims = [d for d in (10, 20, 100, 200) if recall(results, "htd", d) is not None and recall(results, "ftd", d)]
+    advantage = [recall(results, "htd", d) - recall(results, "ftd", d) for d in dims]
+    if len(dims) < 3:
+        pytest.skip("HTD and FTD stored at fewer than three dimensions")
+    assert advantage == sorted(advantage, reverse=True) and advantage[-1] < 0.01, dict(zip(dims, advantage))
