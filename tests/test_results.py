@@ -76,9 +76,8 @@ def test_relational_beats_point_wise(results, dim):
 
 
 def test_htds_advantage_shrinks_as_the_student_grows(results):
-    # the paper's crossover: HTD beats FTD clearly for tiny students, not for a roomy one
-    dims = [d for d in (10, 20, 100, 200) if recall(results, "htd", d) is not None and recall(results, "ftd", d)]
-    advantage = [recall(results, "htd", d) - recall(results, "ftd", d) for d in dims]
-    if len(dims) < 3:
-        pytest.skip("HTD and FTD stored at fewer than three dimensions")
-    assert advantage == sorted(advantage, reverse=True) and advantage[-1] < 0.01, dict(zip(dims, advantage))
+    # the paper's crossover: HTD beats FTD clearly for tiny students, not for roomy ones
+    advantage = {d: recall(results, "htd", d) - recall(results, "ftd", d) for d in (10, 20, 100, 200)
+                 if recall(results, "htd", d) is not None and recall(results, "ftd", d) is not None}
+    assert advantage[10] > advantage[20] > 0, advantage
+    assert all(abs(a) < 0.01 for d, a in advantage.items() if d >= 100), advantage
