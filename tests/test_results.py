@@ -75,6 +75,14 @@ def test_relational_beats_point_wise(results, dim):
     assert student < de < ftd < htd
 
 
+@pytest.mark.parametrize("dim", [100, 200])
+def test_de_between_student_and_ftd_for_roomy_students(results, dim):
+    student, de, ftd = (recall(results, m, dim) for m in ("student", "de", "ftd"))
+    if None in (student, de, ftd):
+        pytest.skip(f"DE, FTD or the student not run at d={dim} yet")
+    assert student < de < ftd
+
+
 def test_htds_advantage_shrinks_as_the_student_grows(results):
     # the paper's crossover: HTD beats FTD clearly for tiny students, not for roomy ones
     advantage = {d: recall(results, "htd", d) - recall(results, "ftd", d) for d in (10, 20, 100, 200)
