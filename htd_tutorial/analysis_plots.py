@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import NullFormatter
 
-from .plots import METHOD_COLORS, METHOD_LABELS, get_ax
+from .plots import METHOD_COLORS, METHOD_LABELS, dimension_axis, get_ax, plot_capacity_gap
 
 __all__ = ["plot_stored_capacity_gap", "plot_gain_over_student", "plot_bars", "plot_sweep", "plot_topology_fidelity", "plot_ablation"]
 
@@ -43,8 +43,6 @@ def plot_stored_capacity_gap(payload: dict, *, metric: str = "Recall@50", ax=Non
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
-    from .plots import plot_capacity_gap
-
     runs = payload.get("runs") or []
     if not runs:
         raise ValueError("the stored results hold no runs")
@@ -54,13 +52,9 @@ def plot_stored_capacity_gap(payload: dict, *, metric: str = "Recall@50", ax=Non
                  if m in methods and isinstance(table, dict)} if metric == "Recall@50" else None
     teacher = (payload.get("teacher") or {}).get(metric)
     data = (payload.get("dataset") or {}).get("dataset", "stored results")
-    fig = plot_capacity_gap(runs, metric=metric, teacher=teacher, reference=reference or None, ax=ax,
-                            title=title or f"{data}: our runs and the authors' log")
-    ax = fig.axes[0] if ax is None else ax
-    dims = sorted({int(r["dim"]) for r in runs} | {d for table in (reference or {}).values() for d in table})
-    ax.set_xticks(dims)
-    ax.set_xticklabels([str(d) for d in dims])
-    return fig
+    # plot_capacity_gap labels every dimension of the runs and of the reference on the x axis
+    return plot_capacity_gap(runs, metric=metric, teacher=teacher, reference=reference or None, ax=ax,
+                             title=title or f"{data}: our runs and the authors' log")
 
 
 def plot_gain_over_student(runs, *, metric: str = "Recall@50", ax=None, title: str | None = None):
@@ -94,11 +88,7 @@ def plot_gain_over_student(runs, *, metric: str = "Recall@50", ax=None, title: s
         ax.plot(dims, [values[d] - student[d] for d in dims], marker="o", color=METHOD_COLORS[method],
                 label=METHOD_LABELS[method])
     ax.axhline(0, color=METHOD_COLORS["student"], linestyle="--", label="Student (no KD)")
-    dims = sorted(student.index)
-    ax.set_xscale("log")
-    ax.set_xticks(dims)
-    ax.set_xticklabels([str(d) for d in dims])
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    dimension_axis(ax, student.index)
     ax.set_xlabel("student embedding dimension")
     ax.set_ylabel(f"test {metric} minus the student's")
     ax.set_title(title or "Gain of distillation over the plain student")

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-__all__ = ["get_ax", "plot_capacity_gap", "plot_training_curves", "METHOD_COLORS", "plot_count_histogram",
+__all__ = ["get_ax", "dimension_axis", "plot_capacity_gap", "plot_training_curves", "METHOD_COLORS", "plot_count_histogram",
            "plot_long_tail", "plot_interaction_matrix", "plot_by_dim", "plot_similarity_scatter"]
 
 METHOD_COLORS = {"teacher": "black", "student": "tab:gray", "fitnet": "tab:olive", "de": "tab:purple",
@@ -24,6 +24,18 @@ def get_ax(ax=None, figsize=(6, 4)):
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax
     return ax.figure, ax
+
+
+def dimension_axis(ax, dims) -> None:
+    """Log-scale x axis labelled at exactly the embedding dimensions ``dims`` (no minor labels).
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    dims = sorted(int(d) for d in dims)
+    ax.set_xscale("log")
+    ax.set_xticks(dims)
+    ax.set_xticklabels([str(d) for d in dims])
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: float | None = None,
@@ -66,10 +78,7 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
     for method in methods:  # the published points are drawn too, so their dimensions get ticks
         dims |= {int(d) for d in (reference or {}).get(method, {})}
     dims = sorted(dims)
-    ax.set_xscale("log")
-    ax.set_xticks(dims)
-    ax.set_xticklabels([str(d) for d in dims])
-    ax.xaxis.set_minor_formatter(NullFormatter())  # only the dimensions themselves are labelled
+    dimension_axis(ax, dims)
     ax.set_xlabel("student embedding dimension")
     ax.set_ylabel(f"test {metric}")
     ax.set_title(title or "Capacity gap: accuracy vs student size")
@@ -204,10 +213,7 @@ def plot_by_dim(table, columns: dict, *, teacher=None, ax=None, title: str | Non
         if teacher is not None and column in teacher:
             ax.axhline(teacher[column], color=color, linestyle="--", alpha=0.7, label=f"{label}: teacher")
     dims = [int(d) for d in rows["dim"]]
-    ax.set_xscale("log")
-    ax.set_xticks(dims)
-    ax.set_xticklabels([str(d) for d in dims])
-    ax.xaxis.set_minor_formatter(NullFormatter())  # only the dimensions themselves are labelled
+    dimension_axis(ax, dims)
     ax.set_xlabel("embedding dimension")
     ax.set_ylabel(ylabel)
     ax.set_title(title or "By embedding dimension")
