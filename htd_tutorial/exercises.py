@@ -533,12 +533,9 @@ register(Exercise(
 
 
 def _solve_02_2(toy_student, toy_teacher):
-    import torch                                           # noqa: PLC0415 (torch is heavy; only when asked)
+    from .losses.ftd import cosine_similarity_matrix   # noqa: PLC0415 (torch is heavy; only when asked)
 
-    def cosines(x):
-        unit = x / x.norm(dim=1, keepdim=True)
-        return unit @ unit.T
-    return float(((cosines(toy_teacher) - cosines(toy_student)) ** 2).sum())
+    return float(((cosine_similarity_matrix(toy_teacher) - cosine_similarity_matrix(toy_student)) ** 2).sum())
 
 
 def _judge_02_2(answer, expected, toy_student, toy_teacher):
