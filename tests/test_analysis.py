@@ -78,7 +78,6 @@ def test_plots_have_titles_labels_and_legends():
                                                     "overlap": [0.1, 0.3]}), {"kl": "KL", "overlap": "10-NN"}),
                plot_ablation(table)]
     for fig in figures:
-        ax = fig.axes[0]
         assert all(ax.get_title() and ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
         plt.close(fig)
     with pytest.raises(ValueError, match="student"):

@@ -355,7 +355,7 @@ def test_course_notebook_in_jupyterlab(course_lab, name, artifacts_dir):
             link.click()
             page.locator(".lm-TabBar-tabLabel", has_text=following).first.wait_for(timeout=PAGE_LOAD_S * 1000)
     except Exception:
-        print(f"browser console (last lines):\n" + "\n".join(console[-30:]), file=sys.stderr)
+        print("browser console (last lines):\n" + "\n".join(console[-30:]), file=sys.stderr)
         print(f"JupyterLab log (end):\n{lab.log_tail()}", file=sys.stderr)
         raise
     finally:

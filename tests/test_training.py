@@ -9,7 +9,7 @@ from htd_tutorial.cache import CorruptCacheError, get_teacher, load_checkpoint, 
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.evaluation import evaluate
 from htd_tutorial.losses import bpr_loss
-from htd_tutorial.models import BPRMF, LightGCN, make_model
+from htd_tutorial.models import BPRMF, make_model
 from htd_tutorial.optim import LazyAdam, PaperAdam, make_optimizer
 from htd_tutorial.sampling import TripleSampler
 from htd_tutorial.training import SMALL_DATA_CELLS, History, train, training_threads
