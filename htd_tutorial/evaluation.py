@@ -4,6 +4,11 @@ For each user, every item is scored; the user's training items and the *other* h
 (the test item when validating, the validation item when testing) are excluded; the held-out
 item's position in the ranking gives the metrics. Users are processed in chunks, so extra memory
 is bounded whatever the dataset size, and each chunk's score matrix serves both splits.
+
+Ties are broken uniformly at random, in expectation and exactly: an item with ``g`` candidates scored
+strictly higher and ``t`` others scored the same is equally likely to sit at any rank ``g … g + t``
+(0-based), and its hit and gain are averaged over those ranks. So a collapsed model (all scores
+equal) scores the chance value, never a perfect one, and NaN or infinite scores raise ``ValueError``.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import torch
 
 from .data import Interactions
 
-__all__ = ["evaluate", "evaluate_embeddings", "DEFAULT_KS"]
+__all__ = ["evaluate", "evaluate_embeddings", "check_cutoffs", "DEFAULT_KS"]
 
 DEFAULT_KS = (10, 20, 50)
 SPLITS = ("valid", "test")
@@ -35,15 +40,47 @@ def _chunk_pairs(indptr: torch.Tensor, items: torch.Tensor, start: int, stop: in
     return rows, items[lo:hi], counts
 
 
-def _rank_within_user(rows: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    """For each held-out item: how many held-out items of the same user score higher (0 with one item)."""
-    order = torch.argsort(scores, descending=True, stable=True)
-    order = order[torch.argsort(rows[order], stable=True)]
-    sorted_rows = rows[order]
-    first = torch.searchsorted(sorted_rows, sorted_rows, side="left")
-    within = torch.empty_like(rows)
-    within[order] = torch.arange(len(rows)) - first
-    return within
+def _within_user_ranks(rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each held-out item: how many held-out items of the same user score strictly higher, and how
+    many others of them tie with it (both 0 for a user with one held-out item)."""
+    order = np.lexsort((-scores, rows))
+    r, s = rows[order], scores[order]
+    index = np.arange(len(r))
+    new_user = np.r_[True, r[1:] != r[:-1]]
+    new_score = new_user | np.r_[True, s[1:] != s[:-1]]
+    user_start = np.maximum.accumulate(np.where(new_user, index, 0))
+    run_start = np.maximum.accumulate(np.where(new_score, index, 0))
+    run_id = np.cumsum(new_score) - 1
+    above, tied = np.empty_like(index), np.empty_like(index)
+    above[order] = run_start - user_start
+    tied[order] = np.bincount(run_id)[run_id] - 1
+    return above, tied
+
+
+def _expected_hits_and_gains(above: torch.Tensor, tied: torch.Tensor, k: int,
+                             cumulative_discount: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected hit@k and discounted gain@k of an item with ``above`` items scored strictly higher and
+    ``tied`` others scored the same, under uniform random tie-breaking: its rank (0-based) is equally
+    likely to be any of ``above, ..., above + tied``, so both are averages over those ranks.
+    ``cumulative_discount[n]`` is the sum of ``1 / log2(r + 2)`` over ranks ``r < n``."""
+    first = above.clamp(max=k)
+    last = (above + tied + 1).clamp(max=k)          # ranks first..last-1 fall inside the top k
+    n_ranks = (tied + 1).double()
+    return (last - first).double() / n_ranks, (cumulative_discount[last] - cumulative_discount[first]) / n_ranks
+
+
+def check_cutoffs(ks, n_items: int) -> tuple[int, ...]:
+    """``ks`` as a tuple of ints, each in ``1..n_items``; ValueError for anything else (an empty
+    tuple, floats such as 10.5, booleans, out-of-range values)."""
+    ks = tuple(ks)
+    if not ks:
+        raise ValueError("cut-offs ks must name at least one K, got ()")
+    bad = [k for k in ks if isinstance(k, bool) or not isinstance(k, (int, np.integer))]
+    if bad:
+        raise ValueError(f"cut-offs must be integers, got {bad[0]!r} in {ks}")
+    if min(ks) <= 0 or max(ks) > n_items:
+        raise ValueError(f"cut-offs must lie in 1..n_items={n_items}, got {ks}")
+    return tuple(int(k) for k in ks)
 
 
 @torch.no_grad()
@@ -71,19 +108,28 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, data: In
     dict
         ``{"test": {"Recall@10": ..., "NDCG@10": ..., ...}, ...}``, averaged over the users that
         have a held-out item in that split. With several held-out items per user, Recall@K is the
-        fraction of them in the top K and NDCG@K is normalised by the ideal DCG.
+        fraction of them in the top K and NDCG@K is normalised by the ideal DCG. Tied scores count
+        as the expectation under uniform random tie-breaking (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        Unknown split; ``ks`` empty, not integers, or outside ``1..n_items``; tables whose shapes do
+        not match the data; NaN or infinite embeddings or scores.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
     for split in splits:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
-    ks = tuple(int(k) for k in ks)
-    if not ks or min(ks) <= 0 or max(ks) > data.n_items:
-        raise ValueError(f"cut-offs must lie in 1..n_items={data.n_items}, got {ks}")
+    ks = check_cutoffs(ks, data.n_items)
     if user_emb.shape[0] != data.n_users or item_emb.shape[0] != data.n_items:
         raise ValueError(f"embedding tables of shape {tuple(user_emb.shape)}, {tuple(item_emb.shape)} do not "
                          f"match the data ({data.n_users} users, {data.n_items} items)")
+    for name, table in (("user", user_emb), ("item", item_emb)):
+        if not bool(torch.isfinite(table).all()):
+            raise ValueError(f"the {name} embeddings contain NaN or infinite values: a diverged model "
+                             "cannot be ranked")
     device = user_emb.device
     item_emb = item_emb.float()
     max_k = max(ks)
@@ -98,6 +144,8 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, data: In
     for start in range(0, data.n_users, chunk):
         stop = min(start + chunk, data.n_users)
         scores = user_emb[start:stop].float() @ item_emb.T
+        if not bool(torch.isfinite(scores).all()):
+            raise ValueError(f"scores of users {start}..{stop - 1} overflow float32 (embeddings too large)")
         rows, items, _ = _chunk_pairs(*train_idx, start, stop)
         scores[rows.to(device), items.to(device)] = -torch.inf
         # Scores of the held-out items, then rank everything else once: the "rest" excludes
@@ -114,20 +162,28 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, data: In
             h_rows, _, h_scores, h_counts = targets[split]
             if len(h_rows) == 0:
                 continue
-            # rank of a held-out item = rest items scored higher (capped at max_k by the top-k)
-            #                         + held-out items of the same user and split scored higher
-            rank = (top_values[h_rows] > h_scores[:, None]).sum(1).cpu()
-            rank += _rank_within_user(h_rows.cpu(), h_scores.cpu())
+            # The rest: items scored strictly higher (exact below max_k: the top-k holds them all)
+            # and items tied with the held-out one. Ties are counted over the whole row only where
+            # the top-k shows one (trained float embeddings almost never tie; constant ones always do).
+            top = top_values[h_rows]
+            above = (top > h_scores[:, None]).sum(1)
+            tied = (top == h_scores[:, None]).sum(1)
+            needs_row = (tied > 0).nonzero().flatten()
+            if len(needs_row):
+                tied[needs_row] = (scores[h_rows[needs_row]] == h_scores[needs_row, None]).sum(1)
+            # plus the other held-out items of the same user and split
+            h_rows_cpu = h_rows.cpu()
+            within_above, within_tied = _within_user_ranks(h_rows_cpu.numpy(), h_scores.cpu().numpy())
+            above = above.cpu() + torch.from_numpy(within_above)
+            tied = tied.cpu() + torch.from_numpy(within_tied)
             has = h_counts > 0
             n_held = h_counts[has].double()
-            h_rows_cpu = h_rows.cpu()
             for k in ks:
-                hit = (rank < k).double()
+                hit, gain = _expected_hits_and_gains(above, tied, k, ideal)
                 recall = torch.zeros(stop - start, dtype=torch.float64).index_add_(0, h_rows_cpu, hit)
-                gain = torch.zeros(stop - start, dtype=torch.float64).index_add_(
-                    0, h_rows_cpu, hit / torch.log2(rank.double() + 2))
+                dcg = torch.zeros(stop - start, dtype=torch.float64).index_add_(0, h_rows_cpu, gain)
                 sums[split][f"Recall@{k}"] += float((recall[has] / n_held).sum())
-                sums[split][f"NDCG@{k}"] += float((gain[has] / ideal[n_held.clamp(max=k).long()]).sum())
+                sums[split][f"NDCG@{k}"] += float((dcg[has] / ideal[n_held.clamp(max=k).long()]).sum())
             n_eval[split] += int(has.sum())
     return {split: {name: total / max(n_eval[split], 1) for name, total in sums[split].items()}
             for split in splits}
