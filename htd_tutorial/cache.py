@@ -1,10 +1,13 @@
 """Checkpoint files and the trained-teacher cache.
 
 Training a dim-200 teacher takes minutes, so every notebook, the explorer and the reproduction
-command share one cache. A file is keyed by a hash of the data and the full training config, so a
-changed setting can never pick up a stale model. Files are written to a temporary name and
-renamed (never half-written), loaded with ``torch.load(weights_only=True)`` (no pickle code
-runs), and carry a SHA-256 of their tensors: a corrupt file is reported and retrained, never used.
+command share one cache. A file is keyed by a hash of the data split, the full training config and
+:data:`CACHE_VERSION` (the version of the training, model and loss code), so neither a changed
+setting nor a newer version of the course can pick up a stale model. Files are written to a
+temporary name and renamed (never half-written), loaded with ``torch.load(weights_only=True)`` (no
+pickle code runs), and carry a SHA-256 of their tensors. A file that is unreadable, truncated,
+stale or of the wrong shapes is reported with one warning and rebuilt, never used; a cache folder
+that cannot be written is reported and the freshly trained model used all the same.
 """
 from __future__ import annotations
 
@@ -21,9 +24,15 @@ from .data import Interactions
 from .models import Recommender, make_model
 from .training import History, train
 
-__all__ = ["cache_dir", "config_key", "tensor_digest", "save_checkpoint", "load_checkpoint", "CorruptCacheError", "get_teacher"]
+__all__ = ["cache_dir", "config_key", "tensor_digest", "save_checkpoint", "load_checkpoint", "CorruptCacheError",
+           "read_cached", "write_cached", "get_teacher", "CACHE_VERSION"]
 
 FORMAT_VERSION = 1
+#: The version of the code that cached models depend on (data loading, models, training, losses,
+#: evaluation of the stored histories). Bump it by hand whenever a change there would make a cached
+#: teacher or run differ from a fresh one: every cache key changes, so old files are never reused.
+#: 2: evaluation counts ties as the expected rank under random tie-breaking (histories changed).
+CACHE_VERSION = 2
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,9 +55,10 @@ def cache_dir() -> Path:
 
 
 def config_key(data: Interactions, config: dict) -> str:
-    """Hex SHA-256 of the data fingerprint, the JSON-sorted config and the file format version."""
-    payload = json.dumps({"data": data.fingerprint(), "config": config, "format": FORMAT_VERSION},
-                         sort_keys=True)
+    """Hex SHA-256 of the data fingerprint, the JSON-sorted config, the file format version and
+    :data:`CACHE_VERSION`."""
+    payload = json.dumps({"data": data.fingerprint(), "config": config, "format": FORMAT_VERSION,
+                          "code": CACHE_VERSION}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -72,7 +82,7 @@ def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], meta: dict
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {name: t.detach().cpu() for name, t in state.items()}
     blob = {"state": state, "meta_json": json.dumps(meta), "sha256": tensor_digest(state),
-            "format": FORMAT_VERSION}
+            "format": FORMAT_VERSION, "code": CACHE_VERSION}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)
     try:
@@ -87,7 +97,7 @@ def save_checkpoint(path: str | Path, state: dict[str, torch.Tensor], meta: dict
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a file written by :func:`save_checkpoint`; raise :class:`CorruptCacheError` if it is
-    unreadable or its checksum does not match.
+    unreadable, its checksum does not match, or it was written by another :data:`CACHE_VERSION`.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -102,7 +112,37 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise CorruptCacheError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from exc
     if not ok:
         raise CorruptCacheError(f"{path}: checksum mismatch or unknown format")
+    if blob.get("code") != CACHE_VERSION:
+        raise CorruptCacheError(f"{path}: stale, written by cache version {blob.get('code')} "
+                                f"(this code is version {CACHE_VERSION})")
     return state, meta
+
+
+def read_cached(path: Path, what: str, restore):
+    """Load ``path`` and return ``restore(state, meta)``; ``None`` when there is no such file, or (with
+    one ``RuntimeWarning`` naming ``what`` and the reason) when the file cannot be trusted: unreadable,
+    truncated, stale, or ``restore`` rejects it (wrong shapes or missing entries). The caller rebuilds."""
+    if not path.exists():
+        return None
+    try:
+        state, meta = load_checkpoint(path)
+        return restore(state, meta)
+    except (CorruptCacheError, KeyError, RuntimeError, ValueError, TypeError) as exc:
+        warnings.warn(f"ignoring the cached {what} ({_shown(path)}) and rebuilding it: {exc}",
+                      RuntimeWarning, stacklevel=3)
+        return None
+
+
+def write_cached(path: Path, state: dict[str, torch.Tensor], meta: dict, what: str) -> bool:
+    """:func:`save_checkpoint`, but a folder that cannot be written only warns (the caller keeps the
+    model it just trained); returns whether the file was written."""
+    try:
+        save_checkpoint(path, state, meta)
+        return True
+    except OSError as exc:
+        warnings.warn(f"could not cache the {what} at {_shown(path)} ({type(exc).__name__}: {exc}); "
+                      "it is used but will be trained again next time", RuntimeWarning, stacklevel=3)
+        return False
 
 
 def _shown(path: Path) -> str:
@@ -143,21 +183,24 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
     key = config_key(data, config)
     path = Path(directory or cache_dir()) / f"teacher-{kind}-d{dim}-e{epochs}-{key[:16]}.pt"
     model = make_model(kind, data, dim, seed=seed)
+
+    def restore(state, meta):
+        model.load_state_dict(state)
+        return History.from_dict(meta["history"])
+
     if path.exists():
-        try:
-            state, meta = load_checkpoint(path)
-            model.load_state_dict(state)
+        history = read_cached(path, f"teacher {kind} d={dim}", restore)
+        if history is not None:
             model.eval()
             if verbose:
                 print(f"Loaded cached teacher from {_shown(path)}")
-            return model, History.from_dict(meta["history"])
-        except (CorruptCacheError, KeyError, RuntimeError) as exc:
-            warnings.warn(f"teacher cache file is corrupt, retraining: {exc}", RuntimeWarning, stacklevel=2)
-            model = make_model(kind, data, dim, seed=seed)
+            return model, history
+        model = make_model(kind, data, dim, seed=seed)   # the rejected file may have half-loaded it
     history = train(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                     optimizer=optimizer, seed=seed, eval_every=eval_every, progress=progress,
                     desc=f"teacher {kind} d={dim}")
-    save_checkpoint(path, model.state_dict(), {"config": config, "history": history.to_dict()})
+    stored = write_cached(path, model.state_dict(), {"config": config, "history": history.to_dict()},
+                          f"teacher {kind} d={dim}")
     if verbose:
-        print(f"Trained teacher in {history.seconds:.0f} s; cached at {_shown(path)}")
+        print(f"Trained teacher in {history.seconds:.0f} s" + (f"; cached at {_shown(path)}" if stored else ""))
     return model, history

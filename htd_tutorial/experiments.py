@@ -7,13 +7,12 @@ resumable: stop it at any point, start it again, and only the unfinished runs tr
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from .cache import CorruptCacheError, cache_dir, config_key, load_checkpoint, save_checkpoint, tensor_digest
+from .cache import cache_dir, config_key, read_cached, tensor_digest, write_cached
 from .data import Interactions
 from .distill import make_distiller
 from .losses.htd import HTDOptions
@@ -161,23 +160,30 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
         del run["options"]  # keeps the cache keys of runs made before the field existed
     key = config_key(data, {"run": run, "teacher": teacher_digest})
     path = Path(directory or cache_dir()) / f"run-{config.kind}-{config.method}-d{config.dim}-{key[:16]}.pt"
-    distiller = make_distiller(config.method, t_users, t_items, config.dim, lam=config.lam, K=config.K,
+
+    def fresh():
+        """The seeded initial student and distiller."""
+        return (make_model(config.kind, data, config.dim, seed=config.seed),
+                make_distiller(config.method, t_users, t_items, config.dim, lam=config.lam, K=config.K,
                                gamma=config.gamma, group_topology=config.group_topology, mode=config.mode,
                                options=config.options, seed=config.seed, n_users=data.n_users,
-                               n_items=data.n_items)
-    student = make_model(config.kind, data, config.dim, seed=config.seed)
+                               n_items=data.n_items))
+
+    student, distiller = fresh()
+
+    def restore(state, meta):
+        student.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("student.")})
+        if distiller is not None:
+            distiller.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("distiller.")})
+            distiller.eval()
+        student.eval()
+        return RunResult(config, student, History.from_dict(meta["history"]), distiller, True)
+
     if use_cache and path.exists():
-        try:
-            state, meta = load_checkpoint(path)
-            student.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("student.")})
-            if distiller is not None:
-                distiller.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("distiller.")})
-                distiller.eval()
-            student.eval()
-            return RunResult(config, student, History.from_dict(meta["history"]), distiller, True)
-        except (CorruptCacheError, KeyError, RuntimeError) as exc:
-            warnings.warn(f"cached run is corrupt, retraining: {exc}", RuntimeWarning, stacklevel=2)
-            student = make_model(config.kind, data, config.dim, seed=config.seed)
+        cached = read_cached(path, f"run {config.label}", restore)
+        if cached is not None:
+            return cached
+        student, distiller = fresh()   # the rejected file may have half-loaded them
     if not train_missing:
         raise NotCachedError(f"{config.label} has not been run yet (no {path.name} in {path.parent})")
     history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
@@ -189,5 +195,5 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     if distiller is not None:
         state.update({f"distiller.{k}": v for k, v in distiller.state_dict().items()})
         distiller.eval()
-    save_checkpoint(path, state, {"config": asdict(config), "history": history.to_dict()})
+    write_cached(path, state, {"config": asdict(config), "history": history.to_dict()}, f"run {config.label}")
     return RunResult(config, student, history, distiller, False)

@@ -55,7 +55,7 @@ def test_corrupt_run_file_is_retrained(data, teacher, tmp_path):
     run_method(data, teacher, quick("student"), directory=tmp_path, progress=False)
     (path,) = tmp_path.glob("run-*.pt")
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.warns(RuntimeWarning, match="corrupt"):
+    with pytest.warns(RuntimeWarning, match="ignoring the cached run"):
         result = run_method(data, teacher, quick("student"), directory=tmp_path, progress=False)
     assert not result.from_cache
     assert run_method(data, teacher, quick("student"), directory=tmp_path, progress=False).from_cache
