@@ -18,7 +18,8 @@ unanswered one (``None``) prints a reminder. Authors of later notebooks add thei
 :func:`register`, either in this file (see the ``00.x`` and ``01.x`` exercises below for the pattern)
 or in their own module, whose name they then add to :data:`PROVIDERS` so that :func:`all_exercises`
 (and :func:`check`, for an id it does not know yet) imports it. ``tests/test_exercises.py`` checks
-that every registered reference solution passes its own check.
+that every registered reference solution passes its own check, and that each check accepts right answers
+and rejects plausible wrong ones with a hint: a new exercise needs its inputs and such answers there.
 """
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ What lives here and why:
 - ``NUMBA_CACHE_DIR`` gets a writable default (``data/cache/numba``): umap-learn compiles with numba and
   caches the result, which fails where site-packages is read-only.
 - Fixtures: ``repo_root``, ``seed``/``rng``/``torch_generator`` (seeded randomness), ``citeulike_dir``
-  (the paper's CiteULike split, skipped when absent), ``chromium_executable`` (Debian's Chromium for the
+  (the paper's CiteULike split, skipped when absent; every test that reads the split must take it, and
+  is marked ``data`` automatically), ``chromium_executable`` (Debian's Chromium for the
   browser test, skipped when absent) and ``artifacts_dir`` (where tests leave screenshots and the like).
 
 Environment variables honoured:
@@ -69,6 +70,17 @@ def _missing(reason: str, required_by: str) -> None:
     if _flag(required_by):
         pytest.fail(f"{reason} (and {required_by}=1 makes this an error)", pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that uses the ``citeulike_dir`` fixture with ``data``.
+
+    So ``-m data`` / ``-m "not data"`` select exactly the tests that need the split, even where a test
+    module forgets the explicit mark.
+    """
+    for item in items:
+        if "citeulike_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
 
 
 @pytest.fixture(scope="session")

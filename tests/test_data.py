@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
+import re
+import subprocess
+import sys
 import time
 import warnings
 import zipfile
@@ -13,8 +17,8 @@ import pandas as pd
 import pytest
 
 from htd_tutorial import data as hd
-from htd_tutorial.data import (Interactions, MissingDataError, citeulike_dir, leave_one_out, load_dataset,
-                               load_interactions, load_movielens_100k, make_synthetic)
+from htd_tutorial.data import (Interactions, MissingDataError, leave_one_out, load_dataset, load_interactions,
+                               load_movielens_100k, make_synthetic)
 from htd_tutorial.data import movielens as ml
 
 
@@ -248,10 +252,9 @@ def test_folder_bad_and_duplicate_rows(tmp_path):
         load_interactions(folder)
 
 
-def test_citeulike_identity_mapping():
-    folder = citeulike_dir()
-    if not (folder / "train.tsv").is_file():
-        pytest.skip(f"CiteULike split not found at {folder} (set HTD_CITEULIKE_DIR to the folder with train.tsv)")
+@pytest.mark.data
+def test_citeulike_identity_mapping(citeulike_dir):
+    folder = citeulike_dir  # the conftest fixture: skipped without the split, failed with HTD_REQUIRE_DATA=1
     start = time.perf_counter()
     d = load_interactions(folder, name="citeulike")
     seconds = time.perf_counter() - start
@@ -527,7 +530,7 @@ def test_load_dataset_movielens_alias(monkeypatch, tmp_path):
 
 def test_load_dataset_fallback(monkeypatch, tmp_path):
     monkeypatch.setenv("HTD_CITEULIKE_DIR", str(tmp_path / "nowhere"))
-    assert citeulike_dir() == tmp_path / "nowhere"
+    assert hd.citeulike_dir() == tmp_path / "nowhere"
     with pytest.raises(MissingDataError, match="HTD_CITEULIKE_DIR"):
         load_dataset("citeulike")
     with pytest.warns(UserWarning, match="'citeulike' is not available, using the synthetic dataset"):
@@ -539,13 +542,43 @@ def test_load_dataset_fallback(monkeypatch, tmp_path):
         load_dataset(bad, fallback=True)
 
 
-def test_load_dataset_citeulike(monkeypatch):
+def test_citeulike_default_folder(monkeypatch):
     monkeypatch.delenv("HTD_CITEULIKE_DIR", raising=False)
     expected = Path(hd.__file__).resolve().parents[2].parent / "shared" / "data" / "citeulike"
-    assert citeulike_dir() == expected.resolve()  # ../shared may be a link
-    if not (citeulike_dir() / "train.tsv").is_file():
-        pytest.skip(f"CiteULike split not found at {citeulike_dir()} (set HTD_CITEULIKE_DIR)")
+    assert hd.citeulike_dir() == expected.resolve()  # ../shared may be a link
+
+
+@pytest.mark.data
+def test_load_dataset_citeulike(citeulike_dir, monkeypatch):
+    monkeypatch.setenv("HTD_CITEULIKE_DIR", str(citeulike_dir))  # load_dataset("citeulike") finds it there
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         d = load_dataset("citeulike")
-    assert d.name == "citeulike" and d.n_users == 5219
+    assert d.name == "citeulike" and (d.n_users, d.n_items, len(d.train)) == (5219, 25181, 115142)
+
+
+def _pytest_on_the_citeulike_tests(tmp_path: Path, require: str | None) -> subprocess.CompletedProcess:
+    """Run this module's ``data`` tests in a fresh pytest, with HTD_CITEULIKE_DIR pointing at an empty folder."""
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("HTD_REQUIRE_DATA", "PYTHONPATH")}
+    env.update(HTD_CITEULIKE_DIR=str(tmp_path), PYTHONPATH=str(repo))  # this checkout's package and conftest
+    if require is not None:
+        env["HTD_REQUIRE_DATA"] = require
+    # nbval (the notebooks) is not needed here and costs 3 s to load: pyproject's addopts are replaced
+    options = ["-o", "addopts=", "-o", "required_plugins=", "-p", "no:nbval", "-p", "no:cacheprovider",
+               "--strict-markers", "-ra", "-q", "-m", "data"]
+    return subprocess.run([sys.executable, "-m", "pytest", *options, str(Path(__file__).resolve())], cwd=repo,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("require,outcome,rc", [(None, "2 skipped", 0), ("1", "2 errors", 1)])
+def test_require_data_turns_the_skip_into_a_failure(tmp_path, require, outcome, rc):
+    # -m data selects the two CiteULike tests (the mark is applied to every test using citeulike_dir); without the
+    # split they skip, and HTD_REQUIRE_DATA=1 (what .ci/run sets) makes them fail instead (an error in the fixture)
+    run = _pytest_on_the_citeulike_tests(tmp_path, require)
+    summary = run.stdout.strip().splitlines()[-1]
+    counts = {word: int(n) for n, word in re.findall(r"(\d+) (\w+)", summary)}
+    kind = outcome.split()[1]
+    assert run.returncode == rc and counts.get(kind) == 2, run.stdout + run.stderr
+    assert not ({"passed", "failed", "errors", "skipped"} - {kind}) & counts.keys(), summary
+    assert counts.get("deselected", 0) > 0 and "CiteULike split not found" in run.stdout, run.stdout

@@ -1,17 +1,26 @@
-"""Self-check exercises: every reference solution passes its own check; wrong answers get hints, never errors."""
+"""Self-check exercises: each check accepts right answers and rejects plausible wrong ones with a hint, never an error.
+
+Every exercise's inputs are built here, small and seeded (a synthetic dataset, hand-made tables and tensors, a
+stand-in for the explorer), so no exercise is skipped. The right answers are literals or independent naive
+computations, not the reference solutions (those are checked against their own check as well).
+"""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from htd_tutorial import exercises
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.exercises import EXERCISES, Exercise, all_exercises, as_number, as_numbers, check, is_correct, register
+from htd_tutorial.exercises import (EXERCISES, Exercise, all_exercises, as_number, as_numbers, check, is_correct,
+                                    register)
+from htd_tutorial.models import make_model
 
-OWN = ("00.", "01.")  # exercises defined in htd_tutorial/exercises.py itself
+SMALL_DIM = 2
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +36,49 @@ def _capacity_table() -> pd.DataFrame:
                          "knn_overlap": [0.05, 0.2, 0.4, 0.5, 1.0], "spearman": [0.7, 0.85, 0.95, 0.97, 1.0]})
 
 
-@pytest.fixture
-def inputs(small_data):
+class ExplorerStandIn:
+    """What exercises 05.2 and 05.3 read from a TopologyExplorer: ``settings.dims``, ``settings.K`` and
+    ``compute(method, dim, K).metrics`` (numbers made up; the real explorer trains students, and
+    tests/test_explorer.py checks the reference solutions on one). FTD, not HTD, is the most accurate here, so a
+    solution that always answers 'htd' fails."""
+
+    settings = SimpleNamespace(dims=(2, 4, 16), K=3)
+    METRICS = {("student", 2): {"Recall@50": 0.30, "knn_overlap": 0.12}, ("ftd", 2): {"Recall@50": 0.36},
+               ("htd", 2): {"Recall@50": 0.33}, ("student", 16): {"knn_overlap": 0.47}}
+
+    def compute(self, method, dim, K):
+        assert K == self.settings.K, K
+        return SimpleNamespace(metrics=self.METRICS[(method, dim)])
+
+
+@pytest.fixture(scope="module")
+def inputs(small_data, tmp_path_factory):
     """Objects an exercise may need, by the names in ``Exercise.inputs``. Add one here for a new input name."""
-    return {"data": small_data, "table": _capacity_table()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HTD_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))  # 03.3 trains (and caches) a student
+        teacher = make_model("bpr", small_data, 16, seed=0).eval()  # 03.3's plain student does not use it
+        yield {
+            "data": small_data, "table": _capacity_table(),
+            "users": torch.tensor([3, 7, 9, 12, 20]), "items": torch.arange(7),                      # 02.1
+            "toy_teacher": torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]),                       # 02.2, as in
+            "toy_student": torch.tensor([[2.0], [0.5], [-1.0]]),                                     # notebook 02
+            "results": pd.DataFrame({"method": ["student", "ftd", "htd"] * 2, "dim": [4, 4, 4, 32, 32, 32],
+                                     "Recall@50": [0.40, 0.43, 0.45, 0.55, 0.54, 0.56]}),            # 02.3
+            "user_groups": torch.tensor([0, 0, 1, 2, 2, 2]), "item_groups": torch.tensor([0, 1, 1]),  # 03.2
+            "teacher": teacher, "small_dim": SMALL_DIM,                                              # 03.3
+            "sweep": pd.DataFrame({"method": ["student", "ftd", "htd"] * 2, "dim": [8, 8, 8, 64, 64, 64],
+                                   "Recall@50": [0.20, 0.25, 0.28, 0.35, 0.37, 0.36]}),              # 04.1
+            "teacher_r50": 0.40,
+            "ablation": pd.DataFrame({"Δ Recall@50": [0.0, -0.05, 0.01, -0.03, 0.02, -0.04]},        # 04.2
+                                     index=["authors", "clean", "authors + proto_grad", "authors + mask_pe",
+                                            "authors + lag_tau", "student"]),
+            "explorer": ExplorerStandIn(),                                                           # 05.2, 05.3
+        }
 
 
 def _args(exercise_id: str, inputs: dict) -> list:
-    """The exercise's inputs from the fixture; an exercise of another module whose inputs are not here
-    (e.g. a trained explorer) is skipped: its own module's tests cover it."""
+    """The exercise's inputs from the fixture (an input name the fixture lacks is an error, never a skip)."""
     missing = [name for name in EXERCISES[exercise_id].inputs if name not in inputs]
-    if missing and not exercise_id.startswith(OWN):
-        pytest.skip(f"exercise {exercise_id} needs {missing}; tested with its provider module")
     assert not missing, f"exercise {exercise_id} needs {missing}: add them to the `inputs` fixture"
     return [inputs[name] for name in EXERCISES[exercise_id].inputs]
 
@@ -60,6 +100,112 @@ def test_unanswered_prints_a_reminder(exercise_id, inputs, capsys):
     assert check(exercise_id, None, *args) is None
     assert "no answer yet" in capsys.readouterr().out
     assert not is_correct(exercise_id, None, *args)
+
+
+# ------------------------------------------------------------------ right answers in, wrong answers out
+def _top20_share(data, most_popular=True) -> float:
+    """Exercise 00.1 the naive way: training interactions per item counted with bincount, not item_counts()."""
+    counts = sorted(np.bincount(data.train[:, 1], minlength=data.n_items).tolist(), reverse=most_popular)
+    return sum(counts[:math.ceil(0.2 * data.n_items)]) / len(data.train)
+
+
+def _random_recall50(data, per_user_candidates=True) -> float:
+    """Exercise 00.3 with a loop over users: a random ranking hits the test item with chance min(1, 50 / c)."""
+    chances = []
+    for user in range(data.n_users):
+        seen = int((data.train[:, 0] == user).sum())
+        candidates = data.n_items - seen - 1 if per_user_candidates else data.n_items
+        chances.append(min(1.0, 50 / candidates))
+    return sum(chances) / len(chances)
+
+
+def _cases(exercise_id: str, inputs: dict) -> tuple[list, list]:
+    """``(right answers, [(wrong answer, words of the hint it must get), ...])`` of one exercise."""
+    data = inputs["data"]
+    if exercise_id == "00.1":
+        share = _top20_share(data)
+        return [share, np.float32(share)], [(0.2, "share of *items*"), (100 * share, "not a percentage"),
+                                            (_top20_share(data, most_popular=False), "most to least popular")]
+    if exercise_id == "00.2":  # rank 7: outside the top 5, inside the top 10, discount 1 / log2(8) = 1/3
+        return [(0, 1, 1 / 3), [0.0, 1.0, 0.33333]], [((0, 1, 1 / math.log2(7)), "discount"),
+                                                        ((0, 1, 1 / math.log(8)), "discount"),
+                                                        ((1, 1, 1 / 3), "Recall@K is 1"), ((0, 1, 1 / 7), "NDCG@10 =")]
+    if exercise_id == "00.3":
+        return [_random_recall50(data)], [(_random_recall50(data, per_user_candidates=False), "not all items"),
+                                          (0.5, "min(1, 50 / c)")]
+    if exercise_id == "01.1":  # (60 users + 90 items) x 8
+        return [1200, 1200.0], [(30000, "teacher"), (480, "Both users and items"), (43200, "one vector per user"),
+                                (150, "one vector of length dim")]
+    if exercise_id == "01.2":  # 80% of the teacher's 0.60 is 0.48: d=32 (0.55) is the first to reach it
+        return [32], [(8, "only 75%"), (64, "smaller one"), (5, "not one of the student dimensions")]
+    if exercise_id == "01.3":
+        return [[-1, 1], (1.0, -1.0, 1.0)], [([0, 1], "Think of two"), ([-1, 0, 1], "180 degrees"),
+                                             ([2], "[-1, 1]")]
+    if exercise_id == "02.1":  # 5 users + 7 items = 12 entities
+        return [144], [(66, "ordered pairs"), (132, "ordered pairs"), (35, "users with users"),
+                       (74, "user-item pairs"), (12, "n * n")]
+    if exercise_id == "02.2":
+        # teacher cosines (0,1) 0.6, (0,2) 0, (1,2) 0.8; student signs +, +, -: cosines 1, -1, -1;
+        # (0.6 - 1)^2 + (0 + 1)^2 + (0.8 + 1)^2 = 0.16 + 1 + 3.24 = 4.4 per pair, both orders: 8.8
+        return [8.8], [(4.4, "each pair once"), (0.0, "+1 or -1"), (-8.8, "+1 or -1")]
+    if exercise_id == "02.3":  # FTD - student at d=4 and d=32
+        return [(0.03, -0.01), [0.0302, -0.0099]], [((-0.01, 0.03), "wrong order"), ((-0.03, 0.01), "Signs"),
+                                                     ((0.05, 0.01), "subtract")]
+    if exercise_id == "03.1":  # (1e-10)^(5/20) = 10^-2.5
+        return [10 ** -2.5, 0.0031623], [(1e-2, "lagged"), (1e-10 ** (5 / 19), "count from 0"),
+                                         (1e-10 ** (6 / 20), "count from 0"), (0.75, "tau =")]
+    if exercise_id == "03.2":  # user groups of sizes 2, 1, 3 and item groups of sizes 1, 2: 4 + 1 + 9 + 1 + 4
+        return [19], [(81, "FTD's count"), (5, "ordered pairs"), (10, "ordered pairs"), (27, "different groups"),
+                      (9, "m * m")]
+    if exercise_id == "03.3":
+        from htd_tutorial.lessons import distill_run
+
+        history = distill_run(data, inputs["teacher"], "student", SMALL_DIM, lr=5e-3, epochs=40,
+                              progress=False).history
+        right = history.final("Recall@50")
+        wrong = [(100 * right, "share between 0 and 1"), (history.final("NDCG@50"), "run.history.final"),
+                 (history.final("Recall@50", split="valid"), "run.history.final")]
+        assert all(abs(w - right) > 0.01 for w, _ in wrong), (right, wrong)  # wrong by far more than the tolerance
+        return [right], wrong
+    if exercise_id == "04.1":  # at d=8: (0.28 - 0.20) / (0.40 - 0.20)
+        return [0.4], [(0.25, "FTD's share"), (0.7, "share of the teacher"), (40.0, "not a percentage"),
+                       (0.2, "At d=8")]
+    if exercise_id == "04.2":  # the largest |Δ| among the single switches (clean and student flip none or all)
+        return ["authors + mask_pe", " authors + mask_pe "], [("authors + lag_tau", "helps the most"),
+                                                               ("clean", "not a single switch"),
+                                                               ("mask_pe", "variant names")]
+    if exercise_id == "04.3":  # the authors' prototypes are computed under no_grad: no gradient with (P,P)
+        return [(False, True), [np.False_, np.True_]], [((True, True), "torch.no_grad()"),
+                                                         ((False, False), "gradients flow through a mean"),
+                                                         ((True, False), "requires_grad")]
+    if exercise_id == "05.1":
+        return [2, 2.0], [(1, "never put in the same group"), (4, "per entity type")]
+    if exercise_id == "05.2":
+        return ["ftd", " FTD "], [("htd", "compare the Recall@50"), ("Student", "compare the Recall@50")]
+    if exercise_id == "05.3":  # 0.47 - 0.12 at dims 16 and 2, two decimals are enough
+        return [0.35, 0.345], [(-0.35, "sign"), (0.47, "subtract"), (0.33, "subtract")]
+    raise AssertionError(f"exercise {exercise_id} has no right and wrong answers in _cases: add them")
+
+
+@pytest.mark.parametrize("exercise_id", sorted(all_exercises()))
+def test_right_answers_are_accepted(exercise_id, inputs, capsys):
+    args = _args(exercise_id, inputs)
+    right, _ = _cases(exercise_id, inputs)
+    for answer in right:
+        assert is_correct(exercise_id, answer, *args), (exercise_id, answer)
+        check(exercise_id, answer, *args)
+        assert "Correct!" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_id", sorted(all_exercises()))
+def test_wrong_answers_are_rejected_with_a_hint(exercise_id, inputs, capsys):
+    args = _args(exercise_id, inputs)
+    _, wrong = _cases(exercise_id, inputs)
+    for answer, words in wrong:
+        assert not is_correct(exercise_id, answer, *args), (exercise_id, answer)
+        check(exercise_id, answer, *args)
+        out = capsys.readouterr().out
+        assert "not quite" in out and words in out and "Correct" not in out, (exercise_id, answer, out)
 
 
 def test_wrong_answers_give_hints_not_errors(small_data, capsys):

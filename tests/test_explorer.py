@@ -98,9 +98,22 @@ def test_align_to_rejects_mismatched_shapes():
         align_to(np.zeros((4, 2)), np.zeros((5, 2)))
 
 
-def test_pca_2d_shapes(rng):
-    assert pca_2d(rng.normal(size=(20, 6))).shape == (20, 2)
-    assert pca_2d(rng.normal(size=(20, 1))).shape == (20, 2)      # a 1-D space gets a zero 2nd axis
+def test_pca_2d_against_numpy_svd(rng):
+    # values, not only shapes: the first two principal components of the unit-length rows, from NumPy's SVD
+    # (each axis up to its sign)
+    x = rng.normal(size=(20, 6)) * np.array([5.0, 2.0, 1.0, 1.0, 0.5, 0.5])
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    centred = unit - unit.mean(axis=0)
+    expected = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+    coords = pca_2d(x)
+    assert coords.shape == (20, 2)
+    np.testing.assert_allclose(coords * np.sign((coords * expected).sum(axis=0)), expected, atol=1e-10)
+    line = rng.normal(size=(20, 1))                               # a 1-D space: +-1 after scaling, centred,
+    signs = np.sign(line[:, 0])                                   # and a zero 2nd axis
+    coords = pca_2d(line)
+    centred_signs = signs - signs.mean()
+    np.testing.assert_allclose(coords[:, 0] * np.sign(coords[:, 0] @ centred_signs), centred_signs, atol=1e-12)
+    assert np.array_equal(coords[:, 1], np.zeros(20))
     with pytest.raises(ValueError, match="NaN"):
         pca_2d(np.full((5, 3), np.nan))
 
@@ -145,7 +158,19 @@ def test_compute_gives_maps_groups_and_metrics(explorer, tiny, settings):
     for name in ("Recall@50", "NDCG@50", "kl_topk", "kl_random", "knn_overlap", "spearman", "ari_users",
                  "ari_items"):
         assert np.isfinite(result.metrics[name]), name
-    assert 0 <= result.metrics["knn_overlap"] <= 1
+    # the shown 5-NN overlap, recomputed naively from the shown embeddings ("0 <= overlap <= 1" held for any value)
+    run = explorer.run(explorer.run_config("htd", 2, 3))
+    student, teacher = explorer.student_shown(run).numpy(), explorer.teacher_shown.double().numpy()
+    assert student.shape == (n, 2)
+    neighbours = []
+    for x in (student, teacher):
+        unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+        cosine = unit @ unit.T
+        np.fill_diagonal(cosine, -np.inf)
+        neighbours.append([set(np.argsort(-row)[:settings.k_neighbours].tolist()) for row in cosine])
+    naive = np.mean([len(a & b) / settings.k_neighbours for a, b in zip(*neighbours)])
+    assert result.metrics["knn_overlap"] == pytest.approx(naive, abs=1e-12)
+    assert result.metrics["Recall@50"] == run.history.final("Recall@50")
     assert result.projection == "PCA" and result.notice is None      # PCA asked for: no fallback notice
     assert result.trained and not result.cached
     fig = plot_result(result, teacher_dim=16)

@@ -98,6 +98,9 @@ def test_cosine_matrix_and_cluster_order():
     emb = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [0.1, 1.0]])
     sim = lessons.cosine_matrix(emb)
     assert sim.shape == (4, 4) and np.allclose(np.diag(sim), 1) and np.allclose(sim, sim.T)
+    # by hand: cos((1, 0), (1, 0.1)) = 1 / sqrt(1.01); (1, 0.1) . (0.1, 1) = 0.2 over |.|^2 = 1.01
+    assert sim[0, 1] == pytest.approx(0.0, abs=1e-12) and sim[0, 2] == pytest.approx(1 / np.sqrt(1.01))
+    assert sim[2, 3] == pytest.approx(0.2 / 1.01) and sim[1, 2] == pytest.approx(0.1 / np.sqrt(1.01))
     order = lessons.cluster_order(emb)
     assert sorted(order) == [0, 1, 2, 3]
     position = {int(e): i for i, e in enumerate(order)}
@@ -142,7 +145,10 @@ def test_toy_space_coherence_and_neighbours():
 def test_item_table(tiny):
     data, teacher = tiny
     assert lessons.item_table(teacher).shape == (data.n_items, 16)
-    assert lessons.item_table(teacher, [3, 1]).shape == (2, 16)
+    assert torch.equal(lessons.item_table(teacher), teacher.item_emb.weight.detach())  # BPR: the item table itself
+    rows = lessons.item_table(teacher, [3, 1])
+    assert rows.shape == (2, 16) and torch.equal(rows, teacher.item_emb.weight.detach()[[3, 1]])
+    assert not rows.requires_grad
 
 
 # ------------------------------------------------------------------ pictures

@@ -432,6 +432,11 @@ def test_htd_distiller_temperature_and_groups(tables):
     user_groups, item_groups = authors.groups()
     assert user_groups.shape == (40,) and item_groups.shape == (60,)
     assert int(user_groups.max()) < 3 and int(item_groups.max()) < 3
+    # values: argmax_k (W t + b)_k of each type's own assignment layer, recomputed here in float64
+    for table, layer, groups in ((t_users, authors.htd.users, user_groups), (t_items, authors.htd.items, item_groups)):
+        logits = table.double() @ layer.assign_weight.detach().double().T + layer.assign_bias.detach().double()
+        assert torch.equal(groups, logits.argmax(dim=1))
+    assert len(item_groups.unique()) > 1  # not everybody in one group, so the comparison means something
     ablation = make_distiller("htd", t_users, t_items, 4, K=3, options=HTDOptions.preset("authors").replace(
         proto_grad=True))
     assert ablation.options.proto_grad and not ablation.options.mask_pe

@@ -168,9 +168,15 @@ def test_training_learns_and_is_deterministic(data, optimizer):
 
 
 def test_lightgcn_trains(data):
+    # "Recall@50 > 0.1" could not fail: the untrained LightGCN already scores 0.525 here (propagation over the
+    # training graph alone ranks the user's neighbourhood first; random ranking ~0.38). Measured (seed 0):
+    # untrained 0.525, after 3 epochs 0.925; a model that does not learn stays at 0.525.
+    untrained = evaluate(make_model("lightgcn", data, 16, seed=0), data)["test"]["Recall@50"]
+    assert untrained == pytest.approx(0.525)
     model = make_model("lightgcn", data, 16, seed=0)
     history = train(model, data, epochs=3, batch_size=256, lr=0.01, progress=False)
-    assert history.final("Recall@50") > 0.1
+    assert history.final("Recall@50") > untrained + 0.25
+    assert history.losses[-1]["loss"] < history.losses[0]["loss"]
 
 
 def test_history_round_trip(data):
