@@ -19,8 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from htd_tutorial import losses
 from htd_tutorial.data import Interactions, MissingDataError, load_dataset, load_interactions, make_synthetic
+from htd_tutorial.distill import make_distiller
+from htd_tutorial.models import make_model
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -55,6 +59,29 @@ def no_pairs() -> np.ndarray:
 def tiny() -> Interactions:
     """Small synthetic data shared by the rows (built once)."""
     return make_synthetic(n_users=40, n_items=60, interactions_per_user=8, seed=0)
+
+
+def teacher_tables(*, nan: bool = False, zero_row: bool = False):
+    """An (untrained) dimension-8 teacher's tables for :func:`tiny`, optionally with a NaN or an all-zero row."""
+    gen = torch.Generator().manual_seed(0)
+    users, items = torch.randn(tiny().n_users, 8, generator=gen), torch.randn(tiny().n_items, 8, generator=gen)
+    if nan:
+        items[3, 1] = math.nan
+    if zero_row:
+        users[5] = 0
+    return users, items
+
+
+def batch(n: int, dim: int, *, nan: bool = False, zero_row: bool = False, inf: bool = False):
+    """``n`` random embeddings of dimension ``dim`` (seeded), optionally with a NaN, an inf or an all-zero row."""
+    x = torch.randn(n, dim, generator=torch.Generator().manual_seed(n * 100 + dim))
+    if nan:
+        x[1, 0] = math.nan
+    if inf:
+        x[2, 1] = math.inf
+    if zero_row:
+        x[0] = 0
+    return x
 
 
 # ------------------------------------------------------------------------------------------ the table
@@ -93,7 +120,55 @@ TABLE = [
     pytest.param(lambda tmp: load_dataset("movielens-1m"),
                  ValueError, r"unknown dataset 'movielens-1m'; choose one of", id="data-unknown-name"),
 
-    # --- losses, models and distillers ---
+    # --- losses, models and distillers (htd_tutorial/losses/*.py, models.py, distill.py) ---
+    pytest.param(lambda tmp: make_model("bpr", tiny(), 0),
+                 ValueError, r"embedding dimension must be a positive integer, got 0", id="model-dim-zero"),
+    pytest.param(lambda tmp: make_model("lightgcn", tiny(), -4),
+                 ValueError, r"embedding dimension must be a positive integer, got -4", id="model-dim-negative"),
+    pytest.param(lambda tmp: make_model("mf", tiny(), 4),
+                 ValueError, r"unknown model kind 'mf'; choose one of \('bpr', 'lightgcn'\)", id="model-unknown-kind"),
+    pytest.param(lambda tmp: make_distiller("kd", *teacher_tables(), 4),
+                 ValueError, r"unknown distillation method 'kd'; choose one of", id="distiller-unknown-method"),
+    pytest.param(lambda tmp: make_distiller("htd", *teacher_tables(), 4, mode="paper"),
+                 ValueError, r"mode must be one of \('authors', 'clean'\), got 'paper'", id="distiller-unknown-mode"),
+    pytest.param(lambda tmp: make_distiller("htd", *teacher_tables(), 4, K=0),
+                 ValueError, r"K must be a positive integer, got 0", id="distiller-K-zero"),
+    pytest.param(lambda tmp: make_distiller("de", *teacher_tables(), 0),
+                 ValueError, r"student_dim must be a positive integer, got 0", id="distiller-student-dim-zero"),
+    pytest.param(lambda tmp: make_distiller("ftd", *teacher_tables(nan=True), 4),
+                 ValueError, r"teacher_items contains NaN or infinite values .*first row 3", id="distiller-nan-teacher"),
+    pytest.param(lambda tmp: make_distiller("ftd", *teacher_tables(zero_row=True), 4, mode="authors"),
+                 ValueError, r"teacher_users has 1 all-zero rows \(first: 5\).*mode='clean'",
+                 id="distiller-zero-teacher-row-plain-cosine"),
+    pytest.param(lambda tmp: losses.HTDLoss(8, 4, K=0),
+                 ValueError, r"K must be a positive integer, got 0", id="htd-loss-K-zero"),
+    pytest.param(lambda tmp: losses.FitNetLoss(0, 8),
+                 ValueError, r"student_dim must be a positive integer, got 0", id="fitnet-dim-zero"),
+    pytest.param(lambda tmp: losses.ftd_loss(batch(6, 4, nan=True), batch(6, 8)),
+                 ValueError, r"student embeddings contain NaN or infinite values \(1 rows, first row 1\)",
+                 id="ftd-nan-student"),
+    pytest.param(lambda tmp: losses.ftd_loss(batch(6, 4), batch(6, 8, inf=True)),
+                 ValueError, r"teacher embeddings contain NaN or infinite values", id="ftd-inf-teacher"),
+    pytest.param(lambda tmp: losses.ftd_loss(batch(6, 4, zero_row=True), batch(6, 8)),
+                 ValueError, r"student embeddings have 1 all-zero rows \(first row 0\).*cosine.*0/0.*eps > 0",
+                 id="ftd-zero-vector-plain-cosine"),
+    pytest.param(lambda tmp: losses.ftd_loss_naive(batch(6, 4), batch(6, 8, zero_row=True)),
+                 ValueError, r"teacher embeddings have 1 all-zero rows", id="ftd-naive-zero-vector-plain-cosine"),
+    pytest.param(lambda tmp: losses.ftd_loss(batch(5, 4), batch(6, 8)),
+                 ValueError, r"student has 5 rows but teacher has 6", id="ftd-batch-sizes-differ"),
+    pytest.param(lambda tmp: losses.HTDLoss(8, 4, K=2)(batch(5, 4), batch(3, 4), batch(6, 8), batch(3, 8), 1.0),
+                 ValueError, r"users: student has 5 rows but teacher has 6", id="htd-batch-sizes-differ"),
+    pytest.param(lambda tmp: losses.HTDLoss(8, 4, K=2)(batch(5, 3), batch(3, 3), batch(5, 8), batch(3, 8), 1.0),
+                 ValueError, r"users: student embeddings have dimension 3, but this module was built for student_dim=4",
+                 id="htd-student-dim-differs"),
+    pytest.param(lambda tmp: losses.HTDLoss(8, 4, K=2)(batch(5, 4, nan=True), batch(3, 4), batch(5, 8), batch(3, 8),
+                                                         1.0),
+                 ValueError, r"users: student embeddings contain NaN", id="htd-nan-student"),
+    pytest.param(lambda tmp: losses.DELoss(8, 4, K=2)(batch(5, 4), batch(3, 4), batch(5, 8), batch(2, 8), 1.0),
+                 ValueError, r"items: student has 3 rows but teacher has 2", id="de-batch-sizes-differ"),
+    pytest.param(lambda tmp: losses.entity_topology(batch(5, 4), batch(5, 8), torch.zeros(4, dtype=torch.long)),
+                 ValueError, r"groups must hold one group per entity, shape \(5,\), got \(4,\)",
+                 id="entity-topology-groups-length"),
 
     # --- training ---
 
@@ -145,3 +220,14 @@ def test_a_user_with_every_item_in_a_single_file_keeps_the_held_out_items_as_neg
     sampler = TripleSampler(data, batch_size=8, seed=0)
     for users, _, negatives in sampler:
         assert set(negatives[users == 0].tolist()) <= held
+
+
+def test_cosine_of_a_zero_vector_is_zero_with_an_epsilon():
+    """The decision for all-zero rows: eps = 0 (the authors' plain cosine) raises (rows above); eps > 0 gives cosine 0."""
+    student, teacher = batch(6, 4, zero_row=True), batch(6, 8)
+    sim = losses.cosine_similarity_matrix(student, eps=1e-8)
+    assert torch.equal(sim[0], torch.zeros(6)) and torch.isfinite(sim).all()
+    assert torch.isfinite(losses.ftd_loss(student, teacher, eps=1e-8))
+    assert torch.allclose(losses.ftd_loss(student, teacher, eps=1e-8), losses.ftd_loss_naive(student, teacher, eps=1e-8))
+    htd = losses.HTDLoss(8, 4, K=2, options=losses.HTDOptions.preset("clean"))
+    assert torch.isfinite(htd(student[:4], student[4:], teacher[:4], teacher[4:], 1.0)["htd"])
