@@ -126,9 +126,11 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     started = time.perf_counter()
-    dataset = load_dataset(data, seed=seed)
-    configs = [RunConfig(method=m, dim=int(d), epochs=epochs, kind=kind, mode=mode, seed=seed,
+    configs = [RunConfig(method=m, dim=d, epochs=epochs, kind=kind, mode=mode, seed=seed,
                          eval_every=eval_every or None) for d in dims for m in methods]  # validates first
+    if not configs:
+        raise ValueError(f"nothing to run: dims={tuple(dims)!r} and methods={tuple(methods)!r} must both be non-empty")
+    dataset = load_dataset(data, seed=seed)
     teacher, t_history = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=seed,
                                      eval_every=eval_every or None, progress=progress)
     teacher_metrics = evaluate(teacher, dataset)["test"]

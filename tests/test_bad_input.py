@@ -24,7 +24,9 @@ import torch
 from htd_tutorial import losses
 from htd_tutorial.data import Interactions, MissingDataError, load_dataset, load_interactions, make_synthetic
 from htd_tutorial.distill import make_distiller
+from htd_tutorial.experiments import RunConfig, run_method
 from htd_tutorial.models import make_model
+from htd_tutorial.training import train
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -82,6 +84,39 @@ def batch(n: int, dim: int, *, nan: bool = False, zero_row: bool = False, inf: b
     if zero_row:
         x[0] = 0
     return x
+
+
+class NaNFromCall(torch.nn.Module):
+    """A distiller (see htd_tutorial.distill) whose loss turns NaN from its ``call``-th call on (1-based)."""
+
+    def __init__(self, call: int):
+        super().__init__()
+        self.call, self.calls = call, 0
+
+    def forward(self, s_users, s_items, users, items, epoch, max_epoch):
+        self.calls += 1
+        value = s_users.sum() * (math.nan if self.calls >= self.call else 0.0)
+        return {"loss": value, "broken": value.detach()}
+
+
+def train_tiny(*, model=None, **settings):
+    """Train a dimension-4 BPR model on :func:`tiny` quietly (``settings`` override the defaults)."""
+    model = model if model is not None else make_model("bpr", tiny(), 4)
+    return train(model, tiny(), **{"epochs": 1, "batch_size": 64, "progress": False, **settings})
+
+
+def with_zero_user_row(model):
+    """``model`` with user 0's embedding set to zero (a vector whose plain cosine is undefined)."""
+    with torch.no_grad():
+        model.user_emb.weight[0] = 0
+    return model
+
+
+def with_nan(model):
+    """``model`` with one NaN in its item table."""
+    with torch.no_grad():
+        model.item_emb.weight[2, 1] = math.nan
+    return model
 
 
 # ------------------------------------------------------------------------------------------ the table
@@ -170,7 +205,44 @@ TABLE = [
                  ValueError, r"groups must hold one group per entity, shape \(5,\), got \(4,\)",
                  id="entity-topology-groups-length"),
 
-    # --- training ---
+    # --- training (htd_tutorial/training.py, experiments.py: settings are checked before anything trains) ---
+    pytest.param(lambda tmp: train_tiny(ks=()),
+                 ValueError, r"ks must be a non-empty sequence of integer cut-offs in 1\.\.n_items=60, got \(\)",
+                 id="train-ks-empty"),
+    pytest.param(lambda tmp: train_tiny(ks=(10.5, 20)),
+                 ValueError, r"ks must be integer cut-offs in 1\.\.n_items=60, got 10\.5", id="train-ks-float"),
+    pytest.param(lambda tmp: train_tiny(ks=(10, 61)),
+                 ValueError, r"ks must be integer cut-offs in 1\.\.n_items=60, got 61", id="train-ks-above-n-items"),
+    pytest.param(lambda tmp: train_tiny(epochs=1.5),
+                 ValueError, r"epochs must be an integer >= 0, got 1\.5", id="train-epochs-float"),
+    pytest.param(lambda tmp: train_tiny(eval_every=-1),
+                 ValueError, r"eval_every must be an integer >= 0, got -1", id="train-eval-every-negative"),
+    pytest.param(lambda tmp: train_tiny(epochs=2, distiller=NaNFromCall(6)),
+                 FloatingPointError, r"training diverged at epoch 2 of 2, step 2 of 4: the loss is nan \(bpr [0-9.]+, "
+                                     r"broken nan\)", id="train-nan-loss"),
+    pytest.param(lambda tmp: train_tiny(model=with_nan(make_model("bpr", tiny(), 4))),
+                 FloatingPointError, r"training diverged at epoch 1 of 1, step 1 of 4: the loss is nan",
+                 id="train-nan-model"),
+    pytest.param(lambda tmp: train_tiny(model=with_zero_user_row(make_model("bpr", tiny(), 4)), batch_size=4096,
+                                        distiller=make_distiller("ftd", *teacher_tables(), 4, mode="authors")),
+                 ValueError, r"epoch 1 of 1, step 1 of 1: student embeddings have 1 all-zero rows",
+                 id="train-ftd-zero-student-row-plain-cosine"),
+    pytest.param(lambda tmp: RunConfig(method="kd", dim=4),
+                 ValueError, r"unknown method 'kd'; choose one of", id="runconfig-unknown-method"),
+    pytest.param(lambda tmp: RunConfig(method="htd", dim=0),
+                 ValueError, r"student dimension must be a positive integer, got 0", id="runconfig-dim-zero"),
+    pytest.param(lambda tmp: RunConfig(method="htd", dim=4, kind="mf"),
+                 ValueError, r"unknown model kind 'mf'; choose one of \('bpr', 'lightgcn'\)", id="runconfig-unknown-kind"),
+    pytest.param(lambda tmp: RunConfig(method="htd", dim=4, K=0),
+                 ValueError, r"K must be a positive integer, got 0", id="runconfig-K-zero"),
+    pytest.param(lambda tmp: RunConfig(method="htd", dim=4, mode="paper"),
+                 ValueError, r"mode must be one of \('authors', 'clean'\), got 'paper'", id="runconfig-unknown-mode"),
+    pytest.param(lambda tmp: RunConfig(method="ftd", dim=4, optimizer="sgd"),
+                 ValueError, r"unknown optimizer 'sgd'; choose one of", id="runconfig-unknown-optimizer"),
+    pytest.param(lambda tmp: RunConfig(method="ftd", dim=4, eval_every=2.5),
+                 ValueError, r"eval_every must be an integer >= 0, got 2\.5", id="runconfig-eval-every-float"),
+    pytest.param(lambda tmp: RunConfig(method="ftd", dim=4, lr=math.nan),
+                 ValueError, r"lr must be > 0, got nan", id="runconfig-lr-nan"),
 
     # --- the explorer ---
 
@@ -231,3 +303,28 @@ def test_cosine_of_a_zero_vector_is_zero_with_an_epsilon():
     assert torch.allclose(losses.ftd_loss(student, teacher, eps=1e-8), losses.ftd_loss_naive(student, teacher, eps=1e-8))
     htd = losses.HTDLoss(8, 4, K=2, options=losses.HTDOptions.preset("clean"))
     assert torch.isfinite(htd(student[:4], student[4:], teacher[:4], teacher[4:], 1.0)["htd"])
+
+
+def test_a_nan_loss_stops_training_before_the_model_is_touched():
+    """Not a silent NaN model: the step whose loss is NaN raises before it updates anything."""
+    model = make_model("bpr", tiny(), 4)
+    with pytest.raises(FloatingPointError, match="epoch 1 of 1, step 3 of 4"):
+        train_tiny(model=model, distiller=NaNFromCall(3))
+    assert all(torch.isfinite(table).all() for table in model.all_embeddings())
+
+
+@pytest.mark.parametrize("method", ["ftd", "htd"])
+def test_two_identical_seeded_distillation_runs_are_bit_identical(method, tmp_path):
+    """Same data, teacher, settings and seed: the same student and distiller, bit for bit (CPU)."""
+    teacher = make_model("bpr", tiny(), 8, seed=1)
+    config = RunConfig(method=method, dim=4, epochs=3, K=3, batch_size=64, lr=1e-2, seed=7)
+    first, second = (run_method(tiny(), teacher, config, directory=tmp_path / name, use_cache=False, progress=False)
+                     for name in ("first", "second"))
+    for a, b in zip(first.student.all_embeddings(), second.student.all_embeddings()):
+        assert torch.equal(a, b)
+    state_a, state_b = first.distiller.state_dict(), second.distiller.state_dict()
+    assert state_a.keys() == state_b.keys() and all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    timeless = [[{k: v for k, v in record.items() if k != "seconds"} for record in run.history.losses]
+                for run in (first, second)]
+    assert timeless[0] == timeless[1]
+    assert first.history.metrics == second.history.metrics
