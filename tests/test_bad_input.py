@@ -15,17 +15,24 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from htd_tutorial import __main__ as cli
 from htd_tutorial import losses
 from htd_tutorial.data import Interactions, MissingDataError, load_dataset, load_interactions, make_synthetic
 from htd_tutorial.distill import make_distiller
-from htd_tutorial.experiments import RunConfig, run_method
-from htd_tutorial.models import make_model
+from htd_tutorial.experiments import METHODS, RunConfig, run_method
+from htd_tutorial.losses.htd import HTD_MODES
+from htd_tutorial.models import MODEL_KINDS, make_model
 from htd_tutorial.training import train
 
 
@@ -262,6 +269,61 @@ def test_bad_input(call, expected, pattern, tmp_path):
     else:
         with pytest.raises(expected, match=pattern):
             call(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ the command line
+# Each row runs ``python -m htd_tutorial <argv>`` in a subprocess (``{tmp}`` becomes the test's folder).
+# Expected: exit status 2, nothing on stdout, one line on stderr matching the regex (it names the bad
+# argument), within seconds, and nothing written (no output folder, no cache).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLI_TABLE = [
+    pytest.param(["reproduce", "--data", "synthetic", "--epochs", "-1"],
+                 r"argument --epochs: expected a whole number >= 1, got -1", id="cli-epochs-negative"),
+    pytest.param(["reproduce", "--data", "synthetic", "--dims", "10", "0"],
+                 r"argument --dims: expected a whole number >= 1, got 0", id="cli-dims-zero"),
+    pytest.param(["reproduce", "--data", "synthetic", "--dims", "x"],
+                 r"argument --dims: expected a whole number >= 1, got 'x'", id="cli-dims-not-a-number"),
+    pytest.param(["reproduce", "--data", "synthetic", "--methods", "student", "kd"],
+                 r"argument --methods: invalid choice: 'kd'", id="cli-unknown-method"),
+    pytest.param(["reproduce", "--data", "{tmp}/no-such-folder"],
+                 r"argument --data: no dataset named '.*no-such-folder' and no file or folder", id="cli-missing-data"),
+    pytest.param(["ablation", "--data", "synthetic", "--model", "mf"],
+                 r"argument --model: invalid choice: 'mf' \(choose from 'bpr', 'lightgcn'\)", id="cli-unknown-model"),
+    pytest.param(["ablation", "--data", "synthetic", "--seeds", "0", "-1"],
+                 r"argument --seeds: expected a whole number >= 0, got -1", id="cli-ablation-seed-negative"),
+    pytest.param(["reproduce", "--data", "synthetic", "--out", "{tmp}/a-file/results"],
+                 r"argument --out: .*a-file is a file", id="cli-out-below-a-file"),
+    pytest.param(["reproduce", "--data", "{tmp}/split-without-valid"],
+                 r"reproduce: error: .*split-without-valid: missing valid\.tsv", id="cli-data-folder-lacks-valid"),
+]
+
+
+@pytest.mark.parametrize("argv, pattern", CLI_TABLE)
+def test_bad_command_line(argv, pattern, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    split_folder(tmp_path, omit=("valid.tsv",)).rename(tmp_path / "split-without-valid")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(out)]
+    env = dict(os.environ, HTD_CACHE_DIR=str(cache),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "htd_tutorial", *argv, "--no-progress"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    seconds = time.perf_counter() - started
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+    assert seconds < 30  # fails fast (well under a second for argparse's errors, a torch import for the last row)
+    assert not out.exists() and not cache.exists()
+
+
+def test_cli_names_match_the_package():
+    """The command line spells out its choices (importing them would import torch); they must stay the same."""
+    assert cli.METHODS == METHODS and cli.MODEL_KINDS == MODEL_KINDS and cli.HTD_MODES == HTD_MODES
 
 
 # ------------------------------------------------------------------------------------------ behaviour rows
