@@ -126,6 +126,23 @@ def with_nan(model):
     return model
 
 
+@functools.lru_cache(maxsize=None)
+def explorer():
+    """A TopologyExplorer on :func:`tiny` with an untrained teacher (the rows fail before anything trains)."""
+    from htd_tutorial.explorer import SHIPPED, TopologyExplorer
+
+    settings = SHIPPED.replace(dims=(2, 4), dim=2, K=3, K_max=10, n_users_shown=20, n_items_shown=30,
+                               k_neighbours=5)
+    return TopologyExplorer(tiny(), make_model("bpr", tiny(), 8, seed=1), settings, projection="pca",
+                            disk_cache=False)
+
+
+def explorer_settings(**changes):
+    from htd_tutorial.explorer import SHIPPED
+
+    return SHIPPED.replace(**changes)
+
+
 # ------------------------------------------------------------------------------------------ the table
 TABLE = [
     # --- data files (htd_tutorial/data/files.py, interactions.py, split.py) ---
@@ -251,7 +268,26 @@ TABLE = [
     pytest.param(lambda tmp: RunConfig(method="ftd", dim=4, lr=math.nan),
                  ValueError, r"lr must be > 0, got nan", id="runconfig-lr-nan"),
 
-    # --- the explorer ---
+    # --- the explorer (htd_tutorial/explorer.py: a setting outside the controls' range fails before training) ---
+    pytest.param(lambda tmp: explorer().compute("fitnet", 2, 3),
+                 ValueError, r"unknown method 'fitnet'; choose one of student, ftd, htd", id="explorer-unknown-method"),
+    pytest.param(lambda tmp: explorer().compute("htd", 0, 3),
+                 ValueError, r"the student dimension must be a whole number >= 1, got 0", id="explorer-dim-zero"),
+    pytest.param(lambda tmp: explorer().compute("ftd", 64, 3),
+                 ValueError, r"the student dimension 64 is not on the dimension slider, which offers 2, 4",
+                 id="explorer-dim-not-on-the-slider"),
+    pytest.param(lambda tmp: explorer().compute("htd", 2, 0),
+                 ValueError, r"the number of groups K must be a whole number >= 1, got 0", id="explorer-K-zero"),
+    pytest.param(lambda tmp: explorer().compute("htd", 2, 41),
+                 ValueError, r"K = 41 groups is more than the 40 users of this dataset", id="explorer-K-above-users"),
+    pytest.param(lambda tmp: explorer().compute("htd", 2, 11),
+                 ValueError, r"K = 11 groups is more than the group slider's largest value, K_max = 10",
+                 id="explorer-K-above-K_max"),
+    pytest.param(lambda tmp: explorer_settings(method="fitnet"),
+                 ValueError, r"method must be one of \('student', 'ftd', 'htd'\), got 'fitnet'",
+                 id="explorer-settings-unknown-method"),
+    pytest.param(lambda tmp: explorer_settings(dim=3),
+                 ValueError, r"dim=3, must be one of dims=\(2, 4, 8, 16, 32\)", id="explorer-settings-dim-not-in-dims"),
 
     # --- cache (htd_tutorial/cache.py): rows to be added here by the cache's owner ---
     # truncated checkpoint file, tensors of the wrong shapes, read-only cache folder
