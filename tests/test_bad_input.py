@@ -13,7 +13,9 @@ tests at the end. Data the rows share is built once by the small cached helpers 
 """
 from __future__ import annotations
 
+import errno
 import functools
+import json
 import math
 import os
 import re
@@ -33,6 +35,7 @@ from htd_tutorial.distill import make_distiller
 from htd_tutorial.experiments import METHODS, RunConfig, run_method
 from htd_tutorial.losses.htd import HTD_MODES
 from htd_tutorial.models import MODEL_KINDS, make_model
+from htd_tutorial.reproduce import save_figure_atomic, write_json_atomic
 from htd_tutorial.training import train
 
 
@@ -360,6 +363,89 @@ def test_bad_command_line(argv, pattern, tmp_path):
 def test_cli_names_match_the_package():
     """The command line spells out its choices (importing them would import torch); they must stay the same."""
     assert cli.METHODS == METHODS and cli.MODEL_KINDS == MODEL_KINDS and cli.HTD_MODES == HTD_MODES
+
+
+# ------------------------------------------------------------------------------------------ writing results
+# A failed write of a results JSON or a figure (htd_tutorial/reproduce.py's atomic writers, used by the
+# reproduce and ablation commands) must leave the previous file as it was and no temporary file behind.
+# Tests run as root, so a read-only folder would not stop them: failures are injected instead.
+# Row: (writer, payload, failure, expected exception, regex); failure None = the payload itself is bad.
+GOOD = {"runs": [{"method": "htd", "dim": 10, "Recall@50": 0.23}]}
+WRITE_TABLE = [
+    pytest.param("json", {"runs": [object()]}, None, TypeError,
+                 r"results\.json not written: Object of type object is not JSON serializable", id="json-unserialisable"),
+    pytest.param("json", {"Recall@50": math.nan}, None, ValueError,
+                 r"results\.json not written: NaN and infinite numbers are not valid JSON", id="json-nan"),
+    pytest.param("json", GOOD, "disk-full", OSError, r"No space left on device", id="json-disk-full-mid-write"),
+    pytest.param("json", GOOD, "rename", OSError, r"rename refused", id="json-rename-fails"),
+    pytest.param("json", GOOD, "parent-is-a-file", OSError, r"a-file", id="json-parent-is-a-file"),
+    pytest.param("figure", None, "disk-full", OSError, r"No space left on device", id="figure-disk-full-mid-write"),
+    pytest.param("figure", None, "rename", OSError, r"rename refused", id="figure-rename-fails"),
+    pytest.param("figure", None, "parent-is-a-file", OSError, r"a-file", id="figure-parent-is-a-file"),
+]
+
+
+def files_under(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("writer, payload, failure, expected, pattern", WRITE_TABLE)
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(writer, payload, failure, expected, pattern,
+                                                                   tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    (tmp_path / "a-file").write_text("a file, not a folder")
+    name = "results.json" if writer == "json" else "figure.png"
+    target = tmp_path / "out" / name
+    target.parent.mkdir()
+    target.write_bytes(b'{"old": true}\n' if writer == "json" else b"\x89PNG the previous figure")
+    if failure == "parent-is-a-file":
+        target = tmp_path / "a-file" / name
+    before = files_under(tmp_path)
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "rename refused")
+
+    fig = plt.figure()
+    fig.add_subplot().plot([1, 2, 3])
+    if failure == "rename":
+        monkeypatch.setattr(os, "replace", refuse)
+    if failure == "disk-full" and writer == "json":
+        def half_a_dump(obj, handle, **kwargs):
+            handle.write('{"runs": [')
+            no_space()
+        monkeypatch.setattr(json, "dump", half_a_dump)
+    if failure == "disk-full" and writer == "figure":
+        def half_a_figure(fname, **kwargs):
+            Path(fname).write_bytes(b"\x89PNG half")
+            no_space()
+        fig.savefig = half_a_figure
+    with pytest.raises(expected, match=pattern):
+        if writer == "json":
+            write_json_atomic(target, payload)
+        else:
+            save_figure_atomic(fig, target)
+    assert files_under(tmp_path) == before  # the old file as it was, nothing else (no temporary file)
+    if writer == "figure":
+        assert not plt.fignum_exists(fig.number)  # closed even when the save failed
+    plt.close(fig)
+
+
+def test_the_atomic_writers_still_write(tmp_path):
+    """The counterpart of the rows above: with nothing failing, both writers replace the old file."""
+    import matplotlib.pyplot as plt
+
+    target = tmp_path / "deep" / "results.json"
+    write_json_atomic(target, {"old": True})
+    write_json_atomic(target, GOOD)
+    assert json.loads(target.read_text()) == GOOD and (target.stat().st_mode & 0o777) == 0o644
+    fig = plt.figure()
+    figure = save_figure_atomic(fig, tmp_path / "deep" / "figure.png")
+    assert figure.read_bytes().startswith(b"\x89PNG") and not plt.fignum_exists(fig.number)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["figure.png", "results.json"]
 
 
 # ------------------------------------------------------------------------------------------ behaviour rows
