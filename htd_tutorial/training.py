@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import Interactions
-from .data.split import _check_int
+from .data.split import _check_int, _check_ks
 from .evaluation import DEFAULT_KS, evaluate
 from .losses.bpr import bpr_loss
 from .models import Recommender
@@ -102,23 +102,6 @@ def _check_positive(name: str, value, allow_zero: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or bad or \
             (isinstance(value, float) and math.isnan(value)):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-
-
-def _check_ks(ks, n_items: int) -> tuple[int, ...]:
-    """``ks`` as a tuple of ints, or ValueError: a non-empty sequence of integer cut-offs in ``1..n_items``.
-
-    Floats are rejected rather than truncated (``10.5`` is not the cut-off 10), and the check runs
-    before training, so a bad ``ks`` does not cost a whole training run.
-    """
-    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
-        raise ValueError(f"ks must be a non-empty sequence of integer cut-offs in 1..n_items={n_items}, got {ks!r}")
-    ks = tuple(ks)
-    if not ks:
-        raise ValueError(f"ks must be a non-empty sequence of integer cut-offs in 1..n_items={n_items}, got ()")
-    for k in ks:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_items:
-            raise ValueError(f"ks must be integer cut-offs in 1..n_items={n_items}, got {k!r} in {ks}")
-    return tuple(int(k) for k in ks)
 
 
 def training_threads(data: Interactions, device: torch.device, threads: int | None = None) -> int:

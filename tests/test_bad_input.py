@@ -30,6 +30,7 @@ import torch
 
 from htd_tutorial import __main__ as cli
 from htd_tutorial import losses
+from htd_tutorial.course import popularity_baseline
 from htd_tutorial.data import Interactions, MissingDataError, load_dataset, load_interactions, make_synthetic
 from htd_tutorial.distill import make_distiller
 from htd_tutorial.experiments import METHODS, RunConfig, run_method
@@ -240,6 +241,10 @@ TABLE = [
                  ValueError, r"ks must be integer cut-offs in 1\.\.n_items=60, got 10\.5", id="train-ks-float"),
     pytest.param(lambda tmp: train_tiny(ks=(10, 61)),
                  ValueError, r"ks must be integer cut-offs in 1\.\.n_items=60, got 61", id="train-ks-above-n-items"),
+    pytest.param(lambda tmp: popularity_baseline(tiny(), ks=(10.5,)),
+                 ValueError, r"ks must be integer cut-offs in 1\.\.n_items=60, got 10\.5", id="popularity-ks-float"),
+    pytest.param(lambda tmp: popularity_baseline(tiny(), ks=()),
+                 ValueError, r"ks must be a non-empty sequence", id="popularity-ks-empty"),
     pytest.param(lambda tmp: train_tiny(epochs=1.5),
                  ValueError, r"epochs must be an integer >= 0, got 1\.5", id="train-epochs-float"),
     pytest.param(lambda tmp: train_tiny(eval_every=-1),
