@@ -7,9 +7,11 @@ row whose "exception" is a ``Warning`` subclass expects that warning instead (do
 that is not an error, e.g. duplicated rows are dropped with a warning).
 
 Adding a row: append a ``pytest.param(call, Expected, r"regex", id="area-what")`` to ``TABLE``, where
-``call(tmp_path)`` makes the bad call (``tmp_path`` is a fresh folder for files it needs). Rows that
-need a subprocess (the command line) go to ``CLI_TABLE``, rows about writing files to the write-failure
-tests at the end. Data the rows share is built once by the small cached helpers below.
+``call(tmp_path)`` makes the bad call (``tmp_path`` is a fresh folder for files it needs). Command-line
+rows (run in a subprocess) go to ``CLI_TABLE``, failed writes of results and figures to ``WRITE_TABLE``.
+The data the rows share is built once by the small cached helpers below. Tests after the tables check
+the documented behaviours that are not errors (a user with all items but one in training, the cosine
+of a zero vector with an epsilon, the model after a NaN loss) and that seeded runs are bit-identical.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from htd_tutorial.distill import make_distiller
 from htd_tutorial.experiments import METHODS, RunConfig, run_method
 from htd_tutorial.losses.htd import HTD_MODES
 from htd_tutorial.models import MODEL_KINDS, make_model
-from htd_tutorial.reproduce import save_figure_atomic, write_json_atomic
+from htd_tutorial.reproduce import reproduce, save_figure_atomic, write_json_atomic
 from htd_tutorial.training import train
 
 
@@ -162,8 +164,8 @@ TABLE = [
                      f"{u}\t{i}\n" for u in range(3) for i in range(4)) + "1\t2\n")),
                  UserWarning, r"x\.tsv: dropped 1 duplicated interaction\(s\) \(the first at line 14: user 1, item 2\)",
                  id="data-duplicate-rows-warn"),
-    pytest.param(lambda tmp: load_interactions(split_folder(tmp, train="".join(f"0\t{i}\n" for i in range(6)) + "1\t1\n",
-                                                            valid="1\t2\n", test="1\t3\n")),
+    pytest.param(lambda tmp: load_interactions(split_folder(
+                     tmp, train="".join(f"0\t{i}\n" for i in range(6)) + "1\t1\n", valid="1\t2\n", test="1\t3\n")),
                  ValueError, r"split: .*user 0 has every one of the 6 items in training.*no item left to draw",
                  id="data-user-with-every-item-in-train.tsv"),
     pytest.param(lambda tmp: Interactions("mine", 2, 3, train=[[0, 0], [0, 1], [0, 2], [1, 0]], valid=no_pairs(),
@@ -171,7 +173,8 @@ TABLE = [
                  ValueError, r"mine: user 0 has every one of the 3 items in training", id="interactions-every-item"),
     pytest.param(lambda tmp: Interactions("mine", 2, 3, train=[[0, 0], [1, 2], [0, 0]], valid=no_pairs(),
                                           test=no_pairs()),
-                 ValueError, r"mine train: 1 repeated pair\(s\), e\.g\. user 0, item 0", id="interactions-repeated-pair"),
+                 ValueError, r"mine train: 1 repeated pair\(s\), e\.g\. user 0, item 0",
+                 id="interactions-repeated-pair"),
     pytest.param(lambda tmp: Interactions("mine", 2, 3, train=[[0, 0], [1, 0]], valid=[[0, 1]], test=[[0, 1]]),
                  ValueError, r"mine: 1 test pair\(s\) are also validation pairs", id="interactions-valid-equals-test"),
     pytest.param(lambda tmp: load_interactions(split_folder(tmp, omit=("valid.tsv",))),
@@ -199,7 +202,8 @@ TABLE = [
     pytest.param(lambda tmp: make_distiller("de", *teacher_tables(), 0),
                  ValueError, r"student_dim must be a positive integer, got 0", id="distiller-student-dim-zero"),
     pytest.param(lambda tmp: make_distiller("ftd", *teacher_tables(nan=True), 4),
-                 ValueError, r"teacher_items contains NaN or infinite values .*first row 3", id="distiller-nan-teacher"),
+                 ValueError, r"teacher_items contains NaN or infinite values .*first row 3",
+                 id="distiller-nan-teacher"),
     pytest.param(lambda tmp: make_distiller("ftd", *teacher_tables(zero_row=True), 4, mode="authors"),
                  ValueError, r"teacher_users has 1 all-zero rows \(first: 5\).*mode='clean'",
                  id="distiller-zero-teacher-row-plain-cosine"),
@@ -259,12 +263,17 @@ TABLE = [
                                         distiller=make_distiller("ftd", *teacher_tables(), 4, mode="authors")),
                  ValueError, r"epoch 1 of 1, step 1 of 1: student embeddings have 1 all-zero rows",
                  id="train-ftd-zero-student-row-plain-cosine"),
+    pytest.param(lambda tmp: reproduce("synthetic", dims=(), out=tmp / "out", progress=False),
+                 ValueError, r"nothing to run: dims=\(\) and methods=", id="reproduce-no-dims"),
+    pytest.param(lambda tmp: reproduce("synthetic", dims=(10.5,), out=tmp / "out", progress=False),
+                 ValueError, r"student dimension must be a positive integer, got 10\.5", id="reproduce-float-dim"),
     pytest.param(lambda tmp: RunConfig(method="kd", dim=4),
                  ValueError, r"unknown method 'kd'; choose one of", id="runconfig-unknown-method"),
     pytest.param(lambda tmp: RunConfig(method="htd", dim=0),
                  ValueError, r"student dimension must be a positive integer, got 0", id="runconfig-dim-zero"),
     pytest.param(lambda tmp: RunConfig(method="htd", dim=4, kind="mf"),
-                 ValueError, r"unknown model kind 'mf'; choose one of \('bpr', 'lightgcn'\)", id="runconfig-unknown-kind"),
+                 ValueError, r"unknown model kind 'mf'; choose one of \('bpr', 'lightgcn'\)",
+                 id="runconfig-unknown-kind"),
     pytest.param(lambda tmp: RunConfig(method="htd", dim=4, K=0),
                  ValueError, r"K must be a positive integer, got 0", id="runconfig-K-zero"),
     pytest.param(lambda tmp: RunConfig(method="htd", dim=4, mode="paper"),
@@ -321,21 +330,21 @@ def test_bad_input(call, expected, pattern, tmp_path):
 # argument), within seconds, and nothing written (no output folder, no cache).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI_TABLE = [
-    pytest.param(["reproduce", "--data", "synthetic", "--epochs", "-1"],
+    pytest.param(["reproduce", "--epochs", "-1"],
                  r"argument --epochs: expected a whole number >= 1, got -1", id="cli-epochs-negative"),
-    pytest.param(["reproduce", "--data", "synthetic", "--dims", "10", "0"],
+    pytest.param(["reproduce", "--dims", "10", "0"],
                  r"argument --dims: expected a whole number >= 1, got 0", id="cli-dims-zero"),
-    pytest.param(["reproduce", "--data", "synthetic", "--dims", "x"],
+    pytest.param(["reproduce", "--dims", "x"],
                  r"argument --dims: expected a whole number >= 1, got 'x'", id="cli-dims-not-a-number"),
-    pytest.param(["reproduce", "--data", "synthetic", "--methods", "student", "kd"],
+    pytest.param(["reproduce", "--methods", "student", "kd"],
                  r"argument --methods: invalid choice: 'kd'", id="cli-unknown-method"),
     pytest.param(["reproduce", "--data", "{tmp}/no-such-folder"],
                  r"argument --data: no dataset named '.*no-such-folder' and no file or folder", id="cli-missing-data"),
-    pytest.param(["ablation", "--data", "synthetic", "--model", "mf"],
+    pytest.param(["ablation", "--model", "mf"],
                  r"argument --model: invalid choice: 'mf' \(choose from 'bpr', 'lightgcn'\)", id="cli-unknown-model"),
-    pytest.param(["ablation", "--data", "synthetic", "--seeds", "0", "-1"],
+    pytest.param(["ablation", "--seeds", "0", "-1"],
                  r"argument --seeds: expected a whole number >= 0, got -1", id="cli-ablation-seed-negative"),
-    pytest.param(["reproduce", "--data", "synthetic", "--out", "{tmp}/a-file/results"],
+    pytest.param(["reproduce", "--out", "{tmp}/a-file/results"],
                  r"argument --out: .*a-file is a file", id="cli-out-below-a-file"),
     pytest.param(["reproduce", "--data", "{tmp}/split-without-valid"],
                  r"reproduce: error: .*split-without-valid: missing valid\.tsv", id="cli-data-folder-lacks-valid"),
@@ -378,7 +387,8 @@ def test_cli_names_match_the_package():
 GOOD = {"runs": [{"method": "htd", "dim": 10, "Recall@50": 0.23}]}
 WRITE_TABLE = [
     pytest.param("json", {"runs": [object()]}, None, TypeError,
-                 r"results\.json not written: Object of type object is not JSON serializable", id="json-unserialisable"),
+                 r"results\.json not written: Object of type object is not JSON serializable",
+                 id="json-unserialisable"),
     pytest.param("json", {"Recall@50": math.nan}, None, ValueError,
                  r"results\.json not written: NaN and infinite numbers are not valid JSON", id="json-nan"),
     pytest.param("json", GOOD, "disk-full", OSError, r"No space left on device", id="json-disk-full-mid-write"),
@@ -472,7 +482,10 @@ def test_sampler_never_returns_a_training_item_for_a_user_with_one_negative_left
 
 
 def test_a_user_with_every_item_in_a_single_file_keeps_the_held_out_items_as_negatives(tmp_path):
-    """Leave-one-out holds out two of their items, so those are this user's negatives (documented in load_interactions)."""
+    """Leave-one-out holds out two of their items, so those are this user's negatives.
+
+    (Documented in load_interactions; only a user with every item in *training* is an error.)
+    """
     from htd_tutorial.sampling import TripleSampler
 
     rows = [(0, i) for i in range(6)] + [(u, i) for u in (1, 2, 3) for i in (u, u + 1, u + 2)]
@@ -484,12 +497,13 @@ def test_a_user_with_every_item_in_a_single_file_keeps_the_held_out_items_as_neg
 
 
 def test_cosine_of_a_zero_vector_is_zero_with_an_epsilon():
-    """The decision for all-zero rows: eps = 0 (the authors' plain cosine) raises (rows above); eps > 0 gives cosine 0."""
+    """The decision for all-zero rows: eps = 0 (the authors' plain cosine) raises (see the rows), eps > 0: cosine 0."""
     student, teacher = batch(6, 4, zero_row=True), batch(6, 8)
     sim = losses.cosine_similarity_matrix(student, eps=1e-8)
     assert torch.equal(sim[0], torch.zeros(6)) and torch.isfinite(sim).all()
     assert torch.isfinite(losses.ftd_loss(student, teacher, eps=1e-8))
-    assert torch.allclose(losses.ftd_loss(student, teacher, eps=1e-8), losses.ftd_loss_naive(student, teacher, eps=1e-8))
+    fast, naive = losses.ftd_loss(student, teacher, eps=1e-8), losses.ftd_loss_naive(student, teacher, eps=1e-8)
+    assert torch.allclose(fast, naive)
     htd = losses.HTDLoss(8, 4, K=2, options=losses.HTDOptions.preset("clean"))
     assert torch.isfinite(htd(student[:4], student[4:], teacher[:4], teacher[4:], 1.0)["htd"])
 
