@@ -1,75 +1,139 @@
-"""Command line: ``python -m htd_tutorial reproduce ...`` or ``... ablation ...`` (see ``--help``)."""
+"""Command line: ``python -m htd_tutorial reproduce ...`` or ``... ablation ...`` (see ``--help``).
+
+Bad arguments fail at once, before torch is even imported: every value is checked by its argparse
+``type=`` (whole numbers, an existing dataset, an output folder that can be one), and argparse, like
+a problem found later (e.g. a data file that does not parse), reports it in one line on stderr
+with exit status 2.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from .experiments import METHODS
+# The names the commands accept. Spelled out (not imported from .experiments, .models, .losses.htd)
+# because those import torch, which takes seconds; tests/test_bad_input.py checks they are the same.
+METHODS = ("student", "fitnet", "de", "ftd", "htd")
+MODEL_KINDS = ("bpr", "lightgcn")
+HTD_MODES = ("authors", "clean")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (usage is one ``--help`` away), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _whole_number(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=``: a whole number >= 1 (dimensions, epochs)."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type=``: a whole number >= 0 (seeds; ``--eval-every 0`` evaluates only at the end)."""
+    return _whole_number(text, 0)
+
+
+def dataset(text: str) -> str:
+    """argparse ``type=``: a dataset name of :data:`htd_tutorial.data.DATASETS`, or an existing file or folder.
+
+    Whether the file's content is usable is only known once it is read (the command does that first,
+    before any training).
+    """
+    from .data import DATASETS
+
+    if text.strip().lower() in DATASETS or Path(text).expanduser().exists():
+        return text
+    raise argparse.ArgumentTypeError(f"no dataset named {text!r} and no file or folder {Path(text).expanduser()}; "
+                                     f"give one of {', '.join(sorted(DATASETS))} or the path of an interaction file "
+                                     "or of a folder with train.tsv, valid.tsv and test.tsv")
+
+
+def output_folder(text: str) -> str:
+    """argparse ``type=``: a folder that exists or can be made (checked now, not after hours of training)."""
+    path = Path(text).expanduser()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{existing} is a file, so {path} cannot be the output folder")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m htd_tutorial",
-                                     description="Topology distillation course: experiments from the command line.")
+    parser = _Parser(prog="python -m htd_tutorial",
+                     description="Topology distillation course: experiments from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="the paper's capacity-gap sweep (resumable; finished runs are cached)")
-    rep.add_argument("--data", default="citeulike", help="dataset name or path (default: citeulike)")
-    rep.add_argument("--dims", type=int, nargs="+", default=[10, 20, 100, 200], help="student dimensions")
+    rep.add_argument("--data", type=dataset, default="citeulike", help="dataset name or path (default: citeulike)")
+    rep.add_argument("--dims", type=positive_int, nargs="+", default=[10, 20, 100, 200], help="student dimensions")
     rep.add_argument("--methods", nargs="+", default=["student", "de", "ftd", "htd"], choices=METHODS)
-    rep.add_argument("--epochs", type=int, default=100, help="student epochs (paper: 100)")
-    rep.add_argument("--teacher-epochs", type=int, default=100)
-    rep.add_argument("--teacher-dim", type=int, default=200)
-    rep.add_argument("--model", default="bpr", choices=["bpr", "lightgcn"])
-    rep.add_argument("--mode", default="authors", choices=["authors", "clean"])
-    rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--eval-every", type=int, default=10)
-    rep.add_argument("--out", default="results", help="output folder (default: results)")
+    rep.add_argument("--epochs", type=positive_int, default=100, help="student epochs (paper: 100)")
+    rep.add_argument("--teacher-epochs", type=positive_int, default=100)
+    rep.add_argument("--teacher-dim", type=positive_int, default=200)
+    rep.add_argument("--model", default="bpr", choices=MODEL_KINDS)
+    rep.add_argument("--mode", default="authors", choices=HTD_MODES)
+    rep.add_argument("--seed", type=non_negative_int, default=0)
+    rep.add_argument("--eval-every", type=non_negative_int, default=10,
+                     help="evaluate every this many epochs (0: only after the last one; default: 10)")
+    rep.add_argument("--out", type=output_folder, default="results", help="output folder (default: results)")
     rep.add_argument("--name", default=None, help="file-name stem (default: dataset name)")
     rep.add_argument("--no-progress", action="store_true")
     rep.add_argument("--cached-only", action="store_true",
                      help="train no student: table and figure from the finished runs only")
     abl = sub.add_parser("ablation", help="HTD: the authors' code vs the clean reading, one switch at a time")
-    abl.add_argument("--data", default="citeulike", help="dataset name or path (default: citeulike)")
-    abl.add_argument("--dim", type=int, default=20, help="student dimension (default: 20)")
-    abl.add_argument("--epochs", type=int, default=100, help="student epochs (paper: 100)")
-    abl.add_argument("--model", default="bpr", choices=["bpr", "lightgcn"])
-    abl.add_argument("--base", default="authors", choices=["authors", "clean"],
+    abl.add_argument("--data", type=dataset, default="citeulike", help="dataset name or path (default: citeulike)")
+    abl.add_argument("--dim", type=positive_int, default=20, help="student dimension (default: 20)")
+    abl.add_argument("--epochs", type=positive_int, default=100, help="student epochs (paper: 100)")
+    abl.add_argument("--model", default="bpr", choices=MODEL_KINDS)
+    abl.add_argument("--base", default="authors", choices=HTD_MODES,
                      help="the preset whose switches are flipped one at a time (default: authors)")
-    abl.add_argument("--seeds", type=int, nargs="+", default=[0], help="student seeds (default: 0)")
+    abl.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0], help="student seeds (default: 0)")
     abl.add_argument("--baselines", nargs="*", default=[], choices=[m for m in METHODS if m != "htd"],
                      help="other methods at the same settings, for context (e.g. student ftd)")
-    abl.add_argument("--teacher-epochs", type=int, default=100)
-    abl.add_argument("--teacher-dim", type=int, default=200)
-    abl.add_argument("--teacher-seed", type=int, default=0)
-    abl.add_argument("--eval-every", type=int, default=10)
-    abl.add_argument("--out", default="results", help="output folder (default: results)")
+    abl.add_argument("--teacher-epochs", type=positive_int, default=100)
+    abl.add_argument("--teacher-dim", type=positive_int, default=200)
+    abl.add_argument("--teacher-seed", type=non_negative_int, default=0)
+    abl.add_argument("--eval-every", type=non_negative_int, default=10,
+                     help="evaluate every this many epochs (0: only after the last one; default: 10)")
+    abl.add_argument("--out", type=output_folder, default="results", help="output folder (default: results)")
     abl.add_argument("--name", default=None, help="file-name stem (default: dataset name)")
     abl.add_argument("--no-progress", action="store_true")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a bad argument exits with status 2 (argparse), bad data or settings found later return 2."""
     args = build_parser().parse_args(argv)
-    if args.command == "reproduce":
-        from .reproduce import reproduce
-        try:
+    try:
+        if args.command == "reproduce":
+            from .reproduce import reproduce
+
             reproduce(args.data, dims=tuple(args.dims), methods=tuple(args.methods), epochs=args.epochs,
                       teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs, kind=args.model,
                       mode=args.mode, seed=args.seed, eval_every=args.eval_every, out=args.out, name=args.name,
                       progress=not args.no_progress, cached_only=args.cached_only)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    elif args.command == "ablation":
-        from .ablation import run_ablation
-        try:
+        elif args.command == "ablation":
+            from .ablation import run_ablation
+
             run_ablation(args.data, dim=args.dim, epochs=args.epochs, kind=args.model, base=args.base,
                          seeds=tuple(args.seeds), teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs,
                          teacher_seed=args.teacher_seed, eval_every=args.eval_every,
                          baselines=tuple(args.baselines), out=args.out, name=args.name,
                          progress=not args.no_progress)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    except ValueError as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the exception's text
+        print(f"python -m htd_tutorial {args.command}: error: {message}", file=sys.stderr)
+        return 2
     return 0
 
 

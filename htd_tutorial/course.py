@@ -31,6 +31,7 @@ import torch
 
 from .cache import get_teacher
 from .data import DATASETS, Interactions, load_dataset
+from .data.split import _check_ks
 from .evaluation import DEFAULT_KS, evaluate, evaluate_embeddings
 from .models import Recommender, make_model
 from .params import param
@@ -284,6 +285,7 @@ def popularity_baseline(data: Interactions, *, ks: tuple[int, ...] = DEFAULT_KS)
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
+    ks = _check_ks(ks, data.n_items)
     counts = torch.as_tensor(data.item_counts(), dtype=torch.float64)
     return evaluate_embeddings(torch.ones(data.n_users, 1, dtype=torch.float64), counts[:, None], data, ks=ks)
 

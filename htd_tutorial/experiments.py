@@ -14,10 +14,12 @@ import torch
 
 from .cache import cache_dir, config_key, read_cached, tensor_digest, write_cached
 from .data import Interactions
-from .distill import make_distiller
-from .losses.htd import HTDOptions
-from .models import Recommender, make_model
-from .training import History, train
+from .data.split import _check_int
+from .distill import _finite_number, _positive_int, make_distiller
+from .losses.htd import GROUP_TOPOLOGIES, HTD_MODES, HTDOptions
+from .models import MODEL_KINDS, Recommender, make_model
+from .optim import OPTIMIZERS
+from .training import History, _check_positive, train
 
 __all__ = ["RunConfig", "RunResult", "run_method", "METHODS", "NotCachedError"]
 
@@ -73,12 +75,30 @@ class RunConfig:
     options: HTDOptions | None = None
 
     def __post_init__(self) -> None:
+        # Every field is checked here, once, so that a bad setting fails when the configuration is made:
+        # before a sweep loads data or trains a teacher, and with the field's name in the message.
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim <= 0:
             raise ValueError(f"student dimension must be a positive integer, got {self.dim!r}")
-        if not isinstance(self.epochs, int) or self.epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        _check_int("epochs", self.epochs, low=0)
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(f"unknown model kind {self.kind!r}; choose one of {MODEL_KINDS}")
+        _finite_number("lam", self.lam, low=0.0)
+        _positive_int("K", self.K)
+        _finite_number("gamma", self.gamma, low=0.0, high=1.0)
+        if self.group_topology not in GROUP_TOPOLOGIES:
+            raise ValueError(f"group_topology must be one of {GROUP_TOPOLOGIES}, got {self.group_topology!r}")
+        if self.mode not in HTD_MODES:
+            raise ValueError(f"mode must be one of {HTD_MODES}, got {self.mode!r}")
+        _check_int("seed", self.seed, low=0)
+        _check_positive("lr", self.lr)
+        _check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        _check_int("batch_size", self.batch_size, low=1)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        if self.eval_every is not None:
+            _check_int("eval_every", self.eval_every, low=0)
         if self.options is not None:
             if not isinstance(self.options, HTDOptions):
                 raise ValueError(f"options must be an HTDOptions or None, got {type(self.options).__name__}")

@@ -517,12 +517,18 @@ class TopologyExplorer:
     def check_setting(self, method, dim, K) -> tuple[str, int, int]:
         """Validate a setting coming from the controls; return it normalised, or raise ValueError.
 
-        The message says what is wrong in the learner's terms (e.g. more groups than users).
+        The message says what is wrong in the learner's terms (e.g. more groups than users). The range
+        is the controls': ``dim`` one of ``settings.dims``, ``1 <= K <= settings.K_max`` (and at most the
+        number of users or items), so a call from code cannot ask for what the sliders would never
+        show (a huge dimension would also train for minutes); widen the settings to explore further.
         """
         if method not in EXPLORER_METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {', '.join(EXPLORER_METHODS)}")
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"the student dimension must be a whole number >= 1, got {dim!r}")
+        if dim not in self.settings.dims:
+            raise ValueError(f"the student dimension {dim} is not on the dimension slider, which offers "
+                             f"{', '.join(map(str, self.settings.dims))}; add it to the settings' dims to explore it")
         if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
             raise ValueError(f"the number of groups K must be a whole number >= 1, got {K!r}")
         fewest = min(self.data.n_users, self.data.n_items)
@@ -530,6 +536,9 @@ class TopologyExplorer:
             kind = "users" if self.data.n_users <= self.data.n_items else "items"
             raise ValueError(f"K = {K} groups is more than the {fewest} {kind} of this dataset: HTD splits the "
                              f"{kind} into K groups, so K can be at most {fewest}. Choose a smaller K.")
+        if K > self.settings.K_max:
+            raise ValueError(f"K = {K} groups is more than the group slider's largest value, K_max = "
+                             f"{self.settings.K_max}; raise K_max in the settings to explore it")
         return str(method), int(dim), int(K)
 
     def run_config(self, method: str, dim: int, K: int) -> RunConfig:

@@ -35,14 +35,25 @@ AUTHORS_LOG = {
 
 
 def write_json_atomic(path: str | Path, payload: dict) -> Path:
-    """Write ``payload`` as indented JSON via a temporary file and a rename (never half-written)."""
+    """Write ``payload`` as indented JSON via a temporary file and a rename (never half-written).
+
+    Whatever fails (a value JSON cannot hold, a full disk, the rename), the previous file at ``path``
+    is left as it was and the temporary file is removed. NaN and infinite numbers are refused
+    (``TypeError``/``ValueError`` naming the file): JSON has no such numbers, and a results file with
+    them is a results file no strict reader (a browser, ``jq``) can open.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=1)
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the results from the other users of a shared folder
+            try:
+                json.dump(payload, handle, indent=1, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                why = ("NaN and infinite numbers are not valid JSON" if "Out of range float" in str(exc)
+                       else str(exc))
+                raise type(exc)(f"{path} not written: {why}") from exc
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
@@ -52,16 +63,27 @@ def write_json_atomic(path: str | Path, payload: dict) -> Path:
 
 
 def save_figure_atomic(fig, path: str | Path) -> Path:
-    """Save a matplotlib figure as PNG via a temporary file and a rename, then close it."""
+    """Save a matplotlib figure as PNG via a temporary file and a rename, then close it.
+
+    As :func:`write_json_atomic`: a failure leaves the previous file as it was and no temporary
+    file behind (its name is unique, so two processes saving the same figure cannot clash); the
+    figure is closed either way.
+    """
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    tmp = path.with_suffix(".tmp.png")
+    tmp = None
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp.png")
+        os.close(fd)
+        os.chmod(tmp, 0o644)
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         os.replace(tmp, path)
+        tmp = None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         plt.close(fig)
     return path
 
@@ -126,9 +148,11 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     started = time.perf_counter()
-    dataset = load_dataset(data, seed=seed)
-    configs = [RunConfig(method=m, dim=int(d), epochs=epochs, kind=kind, mode=mode, seed=seed,
+    configs = [RunConfig(method=m, dim=d, epochs=epochs, kind=kind, mode=mode, seed=seed,
                          eval_every=eval_every or None) for d in dims for m in methods]  # validates first
+    if not configs:
+        raise ValueError(f"nothing to run: dims={tuple(dims)!r} and methods={tuple(methods)!r} must both be non-empty")
+    dataset = load_dataset(data, seed=seed)
     teacher, t_history = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=seed,
                                      eval_every=eval_every or None, progress=progress)
     teacher_metrics = evaluate(teacher, dataset)["test"]

@@ -14,7 +14,11 @@ class TripleSampler:
     Negatives are drawn uniformly from the items the user has *not* interacted with in training.
     Everything is tensor code: candidates are drawn for all pairs at once, and the few that hit a
     training item (tested with a binary search over sorted ``user * n_items + item`` keys) are
-    redrawn, again all at once, until none is left.
+    redrawn, again all at once, until none is left. That loop ends because every user has at least one
+    item outside their training items: :class:`~htd_tutorial.data.Interactions` rejects a user who has
+    every item in training. A held-out (validation or test) item is not a training item, so it can be
+    drawn as a negative (the sampler knows only the training pairs); a user with all items but
+    one in training always gets that one.
 
     Parameters
     ----------
@@ -31,10 +35,6 @@ class TripleSampler:
     def __init__(self, data: Interactions, batch_size: int = 1024, *, seed: int = 0):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        counts = data.user_counts()
-        if (counts >= data.n_items).any():
-            user = int((counts >= data.n_items).argmax())
-            raise ValueError(f"user {user} has interacted with every item: no negative item can be sampled")
         self.n_items = data.n_items
         self.batch_size = int(batch_size)
         self.pairs = torch.from_numpy(data.train.copy())

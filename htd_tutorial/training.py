@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import Interactions
+from .data.split import _check_int, _check_ks
 from .evaluation import DEFAULT_KS, evaluate
 from .losses.bpr import bpr_loss
 from .models import Recommender
@@ -190,18 +191,31 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
     -------
     History
 
+    Raises
+    ------
+    ValueError
+        A bad setting (checked before anything trains), or a distiller that rejects its inputs
+        mid-run (the message then names the epoch and step).
+    FloatingPointError
+        The loss of a step is NaN or infinite; the message names the epoch and step and the loss
+        terms. It is raised before that step updates the model, so the model keeps its last finite
+        parameters.
+
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    _check_positive("epochs", epochs, allow_zero=True)
+    epochs = _check_int("epochs", epochs, low=0)
     _check_positive("lr", lr)
     _check_positive("weight_decay", weight_decay, allow_zero=True)
-    _check_positive("batch_size", batch_size)
+    batch_size = _check_int("batch_size", batch_size, low=1)
+    seed = _check_int("seed", seed, low=0)
+    if eval_every is not None:
+        eval_every = _check_int("eval_every", eval_every, low=0)
+    ks = _check_ks(ks, data.n_items)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
     if (model.n_users, model.n_items) != (data.n_users, data.n_items):
         raise ValueError(f"model is sized for {model.n_users} users x {model.n_items} items, "
                          f"data has {data.n_users} x {data.n_items}")
-    epochs = int(epochs)
     if eval_every is None:
         eval_every = epochs
     device = resolve_device(device)
@@ -242,7 +256,7 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
     for epoch in bar:
         started = time.perf_counter()
         totals: dict[str, float] = {}
-        for users, pos, neg in sampler:
+        for step, (users, pos, neg) in enumerate(sampler):
             users, pos, neg = users.to(device), pos.to(device), neg.to(device)
             u_ids, u_inv = torch.unique(users, return_inverse=True)
             i_ids, i_inv = torch.unique(torch.cat([pos, neg]), return_inverse=True)
@@ -250,9 +264,20 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
             loss = bpr_loss(s_users[u_inv], s_items[i_inv[: len(pos)]], s_items[i_inv[len(pos):]])
             terms = {"bpr": loss.detach()}
             if distiller is not None:
-                out = distiller(s_users, s_items, u_ids, i_ids, epoch, epochs)
+                try:
+                    out = distiller(s_users, s_items, u_ids, i_ids, epoch, epochs)
+                except ValueError as exc:
+                    raise ValueError(f"{_where(epoch, epochs, step, len(sampler))}: {exc}") from exc
                 loss = loss + out["loss"]
                 terms.update({k: v.detach() for k, v in out.items() if k != "loss"})
+            terms["loss"] = loss.detach()
+            values = {name: float(value) for name, value in terms.items()}
+            if not math.isfinite(values["loss"]):
+                parts = ", ".join(f"{name} {value}" for name, value in values.items() if name != "loss")
+                raise FloatingPointError(
+                    f"training diverged at {_where(epoch, epochs, step, len(sampler))}: the loss is "
+                    f"{values['loss']} ({parts}); the model keeps its parameters from before this step. "
+                    "A smaller learning rate, or finite inputs, should help")
             opt.zero_grad(set_to_none=True)
             if extra_opt is not None:
                 extra_opt.zero_grad(set_to_none=True)
@@ -260,13 +285,10 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
             opt.step()
             if extra_opt is not None:
                 extra_opt.step()
-            terms["loss"] = loss.detach()
-            for name, value in terms.items():
-                totals[name] = totals.get(name, 0.0) + float(value)
+            for name, value in values.items():
+                totals[name] = totals.get(name, 0.0) + value
         seconds = time.perf_counter() - started
         history.seconds += seconds
-        if not math.isfinite(totals["loss"]):
-            raise FloatingPointError(f"training diverged at epoch {epoch}: loss is {totals['loss']}")
         history.losses.append({"epoch": epoch + 1, **totals, "seconds": seconds})
         if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             record(epoch + 1)
@@ -277,3 +299,8 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
     bar.close()
     model.eval()
     return history
+
+
+def _where(epoch: int, epochs: int, step: int, steps: int) -> str:
+    """``"epoch 3 of 20, step 5 of 12"`` (1-based, as the history counts epochs) for error messages."""
+    return f"epoch {epoch + 1} of {epochs}, step {step + 1} of {steps}"

@@ -140,6 +140,7 @@ def test_command_line_writes_json_and_figure(data, tmp_path, monkeypatch, capsys
 
 
 def test_command_line_rejects_bad_input(tmp_path, capsys):
-    assert main(["ablation", "--data", "synthetic", "--dim", "0", "--out", str(tmp_path)]) == 2
-    assert "dimension" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["ablation", "--data", "synthetic", "--dim", "0", "--out", str(tmp_path)])
+    assert stop.value.code == 2 and "argument --dim" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())

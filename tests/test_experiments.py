@@ -129,8 +129,15 @@ def test_authors_log_is_the_shared_readme_numbers():
 
 
 def test_cli_reports_bad_input_without_traceback(capsys, tmp_path):
-    assert main(["reproduce", "--data", "synthetic", "--dims", "0", "--out", str(tmp_path)]) == 2
-    assert "dimension" in capsys.readouterr().err
-    assert main(["reproduce", "--data", "no-such-dataset", "--out", str(tmp_path)]) == 2
-    with pytest.raises(SystemExit):
-        main(["reproduce", "--methods", "magic"])
+    # a bad argument: argparse's exit status 2, one line naming the argument (more rows in test_bad_input.py)
+    for argv, word in ((["--dims", "0"], "--dims"), (["--data", "no-such-dataset"], "--data"),
+                       (["--methods", "magic"], "--methods")):
+        with pytest.raises(SystemExit) as stop:
+            main(["reproduce", "--data", "synthetic", "--out", str(tmp_path), *argv])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert word in err and err.count("\n") == 1
+    # bad data found by the command itself: status 2 and one line too
+    (tmp_path / "empty.tsv").write_text("")
+    assert main(["reproduce", "--data", str(tmp_path / "empty.tsv"), "--out", str(tmp_path)]) == 2
+    assert "empty file" in capsys.readouterr().err

@@ -266,8 +266,12 @@ def _load_folder(folder: Path, *, name: str) -> Interactions:
                 f"{path}, line {line}: user {users[k]}, item {items[k]} is held out but is also a {what} "
                 f"interaction ({o_path}, line {o_line}); {int(clash.sum())} such pair(s) in {held}. Held-out items "
                 "must not be training items (nor both validation and test items)")
-    return Interactions(name=name, n_users=len(user_ids), n_items=n_items, train=splits["train.tsv"],
-                        valid=splits["valid.tsv"], test=splits["test.tsv"], user_ids=user_ids, item_ids=item_ids)
+    try:  # what is left to check (e.g. a user with every item in train.tsv) is the Interactions' job
+        return Interactions(name=name, n_users=len(user_ids), n_items=n_items, train=splits["train.tsv"],
+                            valid=splits["valid.tsv"], test=splits["test.tsv"], user_ids=user_ids,
+                            item_ids=item_ids)
+    except ValueError as exc:
+        raise ValueError(f"{folder}: {exc}") from exc
 
 
 def load_interactions(path: str | os.PathLike, *, seed: int = 0, name: str | None = None,
@@ -302,8 +306,12 @@ def load_interactions(path: str | os.PathLike, *, seed: int = 0, name: str | Non
         The file or folder (or one of the three split files) does not exist.
     ValueError
         Naming file, line and problem: missing columns, non-integer or negative IDs, empty file,
-        held-out items that are also training items, users with too few interactions.
-        Duplicated interactions are dropped with a ``UserWarning`` saying how many.
+        held-out items that are also training items, users with too few interactions, a user with
+        every item in ``train.tsv`` (BPR could draw no negative for them).
+        Duplicated interactions are dropped with a ``UserWarning`` saying how many. A user of a single
+        file who has interacted with every item is kept: leave-one-out leaves their validation and test
+        items outside training, so those are the negatives the sampler draws for them (see
+        :class:`htd_tutorial.sampling.TripleSampler`).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """

@@ -43,7 +43,11 @@ class Interactions:
         Ground-truth groups where the data has them (the synthetic generator plants a two-level
         hierarchy: column 0 is the super-group, column 1 the sub-group). ``None`` for real data.
 
-    The constructor checks every invariant and raises :class:`ValueError` naming the problem.
+    The constructor checks every invariant and raises :class:`ValueError` naming the problem:
+    indices in range, no pair twice in a split, held-out pairs that are neither training pairs nor
+    both validation and test pairs, and for every user at least one item outside their training
+    items (the BPR sampler draws its negatives there; a user who has every item in training would
+    leave it nothing to draw).
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
 
@@ -77,16 +81,29 @@ class Interactions:
             object.__setattr__(self, split, pairs)
         if len(self.train) == 0:
             raise ValueError(f"{self.name}: the training split is empty")
-        train_keys = np.sort(self.keys(self.train))
-        for split in ("valid", "test"):
-            keys = self.keys(getattr(self, split))
-            at = np.minimum(np.searchsorted(train_keys, keys), len(train_keys) - 1)
-            overlap = train_keys[at] == keys
+        sorted_keys = {}
+        for split in ("train", "valid", "test"):
+            keys = np.sort(self.keys(getattr(self, split)))
+            repeated = keys[1:] == keys[:-1]
+            if repeated.any():
+                u, i = divmod(int(keys[1:][repeated][0]), self.n_items)
+                raise ValueError(f"{self.name} {split}: {int(repeated.sum())} repeated pair(s), e.g. user {u}, "
+                                 f"item {i}; each interaction must appear once")
+            sorted_keys[split] = keys
+        for held, other in (("valid", "train"), ("test", "train"), ("test", "valid")):
+            keys, pool = sorted_keys[held], sorted_keys[other]
+            if not len(pool):
+                continue
+            at = np.minimum(np.searchsorted(pool, keys), len(pool) - 1)
+            overlap = pool[at] == keys
             if overlap.any():
-                u, i = getattr(self, split)[np.argmax(overlap)]
+                u, i = divmod(int(keys[np.argmax(overlap)]), self.n_items)
+                what = "training" if other == "train" else "validation"
                 raise ValueError(
-                    f"{self.name}: {overlap.sum()} {split} pair(s) are also training pairs, e.g. user {u}, item {i}; "
-                    "held-out items must not be training items")
+                    f"{self.name}: {overlap.sum()} {held} pair(s) are also {what} pairs, e.g. user {u}, item {i}; "
+                    "held-out items must not be training items (nor both validation and test items)")
+        per_user = np.bincount(self.train[:, 0], minlength=self.n_users)
+        full = np.flatnonzero(per_user >= self.n_items)
         for attr, n in (("user_ids", self.n_users), ("item_ids", self.n_items)):
             ids = getattr(self, attr)
             if ids is None:
@@ -95,6 +112,10 @@ class Interactions:
             if len(ids) != n:
                 raise ValueError(f"{self.name}: {attr} has {len(ids)} entries, expected {n}")
             object.__setattr__(self, attr, ids)
+        if len(full):
+            raise ValueError(
+                f"{self.name}: user {self.user_ids[full[0]]} has every one of the {self.n_items} items in training "
+                f"({len(full)} such user(s)), so BPR has no item left to draw as their negative; remove such users")
         for attr, n in (("user_groups", self.n_users), ("item_groups", self.n_items)):
             groups = getattr(self, attr)
             if groups is not None:

@@ -26,6 +26,25 @@ def _check_int(name: str, value: object, *, low: int) -> int:
     return int(value)
 
 
+def _check_ks(ks, n_items: int) -> tuple[int, ...]:
+    """``ks`` as a tuple of ints, or ValueError: a non-empty sequence of integer cut-offs in ``1..n_items``.
+
+    The metric cut-offs of every entry point that evaluates (:func:`htd_tutorial.training.train`
+    checks them before it trains, so a bad ``ks`` does not cost a whole run). Floats are rejected
+    rather than truncated: ``10.5`` is not the cut-off 10. It lives here, next to :func:`_check_int`,
+    so that any module can use it (this one imports nothing of the package).
+    """
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise ValueError(f"ks must be a non-empty sequence of integer cut-offs in 1..n_items={n_items}, got {ks!r}")
+    ks = tuple(ks)
+    if not ks:
+        raise ValueError(f"ks must be a non-empty sequence of integer cut-offs in 1..n_items={n_items}, got ()")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_items:
+            raise ValueError(f"ks must be integer cut-offs in 1..n_items={n_items}, got {k!r} in {ks}")
+    return tuple(int(k) for k in ks)
+
+
 def _check_pairs(pairs: np.ndarray) -> np.ndarray:
     """Validate an ``(n, 2)`` array of non-negative integer ``(user, item)`` pairs; return it as int64.
 

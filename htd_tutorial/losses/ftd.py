@@ -125,24 +125,36 @@ def ftd_loss(student: torch.Tensor, teacher: torch.Tensor, *, eps: float = 0.0) 
         Scalar in ``student.dtype``: ``sum_{i,j} (rho(t_i,t_j) - rho(s_i,s_j))^2``, diagonal included
         (it is 0 for non-zero rows).
 
+    Raises
+    ------
+    ValueError
+        Shapes that do not match; NaN or infinite values in either input; an all-zero row when
+        ``eps == 0`` (its plain cosine is 0/0: the authors' code would return NaN). The value is
+        checked, not the inputs, so a finite result costs nothing extra: the inputs are examined
+        only to name the problem once the result is NaN.
+
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
     _check_pair(student, teacher)
     with torch.no_grad():
         t_hat = cosine_normalize(teacher.detach(), eps)
     s_hat = cosine_normalize(student, eps)
-    return gram_topology_distance(s_hat, t_hat).to(student.dtype)
+    value = gram_topology_distance(s_hat, t_hat).to(student.dtype)
+    if not torch.isfinite(value.detach()):
+        _check_rows(student, teacher, reject_zero_rows=eps == 0)
+    return value
 
 
 def ftd_loss_naive(student: torch.Tensor, teacher: torch.Tensor, *, eps: float = 0.0) -> torch.Tensor:
     """Reference L_FTD with both n x n similarity matrices, exactly as the paper writes it.
 
-    Same arguments and result as :func:`ftd_loss`; O(n^2 d) time and O(n^2) memory. Used by the
-    tests and the notebook that derives the fast formula.
+    Same arguments, result and errors as :func:`ftd_loss`; O(n^2 d) time and O(n^2) memory. Used by
+    the tests and the notebook that derives the fast formula.
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
     _check_pair(student, teacher)
+    _check_rows(student, teacher, reject_zero_rows=eps == 0)
     with torch.no_grad():
         t_sim = cosine_similarity_matrix(teacher.detach(), eps=eps)
     s_sim = cosine_similarity_matrix(student, eps=eps)
@@ -173,11 +185,33 @@ class FTDLoss(nn.Module):
         return f"eps={self.eps}"
 
 
-def _check_pair(student: torch.Tensor, teacher: torch.Tensor) -> None:
-    """Raise ValueError unless ``student`` and ``teacher`` are 2-D with the same number of rows."""
+def _check_pair(student: torch.Tensor, teacher: torch.Tensor, what: str = "") -> None:
+    """Raise ValueError unless ``student`` and ``teacher`` are 2-D with the same number of rows.
+
+    ``what`` (e.g. ``"users: "``) starts the message, to say which pair is meant.
+    """
     if student.dim() != 2 or teacher.dim() != 2:
-        raise ValueError(f"student and teacher embeddings must be 2-D (entities x dim), got shapes "
+        raise ValueError(f"{what}student and teacher embeddings must be 2-D (entities x dim), got shapes "
                          f"{tuple(student.shape)} and {tuple(teacher.shape)}")
     if student.shape[0] != teacher.shape[0]:
-        raise ValueError(f"student has {student.shape[0]} rows but teacher has {teacher.shape[0]}; "
+        raise ValueError(f"{what}student has {student.shape[0]} rows but teacher has {teacher.shape[0]}; "
                          "they must embed the same entities in the same order")
+
+
+def _check_rows(student: torch.Tensor, teacher: torch.Tensor, *, reject_zero_rows: bool, what: str = "") -> None:
+    """Raise ValueError for NaN or infinite values, and for all-zero rows when ``reject_zero_rows``.
+
+    ``reject_zero_rows`` is for the plain cosine (``eps == 0``), which is 0/0 for an all-zero row.
+    ``what`` (e.g. ``"users: "``) starts the message.
+    """
+    for name, x in (("student", student), ("teacher", teacher)):
+        x = x.detach()
+        bad = ~torch.isfinite(x).all(dim=-1)
+        if bad.any():
+            raise ValueError(f"{what}{name} embeddings contain NaN or infinite values ({int(bad.sum())} rows, first "
+                             f"row {int(torch.nonzero(bad)[0])}); the topology of such embeddings is undefined")
+        zero = (x == 0).all(dim=-1)
+        if reject_zero_rows and zero.any():
+            raise ValueError(f"{what}{name} embeddings have {int(zero.sum())} all-zero rows (first row "
+                             f"{int(torch.nonzero(zero)[0])}): their plain cosine (eps=0, the authors' code) is 0/0; "
+                             "pass eps > 0 (e.g. 1e-8, the clean mode), which gives them cosine 0")

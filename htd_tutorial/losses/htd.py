@@ -63,7 +63,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ftd import cosine_normalize, cosine_similarity_matrix, gram_topology_distance
+from .ftd import _check_pair, _check_rows, cosine_normalize, cosine_similarity_matrix, gram_topology_distance
 
 __all__ = [
     "HTD_MODES", "GROUP_TOPOLOGIES", "HTDOptions", "gumbel_temperature", "GroupAssignment", "HTDLoss",
@@ -207,6 +207,24 @@ def gumbel_temperature(epoch: int, max_epoch: int, *, lag: bool = False, end: fl
         raise ValueError(f"end temperature must be in (0, 1], got {end!r}")
     step = max(int(epoch) - 1, 0) if lag else int(epoch)
     return max(end ** (step / int(max_epoch)), end)
+
+
+def _check_batch(student: torch.Tensor, teacher: torch.Tensor, *, what: str = "", student_dim: int | None = None,
+                 teacher_dim: int | None = None, groups: torch.Tensor | None = None) -> None:
+    """Raise ValueError naming the problem unless the shapes fit together (see :func:`~.ftd._check_pair`).
+
+    Student and teacher must be 2-D with the same rows; their widths must be ``student_dim`` and
+    ``teacher_dim`` when given (the sizes a module was built for), and ``groups`` must hold one
+    group per row. Only shapes are read, so the check costs nothing per training step.
+    """
+    _check_pair(student, teacher, what)
+    for name, x, dim in (("student_dim", student, student_dim), ("teacher_dim", teacher, teacher_dim)):
+        if dim is not None and x.shape[1] != dim:
+            raise ValueError(f"{what}{name.split('_')[0]} embeddings have dimension {x.shape[1]}, but this module "
+                             f"was built for {name}={dim}")
+    if groups is not None and tuple(groups.shape) != (student.shape[0],):
+        raise ValueError(f"{what}groups must hold one group per entity, shape ({student.shape[0]},), got "
+                         f"{tuple(groups.shape)}")
 
 
 def _uniform_(tensor: torch.Tensor, fan_in: int, generator: torch.Generator | None) -> None:
@@ -402,6 +420,7 @@ class GroupAssignment(nn.Module):
         path : str
             See :meth:`mixture`.
         """
+        _check_batch(student, teacher, student_dim=self.student_dim, teacher_dim=self.teacher_dim)
         teacher = teacher.detach()
         if alpha is None:
             alpha = self.alpha(teacher)
@@ -496,6 +515,7 @@ def entity_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.
     """
     if method not in ("auto", "blocks", "gram"):
         raise ValueError(f"method must be 'auto', 'blocks' or 'gram', got {method!r}")
+    _check_batch(student, teacher, groups=groups)
     if method == "gram" and positive_teacher_pairs_only:
         raise ValueError("the Gram identity cannot apply the element-wise teacher mask; "
                          "use method='blocks' with positive_teacher_pairs_only=True")
@@ -585,6 +605,7 @@ def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.T
     """
     if kind not in GROUP_TOPOLOGIES:
         raise ValueError(f"group topology must be one of {GROUP_TOPOLOGIES}, got {kind!r}")
+    _check_batch(student, teacher, groups=groups)
     with torch.no_grad():
         teacher = teacher.detach()
         present, proto_t = group_prototypes(teacher, groups)
@@ -668,7 +689,9 @@ class HTDLoss(nn.Module):
         Source of the initial weights.
 
     ``forward`` returns a dict of scalars: ``"htd"`` (L_HTD, differentiable) and ``"entity"``,
-    ``"group"``, ``"ga"`` (its parts, differentiable; "ga" summed over users and items).
+    ``"group"``, ``"ga"`` (its parts, differentiable; "ga" summed over users and items). It raises
+    ValueError for inputs whose shapes do not fit the module, and, when the result is not finite,
+    names the cause: NaN or infinite inputs, or all-zero rows under the plain cosine (``eps = 0``).
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
@@ -717,6 +740,8 @@ class HTDLoss(nn.Module):
 
     def forward(self, s_users: torch.Tensor, s_items: torch.Tensor, t_users: torch.Tensor,
                 t_items: torch.Tensor, tau: float) -> dict[str, torch.Tensor]:
+        for what, s, t in (("users: ", s_users, t_users), ("items: ", s_items, t_items)):
+            _check_batch(s, t, what=what, student_dim=self.users.student_dim, teacher_dim=self.users.teacher_dim)
         t_users, t_items = t_users.detach(), t_items.detach()
         zero = s_users.new_zeros(())
         ga, parts = zero, []
@@ -735,4 +760,7 @@ class HTDLoss(nn.Module):
             entity = self.entity_topology(student, teacher, groups)
             group = self.group_topology(student, teacher, groups)
         htd = self.gamma * (entity + group) + (1 - self.gamma) * ga
+        if not torch.isfinite(htd.detach()):  # name the cause (inputs are only examined in this case)
+            for what, s, t in (("users: ", s_users, t_users), ("items: ", s_items, t_items)):
+                _check_rows(s, t, reject_zero_rows=self.gamma > 0 and self.options.eps == 0, what=what)
         return {"htd": htd, "entity": entity, "group": group, "ga": ga}

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .htd import GroupAssignment
+from .ftd import _check_rows
+from .htd import GroupAssignment, _check_batch
 
 __all__ = ["DELoss", "FitNetLoss", "fitnet_loss"]
 
@@ -51,8 +52,14 @@ class DELoss(nn.Module):
 
     def forward(self, s_users: torch.Tensor, s_items: torch.Tensor, t_users: torch.Tensor,
                 t_items: torch.Tensor, tau: float) -> torch.Tensor:
-        return (self.users.reconstruction_loss(s_users, t_users, tau)
-                + self.items.reconstruction_loss(s_items, t_items, tau))
+        for what, s, t in (("users: ", s_users, t_users), ("items: ", s_items, t_items)):
+            _check_batch(s, t, what=what, student_dim=self.users.student_dim, teacher_dim=self.users.teacher_dim)
+        value = (self.users.reconstruction_loss(s_users, t_users, tau)
+                 + self.items.reconstruction_loss(s_items, t_items, tau))
+        if not torch.isfinite(value.detach()):  # name the cause (inputs are only examined in this case)
+            for what, s, t in (("users: ", s_users, t_users), ("items: ", s_items, t_items)):
+                _check_rows(s, t, reject_zero_rows=False, what=what)
+        return value
 
 
 def fitnet_loss(student: torch.Tensor, teacher: torch.Tensor, weight: torch.Tensor,
