@@ -128,7 +128,8 @@ def read_cached(path: Path, what: str, restore):
         state, meta = load_checkpoint(path)
         return restore(state, meta)
     except (CorruptCacheError, KeyError, RuntimeError, ValueError, TypeError) as exc:
-        warnings.warn(f"ignoring the cached {what} ({_shown(path)}) and rebuilding it: {exc}",
+        reason = " ".join(str(exc).split())   # one line, also for torch's multi-line errors
+        warnings.warn(f"ignoring the cached {what} ({_shown(path)}) and rebuilding it: {reason}",
                       RuntimeWarning, stacklevel=3)
         return None
 

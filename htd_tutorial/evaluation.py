@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from .data import Interactions
+from .data.split import _check_ks
 
-__all__ = ["evaluate", "evaluate_embeddings", "check_cutoffs", "DEFAULT_KS"]
+__all__ = ["evaluate", "evaluate_embeddings", "DEFAULT_KS"]
 
 DEFAULT_KS = (10, 20, 50)
 SPLITS = ("valid", "test")
@@ -69,20 +70,6 @@ def _expected_hits_and_gains(above: torch.Tensor, tied: torch.Tensor, k: int,
     return (last - first).double() / n_ranks, (cumulative_discount[last] - cumulative_discount[first]) / n_ranks
 
 
-def check_cutoffs(ks, n_items: int) -> tuple[int, ...]:
-    """``ks`` as a tuple of ints, each in ``1..n_items``; ValueError for anything else (an empty
-    tuple, floats such as 10.5, booleans, out-of-range values)."""
-    ks = tuple(ks)
-    if not ks:
-        raise ValueError("cut-offs ks must name at least one K, got ()")
-    bad = [k for k in ks if isinstance(k, bool) or not isinstance(k, (int, np.integer))]
-    if bad:
-        raise ValueError(f"cut-offs must be integers, got {bad[0]!r} in {ks}")
-    if min(ks) <= 0 or max(ks) > n_items:
-        raise ValueError(f"cut-offs must lie in 1..n_items={n_items}, got {ks}")
-    return tuple(int(k) for k in ks)
-
-
 @torch.no_grad()
 def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, data: Interactions, *,
                         splits: tuple[str, ...] = SPLITS, ks: tuple[int, ...] = DEFAULT_KS,
@@ -122,7 +109,7 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, data: In
     for split in splits:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
-    ks = check_cutoffs(ks, data.n_items)
+    ks = _check_ks(ks, data.n_items)
     if user_emb.shape[0] != data.n_users or item_emb.shape[0] != data.n_items:
         raise ValueError(f"embedding tables of shape {tuple(user_emb.shape)}, {tuple(item_emb.shape)} do not "
                          f"match the data ({data.n_users} users, {data.n_items} items)")

@@ -32,9 +32,11 @@ import torch
 
 from htd_tutorial import __main__ as cli
 from htd_tutorial import losses
+from htd_tutorial.cache import CACHE_VERSION, get_teacher, load_checkpoint, save_checkpoint
 from htd_tutorial.course import popularity_baseline
 from htd_tutorial.data import Interactions, MissingDataError, load_dataset, load_interactions, make_synthetic
 from htd_tutorial.distill import make_distiller
+from htd_tutorial.evaluation import evaluate_embeddings
 from htd_tutorial.experiments import METHODS, RunConfig
 from htd_tutorial.losses.htd import HTD_MODES
 from htd_tutorial.models import MODEL_KINDS, make_model
@@ -147,6 +149,40 @@ def explorer_settings(**changes):
     from htd_tutorial.explorer import SHIPPED
 
     return SHIPPED.replace(**changes)
+
+
+def tiny_teacher(folder) -> dict:
+    """get_teacher's settings for a quick dimension-4 teacher of :func:`tiny` cached in ``folder``."""
+    return dict(dim=4, epochs=1, batch_size=64, directory=folder, progress=False, verbose=False)
+
+
+def damaged_teacher_cache(tmp, damage):
+    """Cache a teacher in ``tmp``, ``damage(path)`` its file, then ask for the same teacher again."""
+    get_teacher(tiny(), **tiny_teacher(tmp))
+    (path,) = tmp.glob("teacher-*.pt")
+    damage(path)
+    return get_teacher(tiny(), **tiny_teacher(tmp))
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def wrong_shapes(path):
+    state, meta = load_checkpoint(path)
+    save_checkpoint(path, {name: torch.zeros(t.shape[0] + 1, *t.shape[1:]) for name, t in state.items()}, meta)
+
+
+def older_code(path):
+    blob = torch.load(path, weights_only=True)
+    blob["code"] = CACHE_VERSION - 1
+    torch.save(blob, path)
+
+
+def below_a_file(tmp):
+    """A cache folder that cannot be made: its parent is a file (fails for root too, unlike chmod)."""
+    (tmp / "a-file").write_text("not a folder")
+    return tmp / "a-file" / "cache"
 
 
 # ------------------------------------------------------------------------------------------ the table
@@ -306,11 +342,24 @@ TABLE = [
     pytest.param(lambda tmp: explorer_settings(dim=3),
                  ValueError, r"dim=3, must be one of dims=\(2, 4, 8, 16, 32\)", id="explorer-settings-dim-not-in-dims"),
 
-    # --- cache (htd_tutorial/cache.py): rows to be added here by the cache's owner ---
-    # truncated checkpoint file, tensors of the wrong shapes, read-only cache folder
+    # --- cache (htd_tutorial/cache.py): one warning naming the file and the reason, then a rebuild ---
+    pytest.param(lambda tmp: damaged_teacher_cache(tmp, truncate),
+                 RuntimeWarning, r"ignoring the cached teacher .*cannot be read", id="cache-truncated-file"),
+    pytest.param(lambda tmp: damaged_teacher_cache(tmp, wrong_shapes),
+                 RuntimeWarning, r"ignoring the cached teacher .*size mismatch", id="cache-wrong-shapes"),
+    pytest.param(lambda tmp: damaged_teacher_cache(tmp, older_code),
+                 RuntimeWarning, r"ignoring the cached teacher .*stale, written by cache version",
+                 id="cache-stale-code-version"),
+    pytest.param(lambda tmp: get_teacher(tiny(), **tiny_teacher(below_a_file(tmp))),
+                 RuntimeWarning, r"could not cache the teacher", id="cache-folder-not-writable"),
 
-    # --- evaluation (htd_tutorial/evaluation.py): rows to be added here by the evaluation's owner ---
-    # NaN scores, ks=(), float ks (e.g. 10.5)
+    # --- evaluation (htd_tutorial/evaluation.py) ---
+    pytest.param(lambda tmp: evaluate_embeddings(*teacher_tables(nan=True), tiny()),
+                 ValueError, r"the item embeddings contain NaN or infinite values", id="evaluation-nan-scores"),
+    pytest.param(lambda tmp: evaluate_embeddings(*teacher_tables(), tiny(), ks=()),
+                 ValueError, r"ks must be a non-empty sequence", id="evaluation-ks-empty"),
+    pytest.param(lambda tmp: evaluate_embeddings(*teacher_tables(), tiny(), ks=(10.5,)),
+                 ValueError, r"integer cut-offs .* got 10\.5", id="evaluation-ks-float"),
 ]
 
 

@@ -174,7 +174,7 @@ def test_nan_or_infinite_embeddings_raise(bad):
         evaluate_embeddings(user_emb * bad, torch.randn(data.n_items, 4), data)
 
 
-@pytest.mark.parametrize("ks, message", [((), "at least one K"), ((10.5,), "integers"), ((True,), "integers"),
+@pytest.mark.parametrize("ks, message", [((), "non-empty"), ((10.5,), "integer cut-offs"), ((True,), "integer cut-offs"),
                                          ((0, 5), "1..n_items"), ((61,), "1..n_items")])
 def test_bad_cutoffs_raise(ks, message):
     data = random_data(10)
