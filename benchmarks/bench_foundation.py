@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning threads crawl on a busy box
-import torch  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from htd_tutorial._threads import apply_thread_policy  # noqa: E402
+
+apply_thread_policy()  # the package's OpenMP thread policy, before torch loads (importing htd_tutorial does it too)
+import torch  # noqa: E402
 from htd_tutorial.cache import get_teacher  # noqa: E402
 from htd_tutorial.data import citeulike_dir, load_interactions  # noqa: E402
 from htd_tutorial.evaluation import evaluate_embeddings  # noqa: E402
