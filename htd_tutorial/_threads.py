@@ -25,9 +25,11 @@ read its settings already), except that child processes inherit the defaults.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import MutableMapping
 
-__all__ = ["THREAD_ENV", "WAIT_VARS", "apply_thread_policy"]
+__all__ = ["THREAD_ENV", "WAIT_VARS", "apply_thread_policy", "ADAPTIVE_THREADS", "CpuContention",
+           "adaptive_threads"]
 
 #: The environment defaults of the package's thread policy (measured: ``benchmarks/bench_threads.py``).
 THREAD_ENV: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
@@ -49,3 +51,83 @@ def apply_thread_policy(environ: MutableMapping[str, str] | None = None) -> dict
         return {}
     environ.update(THREAD_ENV)
     return dict(THREAD_ENV)
+
+
+#: Whether :func:`htd_tutorial.training.train` drops to one CPU thread while other processes keep a
+#: core busy (see :class:`CpuContention`). Off: the shipped policy is the sleeping threads above.
+ADAPTIVE_THREADS: bool = False
+
+
+class CpuContention:
+    """How much CPU other processes (and the hypervisor) took, over windows of ``window`` seconds.
+
+    Linux only (``/proc/stat``): everything the machine's CPUs did minus what this process did
+    (``os.times``), in cores. Elsewhere :meth:`threads` always returns its ``base``.
+
+    Parameters
+    ----------
+    window : float
+        Seconds between two measurements; a decision holds for one window.
+    busy_cores : float
+        Other processes using at least this many cores make the machine busy.
+    """
+
+    def __init__(self, window: float = 0.5, busy_cores: float = 0.5):
+        self.window, self.busy_cores = float(window), float(busy_cores)
+        self.others: float | None = None  # cores used by others in the last window (None: not known)
+        self._hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = self._read()
+
+    @staticmethod
+    def _read() -> tuple[float, int, float] | None:
+        """(wall time, busy ticks of all CPUs, this process's CPU seconds), or None without /proc."""
+        try:
+            with open("/proc/stat") as handle:
+                ticks = [int(value) for value in handle.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        if len(ticks) < 5:
+            return None
+        own = os.times()
+        return time.perf_counter(), sum(ticks) - ticks[3] - ticks[4], own.user + own.system
+
+    def update(self) -> None:
+        """Measure again once a window has passed since the last measurement. Without a recent
+        baseline (the first call, or after a pause of over 20 windows) measure over a short pause of
+        ``window / 5`` seconds first, so that a decision never rests on stale figures."""
+        if self._last is None:
+            return
+        elapsed = time.perf_counter() - self._last[0]
+        if self.others is None or elapsed > 20 * self.window:
+            self._last = self._read()
+            time.sleep(self.window / 5)
+        elif elapsed < self.window:
+            return
+        current = self._read()
+        if current is None or self._last is None:
+            return
+        elapsed = current[0] - self._last[0]
+        machine = (current[1] - self._last[1]) / self._hz
+        self.others = max(0.0, machine - (current[2] - self._last[2])) / elapsed
+        self._last = current
+
+    def busy(self) -> bool:
+        """Whether other processes used at least ``busy_cores`` cores in the last window."""
+        self.update()
+        return self.others is not None and self.others >= self.busy_cores
+
+    def threads(self, base: int) -> int:
+        """1 while the machine is busy with other work, else ``base``."""
+        return 1 if base > 1 and self.busy() else base
+
+
+_CONTENTION: CpuContention | None = None
+
+
+def adaptive_threads(base: int) -> int:
+    """The CPU thread count for the next training step: ``base``, or 1 while other processes keep a
+    core busy (one process-wide :class:`CpuContention`, so the decision carries over between runs)."""
+    global _CONTENTION
+    if _CONTENTION is None:
+        _CONTENTION = CpuContention()
+    return _CONTENTION.threads(base)

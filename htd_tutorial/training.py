@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import _threads
 from .data import Interactions
 from .evaluation import DEFAULT_KS, evaluate
 from .losses.bpr import bpr_loss
@@ -107,13 +108,15 @@ def training_threads(data: Interactions, device: torch.device, threads: int | No
     """CPU threads for training on ``data``: ``threads`` if given, else 1 for small datasets.
 
     Why: a training step on a small dataset is hundreds of small operations, and handing each one
-    to a second thread costs more than it saves, all the more with ``OMP_WAIT_POLICY=PASSIVE`` (set
-    by this package so that idle threads sleep instead of spinning, see ``htd_tutorial/__init__.py``).
+    to a second thread costs more than it saves, all the more with sleeping OpenMP threads
+    (``OMP_WAIT_POLICY=PASSIVE``, the package's thread policy: see ``htd_tutorial/_threads.py``).
     Measured on a 2-core CPU, BPR-MF on MovieLens-100K, dimension 200: 0.18 s per epoch on one
     thread, 0.45 s on two; the course's FTD student 1.7x and the synthetic lab's runs 2x faster on
     one thread. Datasets above :data:`SMALL_DATA_CELLS` pairs (CiteULike) keep
     ``torch.get_num_threads()``: their large matrix products use both cores. On a GPU the value
-    only affects the few CPU operations.
+    only affects the few CPU operations. With ``htd_tutorial._threads.ADAPTIVE_THREADS`` on (off in
+    the shipped policy), :func:`train` drops from this count to one thread while other processes keep
+    a core busy, unless ``threads`` was given.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -205,16 +208,21 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
     if eval_every is None:
         eval_every = epochs
     device = resolve_device(device)
-    with torch_threads(training_threads(data, device, threads)):
+    base = training_threads(data, device, threads)
+    # with the adaptive policy (htd_tutorial._threads), drop to one thread while other processes are busy
+    adapt = base if threads is None and device.type == "cpu" and base > 1 and _threads.ADAPTIVE_THREADS else None
+    with torch_threads(base):
         return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                     optimizer=optimizer, distiller=distiller, seed=seed, eval_every=eval_every, ks=ks,
-                    device=device, progress=progress, desc=desc)
+                    device=device, progress=progress, desc=desc, adapt=adapt)
 
 
 def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weight_decay: float,
          batch_size: int, optimizer: str, distiller: torch.nn.Module | None, seed: int, eval_every: int,
-         ks: tuple[int, ...], device: torch.device, progress: bool, desc: str | None) -> History:
-    """The training loop of :func:`train` (arguments already checked, threads already set)."""
+         ks: tuple[int, ...], device: torch.device, progress: bool, desc: str | None,
+         adapt: int | None = None) -> History:
+    """The training loop of :func:`train` (arguments already checked, threads already set; ``adapt``:
+    the thread count to use while the machine is not busy, None to keep the count unchanged)."""
     seed_everything(seed)
     model.to(device)
     model.train()
@@ -243,6 +251,10 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
         started = time.perf_counter()
         totals: dict[str, float] = {}
         for users, pos, neg in sampler:
+            if adapt is not None:
+                wanted = _threads.adaptive_threads(adapt)
+                if wanted != torch.get_num_threads():
+                    torch.set_num_threads(wanted)
             users, pos, neg = users.to(device), pos.to(device), neg.to(device)
             u_ids, u_inv = torch.unique(users, return_inverse=True)
             i_ids, i_inv = torch.unique(torch.cat([pos, neg]), return_inverse=True)

@@ -9,12 +9,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
-from htd_tutorial._threads import THREAD_ENV, WAIT_VARS, apply_thread_policy
+from htd_tutorial._threads import THREAD_ENV, WAIT_VARS, CpuContention, apply_thread_policy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TORCH_IMPORT = re.compile(r"^\s*(import torch\b|from torch\b)", re.M)
@@ -92,3 +94,69 @@ def test_notebooks_import_the_package_before_torch(path):
     package, torch = PACKAGE_IMPORT.search(source), TORCH_IMPORT.search(source)
     assert package is not None, "the notebook never imports htd_tutorial"
     assert torch is None or package.start() < torch.start()
+
+
+# ----------------------------------------------------------------------------------------------
+# Adaptive training threads (off in the shipped policy; benchmarks/bench_threads.py measures it)
+# ----------------------------------------------------------------------------------------------
+
+def _contention(monkeypatch, busy_ticks_per_read: int | None) -> CpuContention:
+    """A CpuContention whose /proc figures grow by ``busy_ticks_per_read`` machine ticks per reading
+    (None: no /proc), while this process uses no CPU."""
+    state = {"ticks": 0}
+
+    def read():
+        if busy_ticks_per_read is None:
+            return None
+        state["ticks"] += busy_ticks_per_read
+        return time.perf_counter(), state["ticks"], 0.0
+
+    monkeypatch.setattr(CpuContention, "_read", staticmethod(read))
+    return CpuContention(window=0.01)
+
+
+def test_contention_keeps_the_threads_of_an_idle_machine(monkeypatch):
+    monitor = _contention(monkeypatch, 0)
+    assert monitor.threads(2) == 2 and monitor.others == 0.0
+
+
+def test_contention_drops_to_one_thread_on_a_busy_machine(monkeypatch):
+    monitor = _contention(monkeypatch, 10**6)
+    assert monitor.busy() and monitor.threads(2) == 1
+    assert monitor.threads(1) == 1
+
+
+def test_contention_without_proc_keeps_the_base(monkeypatch):
+    monitor = _contention(monkeypatch, None)
+    assert monitor.threads(2) == 2 and monitor.others is None
+
+
+@pytest.mark.parametrize("adaptive, expected", [(True, {1}), (False, {2})])
+def test_adaptive_training_follows_the_monitor_and_restores_threads(monkeypatch, adaptive, expected):
+    from htd_tutorial import _threads, training
+    from htd_tutorial.data import make_synthetic
+    from htd_tutorial.models import make_model
+
+    seen = set()
+
+    class Recorder(torch.nn.Module):
+        def forward(self, s_users, s_items, users, items, epoch, epochs):
+            seen.add(torch.get_num_threads())
+            return {"loss": s_users.sum() * 0}
+
+    data = make_synthetic(n_users=40, n_items=60, seed=0)
+    monkeypatch.setattr(training, "SMALL_DATA_CELLS", 0)      # as if the data were large: torch's threads
+    monkeypatch.setattr(_threads, "ADAPTIVE_THREADS", adaptive)
+    monkeypatch.setattr(_threads, "adaptive_threads", lambda base: 1)  # a machine that is always busy
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        training.train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, distiller=Recorder(),
+                       eval_every=0)
+        assert seen == expected and torch.get_num_threads() == 2
+        seen.clear()   # an explicit thread count is never adapted
+        training.train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, distiller=Recorder(),
+                       eval_every=0, threads=2)
+        assert seen == {2}
+    finally:
+        torch.set_num_threads(previous)
