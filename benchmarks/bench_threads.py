@@ -211,7 +211,7 @@ def effective(stderr: str) -> dict[str, str]:
     return found
 
 
-def run_cell(name: str, load: str, args) -> dict:
+def run_cell(name: str, load: str, args, timeout: float) -> dict:
     """Run one worker for setting ``name`` under ``load`` ("idle" or "busy"); its records, parsed."""
     threads = SETTINGS[name][1] if name in SETTINGS else None
     package = ["--package"] if name == PACKAGE else []
@@ -233,12 +233,12 @@ def run_cell(name: str, load: str, args) -> dict:
         worker_proc = subprocess.Popen(command, env=worker_env(name), stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
         try:
-            out, err = worker_proc.communicate(timeout=args.cell_timeout)
+            out, err = worker_proc.communicate(timeout=max(1.0, timeout))
             cell["returncode"] = worker_proc.returncode
         except subprocess.TimeoutExpired:
             worker_proc.kill()
             out, err = worker_proc.communicate()
-            cell["returncode"] = f"killed after {args.cell_timeout} s"
+            cell["returncode"] = f"killed after {timeout:.0f} s"
     finally:
         for proc in (worker_proc, competitor):
             if proc is not None and proc.poll() is None:
@@ -322,6 +322,10 @@ def main() -> None:
     parser.add_argument("--htd-batches", type=int, default=20, help="HTD batches per run, scaled to the epoch")
     parser.add_argument("--cap", type=float, default=8.0, help="seconds after which a training run stops, scaled")
     parser.add_argument("--cell-timeout", type=float, default=240.0, help="seconds before a worker is killed")
+    parser.add_argument("--budget", type=float, default=690.0,
+                        help="seconds for the whole run: a setting that cannot finish in time is skipped")
+    parser.add_argument("--setting-seconds", type=float, default=110.0,
+                        help="time one setting (idle + busy) is expected to need, for --budget")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 1 repeat, 20-batch BPR/FTD runs, 4 HTD batches")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "threads.json"))
@@ -341,24 +345,32 @@ def main() -> None:
     from bench_methods import git_commit
     from htd_tutorial.reproduce import write_json_atomic
 
-    names = [*SETTINGS, PACKAGE]
+    names = ["PASSIVE", "ACTIVE", PACKAGE, *SETTINGS]  # the verdict needs the first three: they go first
     wanted = set(args.settings or DEFAULT_SETTINGS)
     unknown = wanted - set(names)
     if unknown:
         parser.error(f"unknown settings {sorted(unknown)}; choose from {names}")
-    names = [name for name in names if name in {"PASSIVE", "ACTIVE", *wanted}]
+    names = list(dict.fromkeys(name for name in names if name in {"PASSIVE", "ACTIVE", *wanted}))
     started = time.time()
     results: dict[str, dict] = {}
+    skipped = []
     for name in names:
+        left = args.budget - (time.time() - started)
+        if left < args.setting_seconds:  # not enough time for one more setting: keep what is measured
+            skipped.append(name)
+            continue
         results[name] = {}
         for load in LOADS:
-            cell = run_cell(name, load, args)
+            cell = run_cell(name, load, args, timeout=min(args.cell_timeout, args.budget - (time.time() - started)))
             results[name][load] = cell
             summary = ", ".join(f"{row} {rec['seconds']:.2f}s{'*' if rec['capped'] else ''}"
                                 for row, rec in cell["rows"].items())
             print(f"[{time.time() - started:6.0f} s] {name:<18} {load}: {summary} "
                   f"(effective {cell['effective']}, load before {cell['load_before']:.2f}, rc {cell['returncode']})",
                   flush=True)
+    if skipped:
+        print(f"out of time (--budget {args.budget:.0f} s): skipped {skipped}")
+    names = [name for name in names if name in results]
     records = table(results, names, args.rows)
     meta = next((cell["meta"] for cells in results.values() for cell in cells.values() if "meta" in cell), {})
     payload = {
@@ -373,7 +385,7 @@ def main() -> None:
                    "htd_note": "first epoch (Gumbel temperature 1), authors' mode, K=30: the first "
                                f"{args.htd_batches} batches of the epoch, scaled to its batch count",
                    "cap_seconds": args.cap, "busy": f"one competing process: python -c {COMPETITOR!r}",
-                   "total_seconds": time.time() - started},
+                   "total_seconds": time.time() - started, "skipped_for_time": skipped},
         "package_policy": {"env": THREAD_ENV, "note": "the 'package' setting: nothing set, htd_tutorial "
                            "applies THREAD_ENV and train() picks its threads (training_threads)"},
         "settings": {name: {"env": SETTINGS[name][0] if name in SETTINGS else THREAD_ENV,
@@ -384,9 +396,13 @@ def main() -> None:
         "results": results,
         "table": records,
         "verdict": verdict(records, PACKAGE) if PACKAGE in names else None,
+        "verdicts": {name: verdict(records, name) for name in names},
     }
     write_json_atomic(args.out, payload)
     print_table(records)
+    for name, each in payload["verdicts"].items():
+        print(f"{name:<18} idle <= {TARGET:.2f} x ACTIVE on every row: {each['idle_met']!s:<5}  "
+              f"busy <= {TARGET:.2f} x PASSIVE on every row: {each['busy_met']}")
     v = payload["verdict"]
     if v:
         print(f"package policy {THREAD_ENV}: idle within {TARGET:.2f}x of ACTIVE: {v['idle_met']}, "
