@@ -1,17 +1,37 @@
 """The package's OpenMP thread policy: the one place where it is chosen and applied.
 
 torch's CPU kernels run on OpenMP threads (torch 2.13's Linux wheels ship GNU ``libgomp``). Between
-two parallel operations a waiting thread either spins (fast to restart on an idle machine, but
-10-100x slower as soon as another process wants the same cores: the spinning threads take the CPU
-from the thread they wait for) or sleeps (safe on a busy machine, but every operation then pays a
-wake-up). ``libgomp`` reads its settings once, when torch is imported, from the environment:
+two parallel operations a waiting thread either spins (fast to restart on an idle machine, but slow
+as soon as another process wants the same cores: the spinning threads take the CPU from the thread
+they wait for; 2x with one competing process in our benchmark, 10-100x seen with more) or sleeps
+(safe on a busy machine, but every operation then pays a wake-up). ``libgomp`` reads its settings
+once, when torch is imported, from the environment:
 
 - ``OMP_WAIT_POLICY``: ``ACTIVE`` spins (almost) forever, ``PASSIVE`` sleeps at once, unset spins
   300,000 times (about 3 ms) before sleeping;
 - ``GOMP_SPINCOUNT``: how many times to spin before sleeping; it overrides the wait policy's count.
 
-:data:`THREAD_ENV` is the policy: sleeping threads (``OMP_WAIT_POLICY=PASSIVE``), which never fall
-off the cliff on a busy machine; ``benchmarks/bench_threads.py`` measures it against the alternatives.
+The policy has two parts, chosen from ``benchmarks/bench_threads.py`` (results in
+``benchmarks/results/threads.json``: CiteULike, 2-core CPU, each setting idle and beside one competing
+CPU-bound process; the README's "Thread policy" table):
+
+1. :data:`THREAD_ENV`: a bounded spin, ``GOMP_SPINCOUNT=30000``, long enough to bridge the gaps
+   between torch's operations on an idle machine: training within 8 % of ``ACTIVE``, where
+   ``PASSIVE`` took 1.3-2x as long. ``OMP_WAIT_POLICY=PASSIVE`` comes with it for runtimes that
+   ignore ``GOMP_SPINCOUNT`` (LLVM's and Intel's, e.g. torch on macOS): their threads keep sleeping.
+2. :data:`ADAPTIVE_THREADS`: a spin alone is not enough, because on a busy machine every spinning
+   setting made two-thread training slower than ``PASSIVE`` (``ACTIVE`` 1.7-2.2x and 3k spins
+   1.3-2.0x in the benchmark, 30k spins 4-7x in short development runs). So
+   :func:`htd_tutorial.training.train` drops to one thread, which never waits for a second one and
+   was the fastest busy training (0.6-1.1x ``PASSIVE``), while other processes keep at least half a
+   core busy (:class:`CpuContention`), and goes back to torch's count when they stop.
+
+What it does not fix (measured): torch work *outside* ``train()`` keeps two spinning threads on a
+busy machine. A full evaluation took 1.3x as long as with ``PASSIVE`` (2.7 s against 2.1 s), and
+loops of many small two-thread operations can take several times as long (the 4-7x above). Set
+``OMP_WAIT_POLICY=PASSIVE`` yourself for sleeping threads (training still adapts; ``train(threads=n)``
+fixes its count). With adaptive threads the last bits of a large CPU run can depend on the machine's
+load (the thread count changes the order of some sums): pass ``threads=`` for bitwise-repeatable runs.
 
 :func:`apply_thread_policy` is called by ``htd_tutorial/__init__.py``, so importing the package before
 torch applies it; the tests' ``conftest.py`` and the benchmarks import the package first, and the
@@ -32,7 +52,7 @@ __all__ = ["THREAD_ENV", "WAIT_VARS", "apply_thread_policy", "ADAPTIVE_THREADS",
            "adaptive_threads"]
 
 #: The environment defaults of the package's thread policy (measured: ``benchmarks/bench_threads.py``).
-THREAD_ENV: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
+THREAD_ENV: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"}
 
 #: Variables that say how OpenMP threads wait (libgomp's and LLVM/Intel's): if the user set any of
 #: them, the policy is theirs.
@@ -54,8 +74,8 @@ def apply_thread_policy(environ: MutableMapping[str, str] | None = None) -> dict
 
 
 #: Whether :func:`htd_tutorial.training.train` drops to one CPU thread while other processes keep a
-#: core busy (see :class:`CpuContention`). Off: the shipped policy is the sleeping threads above.
-ADAPTIVE_THREADS: bool = False
+#: core busy (see :class:`CpuContention`), unless it is given ``threads``.
+ADAPTIVE_THREADS: bool = True
 
 
 class CpuContention:

@@ -108,15 +108,17 @@ def training_threads(data: Interactions, device: torch.device, threads: int | No
     """CPU threads for training on ``data``: ``threads`` if given, else 1 for small datasets.
 
     Why: a training step on a small dataset is hundreds of small operations, and handing each one
-    to a second thread costs more than it saves, all the more with sleeping OpenMP threads
-    (``OMP_WAIT_POLICY=PASSIVE``, the package's thread policy: see ``htd_tutorial/_threads.py``).
+    to a second thread costs more than it saves (measured with sleeping OpenMP threads,
+    ``OMP_WAIT_POLICY=PASSIVE``; the package's thread policy is in ``htd_tutorial/_threads.py``).
     Measured on a 2-core CPU, BPR-MF on MovieLens-100K, dimension 200: 0.18 s per epoch on one
     thread, 0.45 s on two; the course's FTD student 1.7x and the synthetic lab's runs 2x faster on
     one thread. Datasets above :data:`SMALL_DATA_CELLS` pairs (CiteULike) keep
     ``torch.get_num_threads()``: their large matrix products use both cores. On a GPU the value
-    only affects the few CPU operations. With ``htd_tutorial._threads.ADAPTIVE_THREADS`` on (off in
-    the shipped policy), :func:`train` drops from this count to one thread while other processes keep
-    a core busy, unless ``threads`` was given.
+    only affects the few CPU operations. When this count is above one and ``threads`` was not given,
+    :func:`train` drops to one thread while other processes keep a core busy and returns to it when
+    they stop (``htd_tutorial._threads.ADAPTIVE_THREADS``): on a busy 2-core CPU one thread trained
+    CiteULike in 0.6-1.1x the time of two sleeping threads, two spinning ones in 1.3-2.2x
+    (``benchmarks/results/threads.json``).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -187,7 +189,8 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
         Label of the progress bar.
     threads : int, optional
         CPU threads while training (default: :func:`training_threads` decides, 1 on small
-        datasets); torch's setting is restored afterwards.
+        datasets, and on large ones 1 while the machine is busy with other work); torch's setting
+        is restored afterwards. Give it for bitwise-repeatable CPU runs on large data.
 
     Returns
     -------
