@@ -33,8 +33,9 @@ STAMP := $(VENV)/.htd-tutorial-installed
 
 # numba (used by umap-learn) caches compiled code; point it at a folder we know is writable.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/data/cache/numba
-# Sleeping (not spinning) OpenMP threads: torch slows down 10-100x on a busy machine otherwise.
-export OMP_WAIT_POLICY ?= PASSIVE
+# The OpenMP thread policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT) is not set here: htd_tutorial sets it when
+# imported, before torch, in every process that imports it (htd_tutorial/_threads.py; every notebook
+# imports htd_tutorial before torch, which tests/test_threads.py checks). Set it yourself to override it.
 # Never hand a matplotlib backend to the notebook kernels: ipykernel only selects the inline backend
 # (the figures in the notebooks) when MPLBACKEND is unset. The unit tests pick Agg in tests/conftest.py.
 unexport MPLBACKEND

@@ -23,10 +23,11 @@ import sys
 from pathlib import Path
 
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning threads crawl on a busy box
-import torch  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from htd_tutorial._threads import apply_thread_policy  # noqa: E402
+
+apply_thread_policy()  # the package's OpenMP thread policy, before torch loads (importing htd_tutorial does it too)
+import torch  # noqa: E402
 from htd_tutorial.data import citeulike_dir, load_interactions  # noqa: E402
 from htd_tutorial.distill import make_distiller  # noqa: E402
 from htd_tutorial.models import make_model  # noqa: E402
@@ -41,6 +42,19 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
+def git_commit() -> str:
+    """The short commit id of the checkout being measured (empty outside a git checkout)."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent).stdout.strip()
+
+
+def random_teacher(data, dim: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random teacher tables (users, items) of width ``dim``: speed does not depend on what a teacher learned."""
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.randn(data.n_users, dim, generator=gen) * 0.1,
+            torch.randn(data.n_items, dim, generator=gen) * 0.1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(citeulike_dir()))
@@ -51,13 +65,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "methods.json"))
     args = parser.parse_args()
     data = load_interactions(args.data, name="citeulike")
-    gen = torch.Generator().manual_seed(0)
-    t_users = torch.randn(data.n_users, 200, generator=gen) * 0.1
-    t_items = torch.randn(data.n_items, 200, generator=gen) * 0.1
+    t_users, t_items = random_teacher(data, 200)
     results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                            "threads": torch.get_num_threads(), "load_before": load(),
-                           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                                    text=True).stdout.strip()},
+                           "commit": git_commit()},
                "settings": {"batch_size": 1024, "teacher_dim": 200, "student_dim": args.dim, "K": 30,
                             "epochs": args.epochs}, "seconds_per_epoch": {}}
     previous = json.loads(Path(args.out).read_text())["seconds_per_epoch"] if Path(args.out).exists() else {}

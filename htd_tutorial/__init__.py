@@ -3,12 +3,12 @@
 The notebooks in ``notebooks/`` teach; this package does the work, one concept per module:
 data -> models -> losses -> training -> evaluation -> topology / plots -> widgets.
 """
-import os
+from ._threads import apply_thread_policy
 
-# OpenMP threads that spin while waiting make torch 10-100x slower as soon as another process
-# wants the same cores (a second notebook, a browser, CI's other jobs). Sleeping threads cost
-# almost nothing when the machine is idle. This only takes effect if torch is not imported yet.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# First, before any module of the package imports torch: the OpenMP thread policy (how torch's idle
+# threads wait) is read once, when torch loads. It is chosen and documented in ``_threads.py``; a
+# user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT wins.
+apply_thread_policy()
 
 from .params import param  # noqa: E402
 

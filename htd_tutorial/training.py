@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import _threads
 from .data import Interactions
 from .data.split import _check_int, _check_ks
 from .evaluation import DEFAULT_KS, evaluate
@@ -108,13 +109,17 @@ def training_threads(data: Interactions, device: torch.device, threads: int | No
     """CPU threads for training on ``data``: ``threads`` if given, else 1 for small datasets.
 
     Why: a training step on a small dataset is hundreds of small operations, and handing each one
-    to a second thread costs more than it saves, all the more with ``OMP_WAIT_POLICY=PASSIVE`` (set
-    by this package so that idle threads sleep instead of spinning, see ``htd_tutorial/__init__.py``).
+    to a second thread costs more than it saves (measured with sleeping OpenMP threads,
+    ``OMP_WAIT_POLICY=PASSIVE``; the package's thread policy is in ``htd_tutorial/_threads.py``).
     Measured on a 2-core CPU, BPR-MF on MovieLens-100K, dimension 200: 0.18 s per epoch on one
     thread, 0.45 s on two; the course's FTD student 1.7x and the synthetic lab's runs 2x faster on
     one thread. Datasets above :data:`SMALL_DATA_CELLS` pairs (CiteULike) keep
     ``torch.get_num_threads()``: their large matrix products use both cores. On a GPU the value
-    only affects the few CPU operations.
+    only affects the few CPU operations. When this count is above one and ``threads`` was not given,
+    :func:`train` drops to one thread while other processes keep a core busy and returns to it when
+    they stop (``htd_tutorial._threads.ADAPTIVE_THREADS``): on a busy 2-core CPU one thread trained
+    CiteULike in 0.6-1.1x the time of two sleeping threads, two spinning ones in 1.3-2.2x
+    (``benchmarks/results/threads.json``).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -185,7 +190,8 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
         Label of the progress bar.
     threads : int, optional
         CPU threads while training (default: :func:`training_threads` decides, 1 on small
-        datasets); torch's setting is restored afterwards.
+        datasets, and on large ones 1 while the machine is busy with other work); torch's setting
+        is restored afterwards. Give it for bitwise-repeatable CPU runs on large data.
 
     Returns
     -------
@@ -219,16 +225,21 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
     if eval_every is None:
         eval_every = epochs
     device = resolve_device(device)
-    with torch_threads(training_threads(data, device, threads)):
+    base = training_threads(data, device, threads)
+    # with the adaptive policy (htd_tutorial._threads), drop to one thread while other processes are busy
+    adapt = base if threads is None and device.type == "cpu" and base > 1 and _threads.ADAPTIVE_THREADS else None
+    with torch_threads(base):
         return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                     optimizer=optimizer, distiller=distiller, seed=seed, eval_every=eval_every, ks=ks,
-                    device=device, progress=progress, desc=desc)
+                    device=device, progress=progress, desc=desc, adapt=adapt)
 
 
 def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weight_decay: float,
          batch_size: int, optimizer: str, distiller: torch.nn.Module | None, seed: int, eval_every: int,
-         ks: tuple[int, ...], device: torch.device, progress: bool, desc: str | None) -> History:
-    """The training loop of :func:`train` (arguments already checked, threads already set)."""
+         ks: tuple[int, ...], device: torch.device, progress: bool, desc: str | None,
+         adapt: int | None = None) -> History:
+    """The training loop of :func:`train` (arguments already checked, threads already set; ``adapt``:
+    the thread count to use while the machine is not busy, None to keep the count unchanged)."""
     seed_everything(seed)
     model.to(device)
     model.train()
@@ -257,6 +268,10 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
         started = time.perf_counter()
         totals: dict[str, float] = {}
         for step, (users, pos, neg) in enumerate(sampler):
+            if adapt is not None:
+                wanted = _threads.adaptive_threads(adapt)
+                if wanted != torch.get_num_threads():
+                    torch.set_num_threads(wanted)
             users, pos, neg = users.to(device), pos.to(device), neg.to(device)
             u_ids, u_inv = torch.unique(users, return_inverse=True)
             i_ids, i_inv = torch.unique(torch.cat([pos, neg]), return_inverse=True)

@@ -8,6 +8,9 @@ What lives here and why:
   learners see) when ``MPLBACKEND`` is unset.
 - ``NUMBA_CACHE_DIR`` gets a writable default (``data/cache/numba``): umap-learn compiles with numba and
   caches the result, which fails where site-packages is read-only.
+- The package's OpenMP thread policy (``htd_tutorial._threads``) is applied before any test imports
+  torch, and is inherited by the notebook kernels; ``OMP_WAIT_POLICY``/``GOMP_SPINCOUNT`` set by the
+  caller win.
 - Fixtures: ``repo_root``, ``seed``/``rng``/``torch_generator`` (seeded randomness), ``citeulike_dir``
   (the paper's CiteULike split, skipped when absent; every test that reads the split must take it, and
   is marked ``data`` automatically), ``chromium_executable`` (Debian's Chromium for the
@@ -40,12 +43,15 @@ import matplotlib
 import numpy as np
 import pytest
 
+from htd_tutorial._threads import apply_thread_policy
+
 matplotlib.use("Agg")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / "data" / "cache" / "numba"))
-# Sleeping OpenMP threads (also set by htd_tutorial itself): spinning ones crawl on a busy machine.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The package's OpenMP thread policy, before anything imports torch; the notebook kernels that nbval
+# starts inherit it (the one owner is htd_tutorial/_threads.py; a user's own setting wins).
+apply_thread_policy()
 
 SPLIT_FILES = ("train.tsv", "valid.tsv", "test.tsv")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
