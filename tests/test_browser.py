@@ -468,3 +468,51 @@ def test_course_notebook_in_jupyterlab(course_lab, name, artifacts_dir, repo_roo
             _request(f"{lab.url}/api/kernels/{kernel['id']}", lab.token, method="DELETE", timeout=15)
         print(f"{name}: {time.monotonic() - started:.0f} s in the browser; dialogs answered: {dialogs}",
               file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------------
+# The dialog handler itself, on a stand-in page (seconds; no JupyterLab needed)
+# ----------------------------------------------------------------------------------------------
+
+DIALOG_PAGE = """<html><body>
+<div class="jp-Dialog" id="kernel"><div>Select Kernel for "00_data_and_teacher.ipynb"</div>
+  <select><option value="null">No Kernel</option><option value="python3">Python 3 (ipykernel)</option></select>
+  <button class="jp-Dialog-button jp-mod-reject">Cancel</button>
+  <button class="jp-Dialog-button jp-mod-accept">Select</button></div>
+<button id="run">Run</button>
+<script>
+  window.answers = [];
+  const kernel = document.getElementById('kernel');
+  kernel.querySelector('.jp-mod-accept').onclick = () => {
+    window.answers.push('kernel:' + kernel.querySelector('select').value); kernel.remove();
+    const news = document.createElement('div');      // a second dialog right after the first
+    news.className = 'jp-Dialog';
+    news.innerHTML = '<div>Would you like to get notified about news?</div>' +
+      '<button class="jp-Dialog-button jp-mod-reject">No</button>' +
+      '<button class="jp-Dialog-button jp-mod-accept">Yes</button>';
+    news.querySelector('.jp-mod-reject').onclick = () => { window.answers.push('news:no'); news.remove(); };
+    document.body.appendChild(news);
+  };
+  document.getElementById('run').onclick = () => window.answers.push('run');
+</script></body></html>"""
+
+
+def test_dialogs_are_answered_like_a_learner_would(chromium_executable, tmp_path):
+    """A kernel chooser gets "Python 3" and is accepted; any other dialog is dismissed; then clicks reach
+    the page (on a cold machine such a dialog swallowed the walk's click on the Run menu)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_content(DIALOG_PAGE)
+            log: list[str] = []
+            _settle_dialogs(page, log, shots=tmp_path / "dialog.png")
+            page.click("#run", timeout=5_000)
+            answers = page.evaluate("window.answers")
+        finally:
+            browser.close()
+    assert answers == ["kernel:python3", "news:no", "run"], answers
+    assert len(log) == 2 and "Select Kernel" in log[0] and "news" in log[1], log
+    assert (tmp_path / "dialog.png").read_bytes().startswith(b"\x89PNG")
