@@ -116,14 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "reproduce":
-            from .reproduce import reproduce
+            from .paper.reproduce import reproduce
 
             reproduce(args.data, dims=tuple(args.dims), methods=tuple(args.methods), epochs=args.epochs,
                       teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs, kind=args.model,
                       mode=args.mode, seed=args.seed, eval_every=args.eval_every, out=args.out, name=args.name,
                       progress=not args.no_progress, cached_only=args.cached_only)
         elif args.command == "ablation":
-            from .ablation import run_ablation
+            from .paper.ablation import run_ablation
 
             run_ablation(args.data, dim=args.dim, epochs=args.epochs, kind=args.model, base=args.base,
                          seeds=tuple(args.seeds), teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs,

@@ -49,7 +49,7 @@ class RunConfig:
         ``"authors"`` (behaves like the authors' code) or ``"clean"`` (the paper's text).
     options : HTDOptions, optional
         HTD only: switches that override ``mode``'s preset one by one (the ablation of
-        :mod:`htd_tutorial.ablation`). Options equal to ``mode``'s preset are stored as ``None``, and
+        :mod:`htd_tutorial.paper.ablation`). Options equal to ``mode``'s preset are stored as ``None``, and
         ``None`` is left out of the cache key, so configurations without options keep their keys.
     seed, lr, weight_decay, batch_size, optimizer, eval_every
         Training settings (see :func:`htd_tutorial.training.train`).

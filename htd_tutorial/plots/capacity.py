@@ -1,43 +1,18 @@
-"""Pictures for the course. Each ``plot_*`` function draws on ``ax`` (or a new figure) and returns the figure.
+"""Pictures of notebooks 00-01 and of the reproduction: data counts, training curves, the capacity gap.
 
-They only draw: what they show is computed elsewhere (training, evaluation, topology), so the
-same function serves the notebooks, the reproduction command and the explorer.
+Each ``plot_*`` function draws on ``ax`` (or a new figure) and returns the figure. They only draw:
+what they show is computed elsewhere (training, evaluation, topology), so the same function serves
+the notebooks, the reproduction command and the explorer.
 """
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import NullFormatter
 
-__all__ = ["get_ax", "dimension_axis", "plot_capacity_gap", "plot_training_curves", "METHOD_COLORS", "plot_count_histogram",
+from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, get_ax
+
+__all__ = ["plot_capacity_gap", "plot_training_curves", "plot_count_histogram",
            "plot_long_tail", "plot_interaction_matrix", "plot_by_dim", "plot_similarity_scatter"]
-
-METHOD_COLORS = {"teacher": "black", "student": "tab:gray", "fitnet": "tab:olive", "de": "tab:purple",
-                 "ftd": "tab:blue", "htd": "tab:red"}
-METHOD_LABELS = {"teacher": "Teacher", "student": "Student (no KD)", "fitnet": "FitNet", "de": "DE",
-                 "ftd": "FTD", "htd": "HTD"}
-
-
-def get_ax(ax=None, figsize=(6, 4)):
-    """``(figure, axes)``: the given axes and its figure, or a new figure with one axes."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
-
-
-def dimension_axis(ax, dims) -> None:
-    """Log-scale x axis labelled at exactly the embedding dimensions ``dims`` (no minor labels).
-
-    Introduced in ``notebooks/01_capacity_gap.ipynb``.
-    """
-    dims = sorted(int(d) for d in dims)
-    ax.set_xscale("log")
-    ax.set_xticks(dims)
-    ax.set_xticklabels([str(d) for d in dims])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
 def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: float | None = None,
                       reference: dict | None = None, ax=None, title: str | None = None):
     """The capacity-gap figure: test ``metric`` against student dimension, one line per method.
@@ -46,7 +21,7 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
     ----------
     runs : list of dict
         Records with keys ``"method"``, ``"dim"`` and ``metric`` (as written by
-        :func:`htd_tutorial.reproduce.reproduce`).
+        :func:`htd_tutorial.paper.reproduce.reproduce`).
     metric : str
         Which metric to plot.
     teacher : float, optional
