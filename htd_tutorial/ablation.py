@@ -1,2 +1,2 @@
-"""Moved to :mod:`htd_tutorial.paper.ablation`; this alias keeps old imports (a learner's saved notebook) working for one release."""
+"""Moved to :mod:`htd_tutorial.paper.ablation`: an alias for one release, so a saved notebook still runs."""
 import sys; from .paper import ablation as _moved; sys.modules[__name__] = _moved  # noqa: E702,E401

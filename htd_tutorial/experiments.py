@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, METHODS
 from .cache import cache_dir, config_key, read_cached, tensor_digest, write_cached
 from .data import Interactions
 from .data.split import _check_int
@@ -22,8 +23,6 @@ from .optim import OPTIMIZERS
 from .training import History, _check_positive, train
 
 __all__ = ["RunConfig", "RunResult", "run_method", "METHODS", "NotCachedError"]
-
-METHODS = ("student", "fitnet", "de", "ftd", "htd")
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,11 @@ class RunConfig:
     dim: int
     epochs: int = 100
     kind: str = "bpr"
-    lam: float = 1e-3
-    K: int = 30
-    gamma: float = 0.5
-    group_topology: str = "Pe"
-    mode: str = "authors"
+    lam: float = DEFAULT_LAMBDA
+    K: int = DEFAULT_K
+    gamma: float = DEFAULT_GAMMA
+    group_topology: str = DEFAULT_GROUP_TOPOLOGY
+    mode: str = DEFAULT_MODE
     seed: int = 0
     lr: float = 1e-3
     weight_decay: float = 1e-3

@@ -1,2 +1,2 @@
-"""Moved to :mod:`htd_tutorial.course.explorer`; this alias keeps old imports (a learner's saved notebook) working for one release."""
+"""Moved to :mod:`htd_tutorial.course.explorer`: an alias for one release, so a saved notebook still runs."""
 import sys; from .course import explorer as _moved; sys.modules[__name__] = _moved  # noqa: E702,E401

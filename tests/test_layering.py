@@ -193,3 +193,20 @@ def test_the_scanner_sees_lazy_relative_and_string_imports(tmp_path):
     assert imports_of("htd_tutorial.plots.mod", source, known) == {
         "htd_tutorial.course", "htd_tutorial.course.lessons", "htd_tutorial.course.explorer",
         "htd_tutorial.plots", "htd_tutorial.plots.style"}
+
+
+def test_the_names_have_one_light_owner():
+    """``choices`` owns METHODS, HTD_MODES, ... and the paper's defaults; the command line reads it without torch."""
+    import htd_tutorial.choices as choices
+    from htd_tutorial import __main__ as cli, distill, experiments, models, optim
+    from htd_tutorial.losses import htd
+
+    assert GRAPH["htd_tutorial.choices"] == set()
+    assert "import torch" not in (PACKAGE / "choices.py").read_text()
+    assert distill.METHODS is experiments.METHODS is cli.METHODS is choices.METHODS
+    assert htd.HTD_MODES is cli.HTD_MODES is choices.HTD_MODES
+    assert models.MODEL_KINDS is choices.MODEL_KINDS and optim.OPTIMIZERS is choices.OPTIMIZERS
+    defaults = {f.name: f.default for f in __import__("dataclasses").fields(experiments.RunConfig)}
+    assert (defaults["lam"], defaults["K"], defaults["gamma"], defaults["group_topology"], defaults["mode"]) == (
+        choices.DEFAULT_LAMBDA, choices.DEFAULT_K, choices.DEFAULT_GAMMA, choices.DEFAULT_GROUP_TOPOLOGY,
+        choices.DEFAULT_MODE) == (1e-3, 30, 0.5, "Pe", "authors")   # the cache keys of stored runs depend on these
