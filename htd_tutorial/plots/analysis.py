@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.ticker import NullFormatter
 
 from .capacity import plot_capacity_gap
-from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, get_ax
+from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
 
 __all__ = ["plot_stored_capacity_gap", "plot_gain_over_student", "plot_bars", "plot_sweep", "plot_topology_fidelity", "plot_ablation"]
 
@@ -90,11 +90,8 @@ def plot_gain_over_student(runs, *, metric: str = "Recall@50", ax=None, title: s
                 label=METHOD_LABELS[method])
     ax.axhline(0, color=METHOD_COLORS["student"], linestyle="--", label="Student (no KD)")
     dimension_axis(ax, student.index)
-    ax.set_xlabel("student embedding dimension")
-    ax.set_ylabel(f"test {metric} minus the student's")
-    ax.set_title(title or "Gain of distillation over the plain student")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "student embedding dimension", f"test {metric} minus the student's",
+                title or "Gain of distillation over the plain student")
     return fig
 
 
@@ -191,11 +188,7 @@ def plot_sweep(table, x: str, *, metric: str = "Recall@50", references: dict | N
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xticks(list(frame[x]))
     ax.set_xticklabels([f"{v:g}" for v in frame[x]])
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(f"test {metric}")
-    ax.set_title(title or f"HTD: test {metric} against {x}")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, xlabel or x, f"test {metric}", title or f"HTD: test {metric} against {x}")
     return fig
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, get_ax
+from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
 
 __all__ = ["plot_capacity_gap", "plot_training_curves", "plot_count_histogram",
            "plot_long_tail", "plot_interaction_matrix", "plot_by_dim", "plot_similarity_scatter"]
@@ -54,11 +54,7 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
         dims |= {int(d) for d in (reference or {}).get(method, {})}
     dims = sorted(dims)
     dimension_axis(ax, dims)
-    ax.set_xlabel("student embedding dimension")
-    ax.set_ylabel(f"test {metric}")
-    ax.set_title(title or "Capacity gap: accuracy vs student size")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "student embedding dimension", f"test {metric}", title or "Capacity gap: accuracy vs student size")
     return fig
 
 
@@ -77,11 +73,7 @@ def plot_training_curves(histories: dict, *, metric: str = "Recall@50", split: s
         ax.plot(epochs, values, marker=".", label=label)
     for (label, value), style in zip((baselines or {}).items(), ("--", ":", "-.") * 10):
         ax.axhline(value, color="gray", linestyle=style, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{split} {metric}")
-    ax.set_title(title or f"{split} {metric} during training")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "epoch", f"{split} {metric}", title or f"{split} {metric} during training")
     return fig
 
 
@@ -108,11 +100,8 @@ def plot_count_histogram(counts, *, entity: str = "user", ax=None, title: str | 
     median = float(np.median(counts))
     ax.axvline(median, color="black", linestyle="--", label=f"median = {median:g}")
     ax.set_xscale("log")
-    ax.set_xlabel(f"training interactions per {entity} (log scale)")
-    ax.set_ylabel(f"number of {entity}s")
-    ax.set_title(title or f"Interactions per {entity}")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, f"training interactions per {entity} (log scale)", f"number of {entity}s",
+                title or f"Interactions per {entity}")
     return fig
 
 
@@ -133,11 +122,8 @@ def plot_long_tail(item_counts, *, mark: float = 0.2, ax=None, title: str | None
     top = int(np.ceil(mark * len(counts)))
     ax.plot([x[top - 1]], [y[top - 1]], "o", color="black",
             label=f"top {mark:.0%} of items: {y[top - 1]:.0%} of interactions")
-    ax.set_xlabel("share of items")
-    ax.set_ylabel("share of training interactions")
-    ax.set_title(title or "Long tail of item popularity")
-    ax.legend(fontsize="small", loc="lower right")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "share of items", "share of training interactions",
+                title or "Long tail of item popularity", loc="lower right")
     return fig
 
 
@@ -189,11 +175,7 @@ def plot_by_dim(table, columns: dict, *, teacher=None, ax=None, title: str | Non
             ax.axhline(teacher[column], color=color, linestyle="--", alpha=0.7, label=f"{label}: teacher")
     dims = [int(d) for d in rows["dim"]]
     dimension_axis(ax, dims)
-    ax.set_xlabel("embedding dimension")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title or "By embedding dimension")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "embedding dimension", ylabel, title or "By embedding dimension")
     return fig
 
 
@@ -213,9 +195,6 @@ def plot_similarity_scatter(teacher_sims, student_sims, *, label: str = "student
     ax.plot([-1, 1], [-1, 1], color="black", linestyle=":", label="same as teacher")
     ax.set_xlim(-1, 1)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("cosine similarity, teacher (d=200)")
-    ax.set_ylabel(f"cosine similarity, {label}")
-    ax.set_title(title or f"Item-item similarity: {label} vs teacher")
-    ax.legend(fontsize="small", loc="lower right", markerscale=4)
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "cosine similarity, teacher (d=200)", f"cosine similarity, {label}",
+                title or f"Item-item similarity: {label} vs teacher", loc="lower right", markerscale=4)
     return fig

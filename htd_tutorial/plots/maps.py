@@ -21,7 +21,8 @@ from matplotlib.lines import Line2D
 from ..cache import cache_dir
 from ..topology import embedding_array
 
-__all__ = ["Projection", "load_umap", "pca_2d", "project_2d", "align_to", "group_colors", "plot_embedding_map", "plot_space_pair", "figure_png", "USER_MARKER", "ITEM_MARKER"]
+__all__ = ["Projection", "load_umap", "pca_2d", "project_2d", "align_to", "group_colors", "plot_embedding_map",
+           "plot_space_pair", "figure_png", "USER_MARKER", "ITEM_MARKER"]
 
 #: Marker of users and of items in every map (filled circles and triangles).
 USER_MARKER = "o"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter
 
-__all__ = ["get_ax", "dimension_axis", "METHOD_COLORS", "METHOD_LABELS"]
+__all__ = ["get_ax", "dimension_axis", "finish_axes", "METHOD_COLORS", "METHOD_LABELS"]
 
 METHOD_COLORS = {"teacher": "black", "student": "tab:gray", "fitnet": "tab:olive", "de": "tab:purple",
                  "ftd": "tab:blue", "htd": "tab:red"}
@@ -34,3 +34,15 @@ def dimension_axis(ax, dims) -> None:
     ax.set_xticks(dims)
     ax.set_xticklabels([str(d) for d in dims])
     ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def finish_axes(ax, xlabel: str, ylabel: str, title: str, **legend) -> None:
+    """The finish every line and bar chart of the course shares: axis labels, title, a small legend, a light grid.
+
+    ``legend`` goes to ``ax.legend`` (e.g. ``loc="lower right"``), after ``fontsize="small"``.
+    """
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(**{"fontsize": "small", **legend})
+    ax.grid(alpha=0.3)

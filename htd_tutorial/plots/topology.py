@@ -12,7 +12,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
-from .style import METHOD_COLORS, METHOD_LABELS, get_ax
+from .style import METHOD_COLORS, METHOD_LABELS, finish_axes, get_ax
 
 __all__ = ["plot_similarity_heatmap", "plot_method_bars", "plot_temperature_schedule", "plot_gumbel_samples",
            "plot_toy_topology", "plot_group_sizes"]
@@ -148,11 +148,7 @@ def plot_temperature_schedule(epochs, temperatures: dict, *, ax=None, title: str
             raise ValueError(f"schedule {label!r} has {taus.size} values for {epochs.size} epochs")
         ax.plot(epochs, taus, style, markersize=3, label=label)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("temperature τ (log scale)")
-    ax.set_title(title or "Gumbel-softmax temperature during training")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "epoch", "temperature τ (log scale)", title or "Gumbel-softmax temperature during training")
     return fig
 
 
@@ -289,9 +285,5 @@ def plot_group_sizes(sizes: dict, *, ax=None, title: str | None = None):
     for label, values in sizes.items():
         values = np.sort(np.asarray(values))[::-1]
         ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=label)
-    ax.set_xlabel("group, largest first")
-    ax.set_ylabel("members")
-    ax.set_title(title or "Group sizes")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "group, largest first", "members", title or "Group sizes")
     return fig
