@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import embedding_table, positive_int as _positive_int
 from .choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, METHODS
 from .losses.ftd import ftd_loss
 from .losses.htd import GROUP_TOPOLOGIES, HTD_MODES, HTDLoss, HTDOptions, gumbel_temperature
@@ -35,12 +36,6 @@ __all__ = ["Distiller", "FTDDistiller", "HTDDistiller", "DEDistiller", "FitNetDi
 # Validation
 # ----------------------------------------------------------------------------------------------
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _finite_number(name: str, value, low: float | None = None, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not math.isfinite(float(value)):
@@ -53,15 +48,7 @@ def _finite_number(name: str, value, low: float | None = None, high: float | Non
 
 
 def _as_table(name: str, table) -> torch.Tensor:
-    if isinstance(table, np.ndarray):
-        table = torch.from_numpy(table)
-    if not isinstance(table, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(table).__name__}")
-    if table.dim() != 2 or table.shape[0] == 0 or table.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D table (entities x dim), got shape {tuple(table.shape)}")
-    if not table.is_floating_point():
-        raise ValueError(f"{name} must hold floating-point embeddings, got dtype {table.dtype}")
-    table = table.detach().to(torch.float32).contiguous()
+    table = embedding_table(name, table, non_empty=True, floating=True).to(torch.float32).contiguous()
     bad = ~torch.isfinite(table)
     if bad.any():
         rows = torch.nonzero(bad.any(dim=1)).flatten()

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import torch
 
-from .choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, METHODS
+from ._checks import positive_int as _positive_int
 from .cache import cache_dir, config_key, read_cached, tensor_digest, write_cached
+from .choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, METHODS
 from .data import Interactions
 from .data.split import _check_int
-from .distill import _finite_number, _positive_int, make_distiller
+from .distill import _finite_number, make_distiller
 from .losses.htd import GROUP_TOPOLOGIES, HTD_MODES, HTDOptions
 from .models import MODEL_KINDS, Recommender, make_model
 from .optim import OPTIMIZERS
