@@ -5,7 +5,8 @@ the ones below them (``tests/test_layering.py`` checks it):
 
 - the library: ``data/`` (datasets, splits), ``losses/`` (BPR, FTD, DE/FitNet, HTD), and the modules
   ``models``, ``sampling``, ``optim``, ``training``, ``evaluation``, ``topology``, ``distill``,
-  ``experiments`` (``RunConfig``, ``run_method``) and ``cache``;
+  ``experiments`` (``RunConfig``, ``run_method``) and ``cache``; ``choices`` owns the accepted names
+  and the paper's defaults, ``_checks`` the input checks several entry points share;
 - ``paper/``: the paper's commands (``python -m htd_tutorial reproduce`` / ``ablation``);
 - ``plots/``: pictures only (colours and labels in ``plots.style``);
 - ``course/``: what only the notebooks use (shared defaults, lesson helpers, the explorer, exercises).

@@ -82,6 +82,7 @@ def load_course_data(name: str | os.PathLike = DEFAULT_DATASET, seed: int = SEED
     Returns
     -------
     Interactions
+        The data asked for, or the synthetic data after a fallback (the printed line says which).
 
     Raises
     ------
