@@ -719,12 +719,6 @@ class HTDLoss(nn.Module):
         """Hard groups of users then items, LongTensor (n_u + n_i,): users in [0, K), items in [K, 2K)."""
         return torch.cat([self.users.hard_groups(t_users), self.items.hard_groups(t_items) + self.K])
 
-    def reconstruction(self, s_users: torch.Tensor, s_items: torch.Tensor, t_users: torch.Tensor,
-                       t_items: torch.Tensor, tau: float) -> torch.Tensor:
-        """L_GA of users plus L_GA of items (see :meth:`GroupAssignment.reconstruction_loss`)."""
-        return (self.users.reconstruction_loss(s_users, t_users, tau)
-                + self.items.reconstruction_loss(s_items, t_items, tau))
-
     def entity_topology(self, student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         """Entity-level term with this module's options (see :func:`entity_topology`)."""
         return entity_topology(student, teacher, groups, eps=self.options.eps,
