@@ -5,7 +5,7 @@ Usage (from the repository root, after `make install`):
     .venv/bin/python benchmarks/bench_explorer.py               # about a minute on 2 idle cores
     .venv/bin/python benchmarks/bench_explorer.py --cold-numba  # first UMAP with an empty numba cache
 
-What is timed (all through :class:`htd_tutorial.explorer.ExplorerWidget`, i.e. end to end: training,
+What is timed (all through :class:`htd_tutorial.course.explorer.ExplorerWidget`, i.e. end to end: training,
 maps, metrics, drawing the PNG; student runs always trained afresh in a temporary cache folder, the
 teacher loaded from the course's cache or trained once before the clock starts):
 
@@ -58,8 +58,8 @@ def main() -> None:
     import torch
 
     from htd_tutorial.course import course_teacher, load_course_data
-    from htd_tutorial.explorer import DEFAULT_EXPLORER_DATASET, SHIPPED, ExplorerWidget, TopologyExplorer
-    from htd_tutorial.reproduce import write_json_atomic
+    from htd_tutorial.course.explorer import DEFAULT_EXPLORER_DATASET, SHIPPED, ExplorerWidget, TopologyExplorer
+    from htd_tutorial.paper.reproduce import write_json_atomic
 
     load_before = load_average()
     data = load_course_data(DEFAULT_EXPLORER_DATASET, verbose=False)

@@ -30,7 +30,7 @@ from htd_tutorial.cache import get_teacher  # noqa: E402
 from htd_tutorial.data import citeulike_dir, load_interactions  # noqa: E402
 from htd_tutorial.evaluation import evaluate_embeddings  # noqa: E402
 from htd_tutorial.models import make_model  # noqa: E402
-from htd_tutorial.reproduce import write_json_atomic  # noqa: E402
+from htd_tutorial.paper.reproduce import write_json_atomic  # noqa: E402
 from htd_tutorial.training import train  # noqa: E402
 
 

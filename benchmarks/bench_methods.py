@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from htd_tutorial.data import citeulike_dir, load_interactions  # noqa: E402
 from htd_tutorial.distill import make_distiller  # noqa: E402
 from htd_tutorial.models import make_model  # noqa: E402
-from htd_tutorial.reproduce import write_json_atomic  # noqa: E402
+from htd_tutorial.paper.reproduce import write_json_atomic  # noqa: E402
 from htd_tutorial.training import train  # noqa: E402
 
 SETTINGS = [("student", "authors"), ("ftd", "authors"), ("ftd", "clean"), ("htd", "authors"), ("htd", "clean")]

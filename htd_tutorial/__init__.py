@@ -1,7 +1,18 @@
 """htd-tutorial: a hands-on course on *Topology Distillation for Recommender System* (KDD 2021).
 
-The notebooks in ``notebooks/`` teach; this package does the work, one concept per module:
-data -> models -> losses -> training -> evaluation -> topology / plots -> widgets.
+The notebooks in ``notebooks/`` teach; this package does the work, in layers that each import only
+the ones below them (``tests/test_layering.py`` checks it):
+
+- the library: ``data/`` (datasets, splits), ``losses/`` (BPR, FTD, DE/FitNet, HTD), and the modules
+  ``models``, ``sampling``, ``optim``, ``training``, ``evaluation``, ``topology``, ``distill``,
+  ``experiments`` (``RunConfig``, ``run_method``) and ``cache``; ``choices`` owns the accepted names
+  and the paper's defaults, ``_checks`` the input checks several entry points share;
+- ``paper/``: the paper's commands (``python -m htd_tutorial reproduce`` / ``ablation``);
+- ``plots/``: pictures only (colours and labels in ``plots.style``);
+- ``course/``: what only the notebooks use (shared defaults, lesson helpers, the explorer, exercises).
+
+The flat paths of earlier releases (``htd_tutorial.lessons``, ``htd_tutorial.explorer``, ...) are
+aliases of the moved modules for one release.
 """
 from ._threads import apply_thread_policy
 

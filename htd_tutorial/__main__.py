@@ -11,11 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-# The names the commands accept. Spelled out (not imported from .experiments, .models, .losses.htd)
-# because those import torch, which takes seconds; tests/test_bad_input.py checks they are the same.
-METHODS = ("student", "fitnet", "de", "ftd", "htd")
-MODEL_KINDS = ("bpr", "lightgcn")
-HTD_MODES = ("authors", "clean")
+# The names the commands accept, from their one owner (a module without torch, which takes seconds).
+from .choices import DEFAULT_MODE, HTD_MODES, METHODS, MODEL_KINDS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +66,15 @@ def output_folder(text: str) -> str:
     return text
 
 
+def _run_options(command: argparse.ArgumentParser) -> None:
+    """The options both commands share: evaluation schedule, output folder and name, progress bars."""
+    command.add_argument("--eval-every", type=non_negative_int, default=10,
+                         help="evaluate every this many epochs (0: only after the last one; default: 10)")
+    command.add_argument("--out", type=output_folder, default="results", help="output folder (default: results)")
+    command.add_argument("--name", default=None, help="file-name stem (default: dataset name)")
+    command.add_argument("--no-progress", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m htd_tutorial",
                      description="Topology distillation course: experiments from the command line.")
@@ -80,22 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--epochs", type=positive_int, default=100, help="student epochs (paper: 100)")
     rep.add_argument("--teacher-epochs", type=positive_int, default=100)
     rep.add_argument("--teacher-dim", type=positive_int, default=200)
-    rep.add_argument("--model", default="bpr", choices=MODEL_KINDS)
-    rep.add_argument("--mode", default="authors", choices=HTD_MODES)
+    rep.add_argument("--model", default=MODEL_KINDS[0], choices=MODEL_KINDS)
+    rep.add_argument("--mode", default=DEFAULT_MODE, choices=HTD_MODES)
     rep.add_argument("--seed", type=non_negative_int, default=0)
-    rep.add_argument("--eval-every", type=non_negative_int, default=10,
-                     help="evaluate every this many epochs (0: only after the last one; default: 10)")
-    rep.add_argument("--out", type=output_folder, default="results", help="output folder (default: results)")
-    rep.add_argument("--name", default=None, help="file-name stem (default: dataset name)")
-    rep.add_argument("--no-progress", action="store_true")
+    _run_options(rep)
     rep.add_argument("--cached-only", action="store_true",
                      help="train no student: table and figure from the finished runs only")
     abl = sub.add_parser("ablation", help="HTD: the authors' code vs the clean reading, one switch at a time")
     abl.add_argument("--data", type=dataset, default="citeulike", help="dataset name or path (default: citeulike)")
     abl.add_argument("--dim", type=positive_int, default=20, help="student dimension (default: 20)")
     abl.add_argument("--epochs", type=positive_int, default=100, help="student epochs (paper: 100)")
-    abl.add_argument("--model", default="bpr", choices=MODEL_KINDS)
-    abl.add_argument("--base", default="authors", choices=HTD_MODES,
+    abl.add_argument("--model", default=MODEL_KINDS[0], choices=MODEL_KINDS)
+    abl.add_argument("--base", default=DEFAULT_MODE, choices=HTD_MODES,
                      help="the preset whose switches are flipped one at a time (default: authors)")
     abl.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0], help="student seeds (default: 0)")
     abl.add_argument("--baselines", nargs="*", default=[], choices=[m for m in METHODS if m != "htd"],
@@ -103,11 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--teacher-epochs", type=positive_int, default=100)
     abl.add_argument("--teacher-dim", type=positive_int, default=200)
     abl.add_argument("--teacher-seed", type=non_negative_int, default=0)
-    abl.add_argument("--eval-every", type=non_negative_int, default=10,
-                     help="evaluate every this many epochs (0: only after the last one; default: 10)")
-    abl.add_argument("--out", type=output_folder, default="results", help="output folder (default: results)")
-    abl.add_argument("--name", default=None, help="file-name stem (default: dataset name)")
-    abl.add_argument("--no-progress", action="store_true")
+    _run_options(abl)
     return parser
 
 
@@ -116,14 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "reproduce":
-            from .reproduce import reproduce
+            from .paper.reproduce import reproduce
 
             reproduce(args.data, dims=tuple(args.dims), methods=tuple(args.methods), epochs=args.epochs,
                       teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs, kind=args.model,
                       mode=args.mode, seed=args.seed, eval_every=args.eval_every, out=args.out, name=args.name,
                       progress=not args.no_progress, cached_only=args.cached_only)
         elif args.command == "ablation":
-            from .ablation import run_ablation
+            from .paper.ablation import run_ablation
 
             run_ablation(args.data, dim=args.dim, epochs=args.epochs, kind=args.model, base=args.base,
                          seeds=tuple(args.seeds), teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs,

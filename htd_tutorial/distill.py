@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import embedding_table, positive_int as _positive_int
+from .choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, METHODS
 from .losses.ftd import ftd_loss
 from .losses.htd import GROUP_TOPOLOGIES, HTD_MODES, HTDLoss, HTDOptions, gumbel_temperature
 from .losses.pointwise import DELoss, FitNetLoss
@@ -29,18 +31,10 @@ from .losses.pointwise import DELoss, FitNetLoss
 __all__ = ["Distiller", "FTDDistiller", "HTDDistiller", "DEDistiller", "FitNetDistiller", "make_distiller",
            "METHODS", "validate_teacher"]
 
-METHODS = ("student", "fitnet", "de", "ftd", "htd")
-
 
 # ----------------------------------------------------------------------------------------------
 # Validation
 # ----------------------------------------------------------------------------------------------
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
 
 def _finite_number(name: str, value, low: float | None = None, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
@@ -54,15 +48,7 @@ def _finite_number(name: str, value, low: float | None = None, high: float | Non
 
 
 def _as_table(name: str, table) -> torch.Tensor:
-    if isinstance(table, np.ndarray):
-        table = torch.from_numpy(table)
-    if not isinstance(table, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(table).__name__}")
-    if table.dim() != 2 or table.shape[0] == 0 or table.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D table (entities x dim), got shape {tuple(table.shape)}")
-    if not table.is_floating_point():
-        raise ValueError(f"{name} must hold floating-point embeddings, got dtype {table.dtype}")
-    table = table.detach().to(torch.float32).contiguous()
+    table = embedding_table(name, table, non_empty=True, floating=True).to(torch.float32).contiguous()
     bad = ~torch.isfinite(table)
     if bad.any():
         rows = torch.nonzero(bad.any(dim=1)).flatten()
@@ -132,7 +118,7 @@ class Distiller(nn.Module):
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
 
-    def __init__(self, teacher_users, teacher_items, *, lam: float = 1e-3, n_users: int | None = None,
+    def __init__(self, teacher_users, teacher_items, *, lam: float = DEFAULT_LAMBDA, n_users: int | None = None,
                  n_items: int | None = None, require_nonzero: bool = False):
         super().__init__()
         users, items = validate_teacher(teacher_users, teacher_items, n_users=n_users, n_items=n_items,
@@ -175,7 +161,7 @@ class FTDDistiller(Distiller):
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
 
-    def __init__(self, teacher_users, teacher_items, *, lam: float = 1e-3, eps: float = 0.0,
+    def __init__(self, teacher_users, teacher_items, *, lam: float = DEFAULT_LAMBDA, eps: float = 0.0,
                  n_users: int | None = None, n_items: int | None = None):
         self.eps = _finite_number("eps", eps, low=0.0)
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items,
@@ -217,8 +203,9 @@ class HTDDistiller(Distiller):
     Introduced in ``notebooks/03_htd.ipynb``.
     """
 
-    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = 1e-3, K: int = 30,
-                 gamma: float = 0.5, group_topology: str = "Pe", mode: str = "authors",
+    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = DEFAULT_LAMBDA,
+                 K: int = DEFAULT_K, gamma: float = DEFAULT_GAMMA, group_topology: str = DEFAULT_GROUP_TOPOLOGY,
+                 mode: str = DEFAULT_MODE,
                  options: HTDOptions | None = None, seed: int = 0, n_users: int | None = None,
                  n_items: int | None = None):
         if mode not in HTD_MODES:
@@ -273,8 +260,9 @@ class DEDistiller(Distiller):
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
 
-    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = 1e-3, K: int = 30,
-                 mode: str = "authors", seed: int = 0, n_users: int | None = None, n_items: int | None = None):
+    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = DEFAULT_LAMBDA,
+                 K: int = DEFAULT_K, mode: str = DEFAULT_MODE, seed: int = 0, n_users: int | None = None,
+                 n_items: int | None = None):
         if mode not in HTD_MODES:
             raise ValueError(f"mode must be one of {HTD_MODES}, got {mode!r}")
         student_dim, K = _positive_int("student_dim", student_dim), _positive_int("K", K)
@@ -303,7 +291,7 @@ class FitNetDistiller(Distiller):
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
 
-    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = 1e-3, seed: int = 0,
+    def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = DEFAULT_LAMBDA, seed: int = 0,
                  n_users: int | None = None, n_items: int | None = None):
         student_dim = _positive_int("student_dim", student_dim)
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items)
@@ -325,8 +313,9 @@ def _seed(seed) -> int:
 
 
 def make_distiller(method: str, teacher_users=None, teacher_items=None, student_dim: int | None = None, *,
-                   lam: float = 1e-3, K: int = 30, gamma: float = 0.5, group_topology: str = "Pe",
-                   mode: str = "authors", options: HTDOptions | None = None, seed: int = 0,
+                   lam: float = DEFAULT_LAMBDA, K: int = DEFAULT_K, gamma: float = DEFAULT_GAMMA,
+                   group_topology: str = DEFAULT_GROUP_TOPOLOGY,
+                   mode: str = DEFAULT_MODE, options: HTDOptions | None = None, seed: int = 0,
                    n_users: int | None = None, n_items: int | None = None) -> Distiller | None:
     """Build the distiller of ``method``, checking every argument first.
 

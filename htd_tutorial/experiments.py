@@ -12,18 +12,18 @@ from pathlib import Path
 
 import torch
 
+from ._checks import positive_int as _positive_int
 from .cache import cache_dir, config_key, read_cached, tensor_digest, write_cached
+from .choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, METHODS
 from .data import Interactions
 from .data.split import _check_int
-from .distill import _finite_number, _positive_int, make_distiller
+from .distill import _finite_number, make_distiller
 from .losses.htd import GROUP_TOPOLOGIES, HTD_MODES, HTDOptions
 from .models import MODEL_KINDS, Recommender, make_model
 from .optim import OPTIMIZERS
 from .training import History, _check_positive, train
 
 __all__ = ["RunConfig", "RunResult", "run_method", "METHODS", "NotCachedError"]
-
-METHODS = ("student", "fitnet", "de", "ftd", "htd")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class RunConfig:
         ``"authors"`` (behaves like the authors' code) or ``"clean"`` (the paper's text).
     options : HTDOptions, optional
         HTD only: switches that override ``mode``'s preset one by one (the ablation of
-        :mod:`htd_tutorial.ablation`). Options equal to ``mode``'s preset are stored as ``None``, and
+        :mod:`htd_tutorial.paper.ablation`). Options equal to ``mode``'s preset are stored as ``None``, and
         ``None`` is left out of the cache key, so configurations without options keep their keys.
     seed, lr, weight_decay, batch_size, optimizer, eval_every
         Training settings (see :func:`htd_tutorial.training.train`).
@@ -61,11 +61,11 @@ class RunConfig:
     dim: int
     epochs: int = 100
     kind: str = "bpr"
-    lam: float = 1e-3
-    K: int = 30
-    gamma: float = 0.5
-    group_topology: str = "Pe"
-    mode: str = "authors"
+    lam: float = DEFAULT_LAMBDA
+    K: int = DEFAULT_K
+    gamma: float = DEFAULT_GAMMA
+    group_topology: str = DEFAULT_GROUP_TOPOLOGY
+    mode: str = DEFAULT_MODE
     seed: int = 0
     lr: float = 1e-3
     weight_decay: float = 1e-3

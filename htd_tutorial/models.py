@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .choices import MODEL_KINDS
 from .data import Interactions
 
 __all__ = ["Recommender", "BPRMF", "LightGCN", "make_model", "MODEL_KINDS"]
 
-MODEL_KINDS = ("bpr", "lightgcn")
 
 
 def _check_dim(dim: int) -> int:

@@ -9,12 +9,11 @@ different optimiser - rows that are not in the batch are not decayed - so
 """
 from __future__ import annotations
 
-
 import torch
 
-__all__ = ["PaperAdam", "LazyAdam", "make_optimizer", "OPTIMIZERS"]
+from .choices import OPTIMIZERS
 
-OPTIMIZERS = ("adam", "lazy_adam")
+__all__ = ["PaperAdam", "LazyAdam", "make_optimizer", "OPTIMIZERS"]
 
 
 class PaperAdam(torch.optim.Adam):

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._checks import embedding_table, positive_int as _positive_int
+
 __all__ = ["embedding_array", "similarity_kl", "knn_overlap", "rank_correlation", "group_agreement",
            "topology_report", "sample_entities"]
 
@@ -53,13 +55,7 @@ def embedding_array(name: str, emb, *, min_rows: int = 1) -> np.ndarray:
 
 
 def _table(name: str, emb) -> torch.Tensor:
-    if isinstance(emb, np.ndarray):
-        emb = torch.from_numpy(emb)
-    if not isinstance(emb, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(emb).__name__}")
-    if emb.dim() != 2 or emb.shape[1] == 0:
-        raise ValueError(f"{name} must be a 2-D table (entities x dim), got shape {tuple(emb.shape)}")
-    emb = emb.detach().cpu().to(torch.float64)
+    emb = embedding_table(name, emb).cpu().to(torch.float64)
     if not torch.isfinite(emb).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return emb
@@ -73,12 +69,6 @@ def _pair(student, teacher, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tens
     if student.shape[0] < min_rows:
         raise ValueError(f"need at least {min_rows} entities, got {student.shape[0]}")
     return student, teacher
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _cosine(emb: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from htd_tutorial.__main__ import main
-from htd_tutorial.ablation import ablation_configs, ablation_table, format_ablation, run_ablation_grid
-from htd_tutorial.analysis import run_grid
+from htd_tutorial.paper.ablation import ablation_configs, ablation_table, format_ablation, run_ablation_grid
+from htd_tutorial.course.analysis import run_grid
 from htd_tutorial.cache import config_key, tensor_digest
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.experiments import RunConfig, run_method

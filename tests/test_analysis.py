@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from htd_tutorial.ablation import ablation_table
-from htd_tutorial.analysis import compare_with_reference, fidelity_table, load_results, results_runs, runs_frame
-from htd_tutorial.analysis_plots import (plot_ablation, plot_bars, plot_gain_over_student, plot_sweep,
+from htd_tutorial.paper.ablation import ablation_table
+from htd_tutorial.course.analysis import compare_with_reference, fidelity_table, load_results, results_runs, runs_frame
+from htd_tutorial.plots.analysis import (plot_ablation, plot_bars, plot_gain_over_student, plot_sweep,
                                          plot_topology_fidelity)
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.exercises import EXERCISES, check, is_correct
+from htd_tutorial.course.exercises import EXERCISES, check, is_correct
 from htd_tutorial.experiments import RunConfig, run_method
 from htd_tutorial.models import make_model
 from htd_tutorial.training import train

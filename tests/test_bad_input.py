@@ -40,7 +40,7 @@ from htd_tutorial.evaluation import evaluate_embeddings
 from htd_tutorial.experiments import METHODS, RunConfig
 from htd_tutorial.losses.htd import HTD_MODES
 from htd_tutorial.models import MODEL_KINDS, make_model
-from htd_tutorial.reproduce import reproduce, save_figure_atomic, write_json_atomic
+from htd_tutorial.paper.reproduce import reproduce, save_figure_atomic, write_json_atomic
 from htd_tutorial.training import train
 
 
@@ -137,7 +137,7 @@ def with_nan(model):
 @functools.lru_cache(maxsize=None)
 def explorer():
     """A TopologyExplorer on :func:`tiny` with an untrained teacher (the rows fail before anything trains)."""
-    from htd_tutorial.explorer import SHIPPED, TopologyExplorer
+    from htd_tutorial.course.explorer import SHIPPED, TopologyExplorer
 
     settings = SHIPPED.replace(dims=(2, 4), dim=2, K=3, K_max=10, n_users_shown=20, n_items_shown=30,
                                k_neighbours=5)
@@ -146,7 +146,7 @@ def explorer():
 
 
 def explorer_settings(**changes):
-    from htd_tutorial.explorer import SHIPPED
+    from htd_tutorial.course.explorer import SHIPPED
 
     return SHIPPED.replace(**changes)
 
@@ -321,7 +321,7 @@ TABLE = [
     pytest.param(lambda tmp: RunConfig(method="ftd", dim=4, lr=math.nan),
                  ValueError, r"lr must be > 0, got nan", id="runconfig-lr-nan"),
 
-    # --- the explorer (htd_tutorial/explorer.py: a setting outside the controls' range fails before training) ---
+    # --- the explorer (htd_tutorial/course/explorer.py: a setting outside the controls' range fails before training) ---
     pytest.param(lambda tmp: explorer().compute("fitnet", 2, 3),
                  ValueError, r"unknown method 'fitnet'; choose one of student, ftd, htd", id="explorer-unknown-method"),
     pytest.param(lambda tmp: explorer().compute("htd", 0, 3),
@@ -429,7 +429,7 @@ def test_cli_names_match_the_package():
 
 
 # ------------------------------------------------------------------------------------------ writing results
-# A failed write of a results JSON or a figure (htd_tutorial/reproduce.py's atomic writers, used by the
+# A failed write of a results JSON or a figure (htd_tutorial/paper/reproduce.py's atomic writers, used by the
 # reproduce and ablation commands) must leave the previous file as it was and no temporary file behind.
 # Tests run as root, so a read-only folder would not stop them: failures are injected instead.
 # Row: (writer, payload, failure, expected exception, regex); failure None = the payload itself is bad.

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from htd_tutorial import course
+from htd_tutorial.course import common as course
 from htd_tutorial.course import (STUDENT_DIMS, TEACHER, capacity_table, course_teacher, dims_param, explain_ranking,
                                  load_course_data, parameter_count, popularity_baseline, similarity_pairs,
                                  train_student, train_students)

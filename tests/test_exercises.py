@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import torch
 
-from htd_tutorial import exercises
+from htd_tutorial.course import exercises
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.exercises import (EXERCISES, Exercise, all_exercises, as_number, as_numbers, check, is_correct,
+from htd_tutorial.course.exercises import (EXERCISES, Exercise, all_exercises, as_number, as_numbers, check, is_correct,
                                     register)
 from htd_tutorial.models import make_model
 
@@ -158,7 +158,7 @@ def _cases(exercise_id: str, inputs: dict) -> tuple[list, list]:
         return [19], [(81, "FTD's count"), (5, "ordered pairs"), (10, "ordered pairs"), (27, "different groups"),
                       (9, "m * m")]
     if exercise_id == "03.3":
-        from htd_tutorial.lessons import distill_run
+        from htd_tutorial.course.lessons import distill_run
 
         history = distill_run(data, inputs["teacher"], "student", SMALL_DIM, lr=5e-3, epochs=40,
                               progress=False).history
@@ -239,7 +239,7 @@ def test_equivalent_forms_are_accepted(small_data):
     assert is_correct("01.3", np.array([1.0, -1.0, 1.0]))
     assert is_correct("00.2", [0, 1, 1 / np.log2(8)])
     assert is_correct("01.1", float((small_data.n_users + small_data.n_items) * 8), small_data)
-    assert is_correct("00.1", np.float32(exercises._solve_00_1(small_data)), small_data)
+    assert is_correct("00.1", np.float32(exercises.data_and_teacher._solve_00_1(small_data)), small_data)
 
 
 @pytest.mark.parametrize("exercise_id, answer, args, message", [
@@ -278,14 +278,14 @@ def test_hint_and_solution_print(capsys):
 
 
 def test_register_validates(monkeypatch):
-    monkeypatch.setattr(exercises, "EXERCISES", dict(EXERCISES))
+    monkeypatch.setattr(exercises.engine, "EXERCISES", dict(EXERCISES))
 
     def make(exercise_id, solve=lambda: 1.0, inputs=()):
         return Exercise(exercise_id=exercise_id, question="q", inputs=inputs, parse=as_number, solve=solve,
                         judge=lambda answer, expected: None if answer == expected else "no", hint="h")
 
     register(make("98.1"))
-    assert "98.1" in exercises.EXERCISES
+    assert "98.1" in exercises.engine.EXERCISES
     with pytest.raises(ValueError, match="already registered"):
         register(make("98.1"))
     with pytest.raises(ValueError, match="look like"):

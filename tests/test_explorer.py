@@ -16,9 +16,9 @@ import pytest
 
 from htd_tutorial.cache import get_teacher
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.embedding_plots import figure_png, group_colors, plot_embedding_map, plot_space_pair
-from htd_tutorial.exercises import EXERCISES, is_correct
-from htd_tutorial.explorer import (PCA_NOTICE, SHIPPED, ExplorerWidget, TopologyExplorer,
+from htd_tutorial.plots.maps import figure_png, group_colors, plot_embedding_map, plot_space_pair
+from htd_tutorial.course.exercises import EXERCISES, is_correct
+from htd_tutorial.course.explorer import (PCA_NOTICE, SHIPPED, ExplorerWidget, TopologyExplorer,
                                    align_to, load_umap, metrics_html, pca_2d, plot_result, project_2d)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -356,3 +356,11 @@ def test_widget_select_sets_several_controls_and_computes_once(explorer):
     assert result is ui.last_result and result.key == ("student", 4, 2)
     assert explorer.stats["results_from_memory"] + len(explorer._results) == computed + 1
     assert (ui.method.value, ui.dim.value, ui.groups.value) == ("student", 4, 2)
+
+
+def test_exercise_module_names_the_explorer_methods():
+    """The 05.x exercises name the explorer's methods without importing the widget module; they must agree."""
+    from htd_tutorial.course.exercises import explorer as exercises_05
+    from htd_tutorial.course.explorer import EXPLORER_METHODS
+
+    assert exercises_05.EXPLORER_METHODS == EXPLORER_METHODS

@@ -1,5 +1,5 @@
-"""The course recipe and helpers of notebooks 02/03 (htd_tutorial.lessons), their pictures
-(htd_tutorial.topology_plots) and their exercises (02.x, 03.x). Fast: tiny synthetic data, 1-2 epochs."""
+"""The course recipe and helpers of notebooks 02/03 (htd_tutorial.course.lessons), their pictures
+(htd_tutorial.plots.topology) and their exercises (02.x, 03.x). Fast: tiny synthetic data, 1-2 epochs."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,9 +11,10 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from htd_tutorial import lessons, topology_plots
+from htd_tutorial.course import lessons
+from htd_tutorial.plots import topology as topology_plots
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.exercises import check, is_correct
+from htd_tutorial.course.exercises import check, is_correct
 from htd_tutorial.experiments import RunConfig
 from htd_tutorial.losses import ftd_loss, ftd_loss_naive, gumbel_temperature
 from htd_tutorial.models import make_model

@@ -24,7 +24,7 @@ TOLERANCE = 0.015  # the accuracy target of the methods issue: within +-0.015 of
 NO_GAIN = 0.005
 
 #: Test Recall@50 after 100 epochs in the authors' published log (CiteULike, BPR, teacher dim 200),
-#: as quoted in the shared data README (copied here once; htd_tutorial.reproduce.AUTHORS_LOG must equal it).
+#: as quoted in the shared data README (copied here once; htd_tutorial.paper.reproduce.AUTHORS_LOG must equal it).
 AUTHORS = {
     "teacher": 0.3123,
     "student": {10: 0.1788, 20: 0.2276, 100: 0.2976, 200: 0.3152},
@@ -201,7 +201,7 @@ ALL_CHECKS = (check_reference, check_dataset, check_settings, check_run_configs,
 
 # ------------------------------------------------------------------------------------------- the committed file
 def test_the_authors_log_in_the_code_is_the_published_one():
-    from htd_tutorial.reproduce import AUTHORS_LOG
+    from htd_tutorial.paper.reproduce import AUTHORS_LOG
 
     check_authors_log(AUTHORS_LOG)
 

@@ -63,6 +63,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, GROUP_TOPOLOGIES, HTD_MODES
 from .ftd import _check_pair, _check_rows, cosine_normalize, cosine_similarity_matrix, gram_topology_distance
 
 __all__ = [
@@ -71,8 +72,6 @@ __all__ = [
     "group_prototypes", "expert_mixture_naive",
 ]
 
-HTD_MODES = ("authors", "clean")
-GROUP_TOPOLOGIES = ("Pe", "PP")
 ALPHA_EPS = 1e-10
 """Added to alpha before the log in the Gumbel-softmax, as in the paper."""
 TAU_END = 1e-10
@@ -575,7 +574,7 @@ def group_prototypes(embeddings: torch.Tensor, groups: torch.Tensor) -> tuple[to
 
 
 def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, is_item: torch.Tensor,
-                   *, kind: str = "Pe", proto_grad: bool = False, mask_pe: bool = False,
+                   *, kind: str = DEFAULT_GROUP_TOPOLOGY, proto_grad: bool = False, mask_pe: bool = False,
                    same_type_only: bool = False, eps: float = 0.0) -> torch.Tensor:
     """Group-level topology (paper Sec. 4.2), ``"PP"`` or ``"Pe"``.
 
@@ -639,7 +638,7 @@ def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.T
 
 
 def group_topology_naive(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor,
-                         is_item: torch.Tensor, *, kind: str = "Pe", proto_grad: bool = False,
+                         is_item: torch.Tensor, *, kind: str = DEFAULT_GROUP_TOPOLOGY, proto_grad: bool = False,
                          mask_pe: bool = False, same_type_only: bool = False, eps: float = 0.0) -> torch.Tensor:
     """Reference group-level term: prototypes and masks built with explicit Python loops.
 
@@ -696,8 +695,8 @@ class HTDLoss(nn.Module):
     Introduced in ``notebooks/03_htd.ipynb``.
     """
 
-    def __init__(self, teacher_dim: int, student_dim: int, *, K: int = 30, gamma: float = 0.5,
-                 group_topology: str = "Pe", options: HTDOptions | None = None,
+    def __init__(self, teacher_dim: int, student_dim: int, *, K: int = DEFAULT_K, gamma: float = DEFAULT_GAMMA,
+                 group_topology: str = DEFAULT_GROUP_TOPOLOGY, options: HTDOptions | None = None,
                  generator: torch.Generator | None = None):
         super().__init__()
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 <= gamma <= 1:
@@ -719,12 +718,6 @@ class HTDLoss(nn.Module):
     def assignment(self, t_users: torch.Tensor, t_items: torch.Tensor) -> torch.Tensor:
         """Hard groups of users then items, LongTensor (n_u + n_i,): users in [0, K), items in [K, 2K)."""
         return torch.cat([self.users.hard_groups(t_users), self.items.hard_groups(t_items) + self.K])
-
-    def reconstruction(self, s_users: torch.Tensor, s_items: torch.Tensor, t_users: torch.Tensor,
-                       t_items: torch.Tensor, tau: float) -> torch.Tensor:
-        """L_GA of users plus L_GA of items (see :meth:`GroupAssignment.reconstruction_loss`)."""
-        return (self.users.reconstruction_loss(s_users, t_users, tau)
-                + self.items.reconstruction_loss(s_items, t_items, tau))
 
     def entity_topology(self, student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         """Entity-level term with this module's options (see :func:`entity_topology`)."""

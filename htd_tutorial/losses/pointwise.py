@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..choices import DEFAULT_K
 from .ftd import _check_rows
 from .htd import GroupAssignment, _check_batch
 
@@ -44,7 +45,7 @@ class DELoss(nn.Module):
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
 
-    def __init__(self, teacher_dim: int, student_dim: int, *, K: int = 30,
+    def __init__(self, teacher_dim: int, student_dim: int, *, K: int = DEFAULT_K,
                  generator: torch.Generator | None = None):
         super().__init__()
         self.users = GroupAssignment(teacher_dim, student_dim, K, generator=generator)

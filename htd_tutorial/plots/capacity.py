@@ -1,43 +1,18 @@
-"""Pictures for the course. Each ``plot_*`` function draws on ``ax`` (or a new figure) and returns the figure.
+"""Pictures of notebooks 00-01 and of the reproduction: data counts, training curves, the capacity gap.
 
-They only draw: what they show is computed elsewhere (training, evaluation, topology), so the
-same function serves the notebooks, the reproduction command and the explorer.
+Each ``plot_*`` function draws on ``ax`` (or a new figure) and returns the figure. They only draw:
+what they show is computed elsewhere (training, evaluation, topology), so the same function serves
+the notebooks, the reproduction command and the explorer.
 """
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import NullFormatter
 
-__all__ = ["get_ax", "dimension_axis", "plot_capacity_gap", "plot_training_curves", "METHOD_COLORS", "plot_count_histogram",
+from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
+
+__all__ = ["plot_capacity_gap", "plot_training_curves", "plot_count_histogram",
            "plot_long_tail", "plot_interaction_matrix", "plot_by_dim", "plot_similarity_scatter"]
-
-METHOD_COLORS = {"teacher": "black", "student": "tab:gray", "fitnet": "tab:olive", "de": "tab:purple",
-                 "ftd": "tab:blue", "htd": "tab:red"}
-METHOD_LABELS = {"teacher": "Teacher", "student": "Student (no KD)", "fitnet": "FitNet", "de": "DE",
-                 "ftd": "FTD", "htd": "HTD"}
-
-
-def get_ax(ax=None, figsize=(6, 4)):
-    """``(figure, axes)``: the given axes and its figure, or a new figure with one axes."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
-
-
-def dimension_axis(ax, dims) -> None:
-    """Log-scale x axis labelled at exactly the embedding dimensions ``dims`` (no minor labels).
-
-    Introduced in ``notebooks/01_capacity_gap.ipynb``.
-    """
-    dims = sorted(int(d) for d in dims)
-    ax.set_xscale("log")
-    ax.set_xticks(dims)
-    ax.set_xticklabels([str(d) for d in dims])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
 def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: float | None = None,
                       reference: dict | None = None, ax=None, title: str | None = None):
     """The capacity-gap figure: test ``metric`` against student dimension, one line per method.
@@ -46,7 +21,7 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
     ----------
     runs : list of dict
         Records with keys ``"method"``, ``"dim"`` and ``metric`` (as written by
-        :func:`htd_tutorial.reproduce.reproduce`).
+        :func:`htd_tutorial.paper.reproduce.reproduce`).
     metric : str
         Which metric to plot.
     teacher : float, optional
@@ -79,11 +54,7 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
         dims |= {int(d) for d in (reference or {}).get(method, {})}
     dims = sorted(dims)
     dimension_axis(ax, dims)
-    ax.set_xlabel("student embedding dimension")
-    ax.set_ylabel(f"test {metric}")
-    ax.set_title(title or "Capacity gap: accuracy vs student size")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "student embedding dimension", f"test {metric}", title or "Capacity gap: accuracy vs student size")
     return fig
 
 
@@ -102,11 +73,7 @@ def plot_training_curves(histories: dict, *, metric: str = "Recall@50", split: s
         ax.plot(epochs, values, marker=".", label=label)
     for (label, value), style in zip((baselines or {}).items(), ("--", ":", "-.") * 10):
         ax.axhline(value, color="gray", linestyle=style, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{split} {metric}")
-    ax.set_title(title or f"{split} {metric} during training")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "epoch", f"{split} {metric}", title or f"{split} {metric} during training")
     return fig
 
 
@@ -133,11 +100,8 @@ def plot_count_histogram(counts, *, entity: str = "user", ax=None, title: str | 
     median = float(np.median(counts))
     ax.axvline(median, color="black", linestyle="--", label=f"median = {median:g}")
     ax.set_xscale("log")
-    ax.set_xlabel(f"training interactions per {entity} (log scale)")
-    ax.set_ylabel(f"number of {entity}s")
-    ax.set_title(title or f"Interactions per {entity}")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, f"training interactions per {entity} (log scale)", f"number of {entity}s",
+                title or f"Interactions per {entity}")
     return fig
 
 
@@ -158,11 +122,8 @@ def plot_long_tail(item_counts, *, mark: float = 0.2, ax=None, title: str | None
     top = int(np.ceil(mark * len(counts)))
     ax.plot([x[top - 1]], [y[top - 1]], "o", color="black",
             label=f"top {mark:.0%} of items: {y[top - 1]:.0%} of interactions")
-    ax.set_xlabel("share of items")
-    ax.set_ylabel("share of training interactions")
-    ax.set_title(title or "Long tail of item popularity")
-    ax.legend(fontsize="small", loc="lower right")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "share of items", "share of training interactions",
+                title or "Long tail of item popularity", loc="lower right")
     return fig
 
 
@@ -214,11 +175,7 @@ def plot_by_dim(table, columns: dict, *, teacher=None, ax=None, title: str | Non
             ax.axhline(teacher[column], color=color, linestyle="--", alpha=0.7, label=f"{label}: teacher")
     dims = [int(d) for d in rows["dim"]]
     dimension_axis(ax, dims)
-    ax.set_xlabel("embedding dimension")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title or "By embedding dimension")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "embedding dimension", ylabel, title or "By embedding dimension")
     return fig
 
 
@@ -238,9 +195,6 @@ def plot_similarity_scatter(teacher_sims, student_sims, *, label: str = "student
     ax.plot([-1, 1], [-1, 1], color="black", linestyle=":", label="same as teacher")
     ax.set_xlim(-1, 1)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("cosine similarity, teacher (d=200)")
-    ax.set_ylabel(f"cosine similarity, {label}")
-    ax.set_title(title or f"Item-item similarity: {label} vs teacher")
-    ax.legend(fontsize="small", loc="lower right", markerscale=4)
-    ax.grid(alpha=0.3)
+    finish_axes(ax, "cosine similarity, teacher (d=200)", f"cosine similarity, {label}",
+                title or f"Item-item similarity: {label} vs teacher", loc="lower right", markerscale=4)
     return fig

@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .cache import get_teacher
-from .data import DATASETS, Interactions, load_dataset
-from .data.split import _check_ks
-from .evaluation import DEFAULT_KS, evaluate, evaluate_embeddings
-from .models import Recommender, make_model
-from .params import param
-from .training import History, train
+from ..cache import get_teacher
+from ..data import DATASETS, Interactions, load_dataset
+from ..data.split import _check_ks
+from ..evaluation import DEFAULT_KS, evaluate, evaluate_embeddings
+from ..models import Recommender, make_model
+from ..params import param
+from ..training import History, train
 
 __all__ = ["DEFAULT_DATASET", "COURSE_DATASETS", "SEED", "TEACHER", "STUDENT", "STUDENT_DIMS",
            "load_course_data", "course_teacher", "train_student", "train_students", "dims_param",
@@ -82,6 +82,7 @@ def load_course_data(name: str | os.PathLike = DEFAULT_DATASET, seed: int = SEED
     Returns
     -------
     Interactions
+        The data asked for, or the synthetic data after a fallback (the printed line says which).
 
     Raises
     ------
@@ -364,7 +365,7 @@ def capacity_table(teacher: Recommender, students: dict, data: Interactions, *, 
 
     Introduced in ``notebooks/01_capacity_gap.ipynb``.
     """
-    from .topology import knn_overlap, rank_correlation
+    from ..topology import knn_overlap, rank_correlation
 
     with torch.no_grad():
         t_items = teacher.all_embeddings()[1].detach().cpu()

@@ -1,0 +1,34 @@
+"""The names and the paper's defaults the library accepts, each with one owner (and no torch import).
+
+Every module that validates a method, a model type, an HTD mode, a group design or an optimiser
+reads the tuple from here, and so do the command line's ``choices=`` (``__main__`` imports this
+module without loading torch). The distillation defaults are those of the paper (§5.1) and of
+:class:`htd_tutorial.experiments.RunConfig`; :func:`htd_tutorial.distill.make_distiller`, the
+distillers and :class:`htd_tutorial.losses.HTDLoss` take the same ones from here, so they cannot drift
+apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that rely on it.
+"""
+from __future__ import annotations
+
+__all__ = ["METHODS", "MODEL_KINDS", "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LAMBDA", "DEFAULT_K",
+           "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE"]
+
+#: Training methods: the plain student and the four distillations.
+METHODS = ("student", "fitnet", "de", "ftd", "htd")
+#: Recommender model types (:func:`htd_tutorial.models.make_model`).
+MODEL_KINDS = ("bpr", "lightgcn")
+#: "authors": HTD, FTD's eps and DE's temperature as the authors' code has them; "clean": as the paper reads.
+#: A library-wide setting: RunConfig.mode reaches every distiller (see :class:`htd_tutorial.losses.HTDOptions`).
+HTD_MODES = ("authors", "clean")
+#: HTD's group-level topology: prototype-entity ("Pe", the paper's choice) or prototype-prototype ("PP").
+GROUP_TOPOLOGIES = ("Pe", "PP")
+#: Optimisers (:func:`htd_tutorial.optim.make_optimizer`).
+OPTIMIZERS = ("adam", "lazy_adam")
+
+#: Weight λ of the distillation loss (L = L_BPR + λ · L_KD).
+DEFAULT_LAMBDA = 1e-3
+#: Number of groups K (per entity type) of HTD and DE.
+DEFAULT_K = 30
+#: HTD's γ: weight of the topology terms against the group-assignment term.
+DEFAULT_GAMMA = 0.5
+DEFAULT_GROUP_TOPOLOGY = GROUP_TOPOLOGIES[0]
+DEFAULT_MODE = HTD_MODES[0]

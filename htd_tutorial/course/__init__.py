@@ -1,0 +1,10 @@
+"""The course layer: what the notebooks use on top of the library, and nothing the library needs.
+
+``common`` holds the shared defaults and helpers of every notebook (datasets, teacher, claims),
+``lessons`` the helpers of notebooks 02-03, ``analysis`` those of notebook 04, ``explorer`` the
+interactive explorer of notebook 05 (settings, compute, widget) and ``exercises`` the self-checks
+(the engine and one module per notebook). Nothing outside this folder imports it.
+``from htd_tutorial.course import claim, course_teacher, ...`` reads the names of ``common``.
+"""
+from .common import *  # noqa: F401,F403  (the notebooks' shared names, as before the move)
+from .common import __all__  # noqa: F401

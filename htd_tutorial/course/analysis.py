@@ -1,0 +1,361 @@
+"""Helpers of the analysis notebook: stored results at the paper's scale, run tables, topology fidelity.
+
+- :func:`load_results` reads a JSON file written by ``python -m htd_tutorial reproduce`` (or
+  ``ablation``) and says clearly, instead of failing, when it is missing, unreadable or still
+  partial, so a notebook that shows stored results keeps running without them.
+- :func:`compare_with_reference` puts a reproduction next to the authors' published log.
+- :func:`runs_frame` turns :class:`~htd_tutorial.experiments.RunResult` objects into a table.
+- :func:`fidelity_table` measures, for several students, how much of the teacher's topology they
+  keep (:func:`htd_tutorial.topology.topology_report`), on the same sample of entities.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..topology import topology_report
+
+__all__ = ["LAB", "LAB_TEACHER", "LAB_SEEDS", "lab_teacher", "results_path", "load_results", "results_runs",
+           "compare_with_reference", "runs_frame", "seed_summary", "run_label", "fidelity_table", "run_grid",
+           "group_ari", "claim_if"]
+
+#: The analysis notebook's "lab": small, fast settings on the synthetic data for the experiments that
+#: compare many HTD variants (an HTD run here takes seconds instead of a minute). Students of
+#: dimension 4 trained for 10 epochs at learning rate 3e-3 with K = 9 groups (the synthetic data
+#: plants 9 sub-groups in 3 super-groups); everything else is the paper's (lambda 1e-3, gamma 0.5,
+#: (P,e), the authors' code, batch 1024, weight decay 1e-3).
+LAB = dict(dim=4, epochs=10, K=9, lr=3e-3)
+#: The lab's teacher: BPR-MF of dimension 64, 30 epochs (test Recall@50 0.45 on the synthetic data).
+LAB_TEACHER = dict(kind="bpr", dim=64, epochs=30)
+#: Seeds of the lab runs whose differences are small enough to need a spread.
+LAB_SEEDS = (0, 1, 2)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def lab_teacher(data, *, kind: str = "bpr", epochs: int | None = None, seed: int = 0, progress: bool = True):
+    """The lab's teacher for ``data`` (:data:`LAB_TEACHER`; ``kind`` and ``epochs`` can be changed), cached.
+
+    Returns the model only (see :func:`htd_tutorial.cache.get_teacher`).
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    from ..cache import get_teacher
+
+    settings = dict(LAB_TEACHER, kind=kind)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    model, _ = get_teacher(data, seed=seed, eval_every=None, progress=progress, **settings)
+    return model
+
+
+def claim_if(holds, statement: str, *, strict: bool) -> None:
+    """Check a claim of the text: ``AssertionError`` when ``strict`` and false, else a printed note.
+
+    The text describes the shipped settings; with other settings (a lecturer's choice) a lesson may
+    legitimately differ, so the claim is then only reported. (:func:`htd_tutorial.course.claim` does
+    the same keyed on the dataset.)
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    holds = bool(holds)
+    if strict:
+        if not holds:
+            raise AssertionError(f"the lesson's claim does not hold with the shipped settings: {statement}")
+        return
+    print(f"Note: the text describes the shipped settings; with these settings the claim '{statement}' "
+          f"{'holds' if holds else 'does NOT hold'}.")
+
+
+def results_path(name: str | Path) -> Path:
+    """Where a stored result lives: ``name`` itself if it is absolute or exists from the working
+    directory, else ``<repository>/results/<name>`` (the folder the reproduce command writes to).
+
+    On Colab (the package installed, no repository) the returned path does not exist, and
+    :func:`load_results` says so.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    path = Path(name).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return REPO_ROOT / "results" / path
+
+
+def load_results(path: str | Path, *, verbose: bool = True,
+                 command: str = "python -m htd_tutorial reproduce --data citeulike") -> dict | None:
+    """Read a results JSON file, or return ``None`` with a message saying why it cannot be used.
+
+    Parameters
+    ----------
+    path : str or Path
+        E.g. ``results/citeulike_bpr.json``.
+    verbose : bool
+        Print one line: what was loaded (how many runs) or why nothing was.
+    command : str
+        The command that writes the file (named in the message when it is missing).
+
+    Returns
+    -------
+    dict or None
+        The file's content; ``None`` when the file is missing, is not valid JSON, or has no
+        ``"runs"`` list.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    path = Path(path)
+    reason = None
+    payload = None
+    if not path.is_file():
+        reason = (f"{path} does not exist yet. It is written by `{command}` (see the README); "
+                  "the cells that use it are skipped.")
+    else:
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            reason = f"{path} cannot be read ({type(exc).__name__}: {exc}); the cells that use it are skipped."
+        else:
+            if not isinstance(payload, dict) or not isinstance(payload.get("runs"), list) or not payload["runs"]:
+                reason = f"{path} holds no finished runs yet; the cells that use it are skipped."
+                payload = None
+    if verbose:
+        if payload is None:
+            print(f"No stored results: {reason}")
+        else:
+            data = payload.get("dataset", {}).get("dataset", "?")
+            print(f"Loaded {len(payload['runs'])} stored runs on {data} from {path}.")
+    return payload
+
+
+def results_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+    """The runs of a reproduce JSON as a table: ``method``, ``dim``, the metrics, ``seconds``.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    frame = pd.DataFrame(payload["runs"])
+    missing = [c for c in ("method", "dim", *metrics) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"results runs lack the columns {missing}")
+    columns = ["method", "dim", *metrics] + (["seconds"] if "seconds" in frame.columns else [])
+    return frame[columns].sort_values(["dim", "method"], kind="stable").reset_index(drop=True)
+
+
+def compare_with_reference(payload: dict, *, metric: str = "Recall@50", tolerance: float = 0.015) -> pd.DataFrame:
+    """A reproduction next to the authors' published numbers (the JSON's ``"reference"``).
+
+    Parameters
+    ----------
+    payload : dict
+        As returned by :func:`load_results` for a reproduce JSON (with ``"runs"`` and
+        ``"reference"``: ``{method: {dim: value}}``, dimensions as strings or integers).
+    metric : str
+        The metric of the reference (the authors' log gives test Recall@50).
+    tolerance : float
+        Agreement band of the ``within`` column (the project's target: ±0.015).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stored run that has a reference value: ``method``, ``dim``, ``ours``,
+        ``authors``, ``difference`` (ours − authors), ``within`` (``|difference| <= tolerance``).
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    reference = payload.get("reference") or {}
+    rows = []
+    for run in payload["runs"]:
+        table = reference.get(run["method"])
+        if not isinstance(table, dict):
+            continue
+        value = table.get(str(run["dim"]), table.get(run["dim"]))
+        if value is None:
+            continue
+        rows.append({"method": run["method"], "dim": int(run["dim"]), "ours": float(run[metric]),
+                     "authors": float(value), "difference": float(run[metric]) - float(value)})
+    frame = pd.DataFrame(rows, columns=["method", "dim", "ours", "authors", "difference"])
+    frame["within"] = frame["difference"].abs() <= tolerance
+    return frame.sort_values(["dim", "method"], kind="stable").reset_index(drop=True)
+
+
+def runs_frame(results, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50"), *, split: str = "test") -> pd.DataFrame:
+    """One row per run: ``method``, ``dim``, the run's settings that vary, and its final metrics.
+
+    Parameters
+    ----------
+    results : iterable of RunResult
+        From :func:`htd_tutorial.experiments.run_method`.
+    metrics : tuple of str
+    split : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``method``, ``dim``, ``K``, ``gamma``, ``group_topology``, ``mode``, ``kind``,
+        ``seed``, ``label`` (:func:`run_label`), the metrics, ``seconds`` and ``from_cache``.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    rows = []
+    for result in results:
+        config = result.config
+        rows.append({"method": config.method, "dim": config.dim, "K": config.K, "gamma": config.gamma,
+                     "group_topology": config.group_topology, "mode": config.mode, "kind": config.kind,
+                     "seed": config.seed, "label": run_label(config),
+                     **{m: result.history.final(m, split) for m in metrics},
+                     "seconds": result.history.seconds, "from_cache": result.from_cache})
+    return pd.DataFrame(rows)
+
+
+def run_label(config) -> str:
+    """A short name of a run for tables and bars, e.g. ``"HTD (P,e), authors' code"`` or ``"FTD"``.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    from ..plots import METHOD_LABELS
+
+    name = METHOD_LABELS.get(config.method, config.method)
+    if config.method != "htd":
+        return name
+    design = {"Pe": "(P,e)", "PP": "(P,P)"}.get(config.group_topology, config.group_topology)
+    code = "custom switches" if getattr(config, "options", None) is not None else \
+        {"authors": "authors' code", "clean": "clean reading"}.get(config.mode, config.mode)
+    return f"{name} {design}, {code}"
+
+
+def seed_summary(frame: pd.DataFrame, *, by: str = "label",
+                 metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each group of runs (e.g. each ``label``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        From :func:`runs_frame` (one row per run, with a ``seed`` column).
+    by : str
+        The column that names a setting.
+    metrics : tuple of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting (first-appearance order): ``by``, ``seeds``, ``<metric>`` (mean) and
+        ``<metric> std`` (population standard deviation, 0 for one seed).
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    missing = [c for c in (by, "seed", *metrics) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"seed_summary needs the columns {missing}")
+    grouped = frame.groupby(by, sort=False)
+    table = pd.DataFrame({"seeds": grouped["seed"].count()})
+    for metric in metrics:
+        table[metric] = grouped[metric].mean()
+        table[f"{metric} std"] = grouped[metric].std(ddof=0)
+    return table.reset_index()
+
+
+def fidelity_table(teacher, students: dict, *, entity: str = "items", n_sample: int = 1000, k: int = 10,
+                   seed: int = 0) -> pd.DataFrame:
+    """Topology fidelity of several students to one teacher, on the same sample of entities.
+
+    Parameters
+    ----------
+    teacher : Recommender
+    students : dict
+        ``{method: model}``, e.g. ``{"student": ..., "ftd": ..., "htd": ...}`` (same dimension).
+    entity : {"items", "users"}
+        Which table to compare.
+    n_sample, k, seed
+        See :func:`htd_tutorial.topology.topology_report`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per student: ``method``, ``dim`` and ``kl_topk``, ``kl_random`` (lower is more
+        faithful), ``knn_overlap``, ``spearman`` (higher is more faithful).
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    if entity not in ("items", "users"):
+        raise ValueError(f"entity must be 'items' or 'users', got {entity!r}")
+    if not students:
+        raise ValueError("students must name at least one model")
+    column = 1 if entity == "items" else 0
+    with torch.no_grad():
+        t_table = teacher.all_embeddings()[column].detach().cpu()
+        rows = []
+        for method, model in students.items():
+            report = topology_report(model.all_embeddings()[column].detach().cpu(), t_table, n_sample=n_sample,
+                                     k=k, seed=seed)
+            rows.append({"method": method, "dim": model.dim,
+                         **{key: report[key] for key in ("kl_topk", "kl_random", "knn_overlap", "spearman")}})
+    return pd.DataFrame(rows)
+
+
+def run_grid(data, teacher, configs, *, progress: bool = True, directory=None) -> list:
+    """Train (or load from the cache) every :class:`~htd_tutorial.experiments.RunConfig` in ``configs``.
+
+    Parameters
+    ----------
+    data : Interactions
+    teacher : Recommender
+    configs : iterable of RunConfig
+    progress : bool
+        One progress bar over the runs (the lab's runs take a second or two each, so bars over
+        each run's epochs would only clutter the notebook).
+    directory : path, optional
+        Cache folder (default :func:`htd_tutorial.cache.cache_dir`).
+
+    Returns
+    -------
+    list of RunResult
+        In the order of ``configs``; pass it to :func:`runs_frame` for a table.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    from tqdm.auto import tqdm
+
+    from ..experiments import run_method
+
+    configs = list(configs)
+    results = []
+    bar = tqdm(configs, desc="runs", disable=not progress)
+    for config in bar:
+        bar.set_postfix_str(config.label)
+        results.append(run_method(data, teacher, config, directory=directory, progress=False))
+    return results
+
+
+def group_ari(result, data, *, entity: str = "items", level: int = 1) -> float:
+    """Agreement (adjusted Rand index) of an HTD run's learned groups with the data's planted groups.
+
+    Parameters
+    ----------
+    result : RunResult
+        An HTD run (its distiller holds the group assignment).
+    data : Interactions
+        Data with planted groups (the synthetic data).
+    entity : {"items", "users"}
+    level : int
+        Column of the planted hierarchy: 0 = super-groups, 1 = sub-groups.
+
+    Returns
+    -------
+    float
+        See :func:`htd_tutorial.topology.group_agreement`.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    from ..topology import group_agreement
+
+    if result.config.method != "htd" or result.distiller is None:
+        raise ValueError(f"group_ari needs an HTD run, got method {result.config.method!r}")
+    if entity not in ("items", "users"):
+        raise ValueError(f"entity must be 'items' or 'users', got {entity!r}")
+    planted = data.item_groups if entity == "items" else data.user_groups
+    if planted is None:
+        raise ValueError(f"{data.name} has no planted groups (only the synthetic data has them)")
+    users, items = result.distiller.groups()
+    return group_agreement(items if entity == "items" else users, planted[:, level])

@@ -1,0 +1,348 @@
+"""What each difference between the authors' HTD code and the paper's text changes: an ablation.
+
+:class:`~htd_tutorial.losses.htd.HTDOptions` names every place where the authors' code and our
+reading of the paper differ as one switch (prototypes under ``no_grad``, the extra "teacher
+similarity > 0" filter of the entity level, the unmasked (P,e) term, users and items mixed at the
+group level, the epsilon-free cosine, the lagged temperature). This module trains HTD
+
+- with the authors' preset (the reproduction's setting),
+- with the authors' preset and exactly one switch flipped to the clean value, for every switch,
+- with the clean preset,
+
+all with the same data, teacher, student dimension and seeds, and reports each variant's test
+Recall@50 / NDCG@50 and its difference to the authors' preset. Every run goes through
+:func:`htd_tutorial.experiments.run_method`, so it is cached: the authors' preset shares its run
+with ``python -m htd_tutorial reproduce`` when the settings match, and an interrupted ablation
+resumes where it stopped.
+
+Command line::
+
+    python -m htd_tutorial ablation --data citeulike --dim 20 --epochs 100 [--model bpr] [--out results]
+
+writes ``<out>/<dataset>_<model>_ablation_d<dim>.json`` and a bar chart next to it (``.png``).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ..data import Interactions
+from ..experiments import METHODS, RunConfig, run_method
+from ..losses.htd import HTD_MODES, HTDOptions
+from ..models import Recommender
+
+__all__ = ["ablation_configs", "run_ablation_grid", "variant_label", "ablation_table", "format_ablation",
+           "run_ablation", "REFERENCE_VARIANT"]
+
+#: The variant every other one is compared with (the reproduction's setting).
+REFERENCE_VARIANT = "authors"
+
+
+def _seeds(seeds) -> tuple[int, ...]:
+    if isinstance(seeds, int) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"seeds must be a list of integers >= 0, got {seeds!r}")
+    seeds = tuple(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat, got {seeds!r}")
+    return seeds
+
+
+def ablation_configs(dim: int, *, epochs: int, kind: str = "bpr", base: str = "authors", seeds=(0,),
+                     K: int = 30, gamma: float = 0.5, group_topology: str = "Pe", lam: float = 1e-3,
+                     lr: float = 1e-3, weight_decay: float = 1e-3, batch_size: int = 1024,
+                     eval_every: int | None = None, baselines=()) -> dict[str, list[RunConfig]]:
+    """The runs of the ablation, by variant name, one :class:`RunConfig` per seed.
+
+    Parameters
+    ----------
+    dim : int
+        Student dimension (> 0).
+    epochs : int
+        Training epochs of every run.
+    kind : {"bpr", "lightgcn"}
+        Base model.
+    base : {"authors", "clean"}
+        The preset whose switches are flipped one at a time (see
+        :meth:`~htd_tutorial.losses.htd.HTDOptions.ablation`); both presets are always included.
+    seeds : sequence of int
+        One run per seed and variant (the spread over seeds tells a real effect from noise).
+    K, gamma, group_topology, lam, lr, weight_decay, batch_size, eval_every
+        As in :class:`~htd_tutorial.experiments.RunConfig`, the same for every variant.
+    baselines : sequence of str
+        Other methods to run at the same settings for context, e.g. ``("student", "ftd")``.
+
+    Returns
+    -------
+    dict
+        ``{"authors": [...], "authors + proto_grad": [...], ..., "clean": [...], <baselines>}``.
+        The presets use ``mode`` with ``options=None`` (sharing the cache with other runs of that
+        mode), the single-switch variants ``options=``.
+
+    Raises
+    ------
+    ValueError
+        Bad ``base``, seeds, baselines, or any setting :class:`RunConfig` rejects.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    if base not in HTD_MODES:
+        raise ValueError(f"base must be one of {HTD_MODES}, got {base!r}")
+    seeds = _seeds(seeds)
+    baselines = tuple(baselines)
+    bad = [m for m in baselines if m not in METHODS or m == "htd"]
+    if bad:
+        raise ValueError(f"baselines must be methods other than 'htd' from {METHODS}, got {bad}")
+    common = dict(dim=dim, epochs=epochs, kind=kind, lam=lam, K=K, gamma=gamma, group_topology=group_topology,
+                  lr=lr, weight_decay=weight_decay, batch_size=batch_size, eval_every=eval_every)
+    configs = {}
+    for variant, options in HTDOptions.ablation(base).items():
+        mode = variant if variant in HTD_MODES else base
+        configs[variant] = [RunConfig(method="htd", mode=mode, options=options, seed=s, **common) for s in seeds]
+    for method in baselines:
+        configs[method] = [RunConfig(method=method, mode="authors", seed=s, **common) for s in seeds]
+    return configs
+
+
+def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[str, list[RunConfig]], *,
+                      directory: str | Path | None = None, progress: bool = True, epoch_bars: bool = True,
+                      verbose: bool = False) -> list[dict]:
+    """Train (or load) every run of :func:`ablation_configs`; one record per run.
+
+    Parameters
+    ----------
+    data : Interactions
+    teacher : Recommender
+        The frozen teacher.
+    configs : dict
+        As returned by :func:`ablation_configs`.
+    directory : path, optional
+        Cache folder of :func:`~htd_tutorial.experiments.run_method`.
+    progress : bool
+        Show progress bars.
+    epoch_bars : bool
+        ``True``: one bar per training, over its epochs (long runs, e.g. the command line on
+        CiteULike); ``False``: one bar over all the runs (many short runs, e.g. the notebook's lab).
+    verbose : bool
+        Print one line per finished run.
+
+    Returns
+    -------
+    list of dict
+        ``{"variant", "method", "seed", "changed", "options", "label", "Recall@50", "NDCG@50", ...,
+        "seconds", "from_cache", "curve"}``; ``changed`` maps each switch that differs from the
+        authors' preset to its value (empty for the authors' preset and the baselines), ``options``
+        holds all switches of an HTD run (None for baselines), ``label`` is
+        :func:`variant_label`.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    authors = HTDOptions.preset("authors")
+    rows = []
+    total = sum(len(runs) for runs in configs.values())
+    grid_bar = tqdm(total=total, desc="runs") if progress and not epoch_bars else None
+    for variant, runs in configs.items():
+        for config in runs:
+            if grid_bar is not None:
+                grid_bar.set_postfix_str(f"{variant} (seed {config.seed})")
+            result = run_method(data, teacher, config, directory=directory, progress=progress and epoch_bars,
+                                desc=f"{variant} (seed {config.seed})")
+            if grid_bar is not None:
+                grid_bar.update()
+            test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
+            changed, options = {}, None
+            if config.method == "htd":
+                options = config.options or HTDOptions.preset(config.mode)
+                changed = {name: values[1] for name, values in authors.differences(options).items()}
+                options = asdict(options)
+            rows.append({"variant": variant, "method": config.method, "seed": config.seed, "changed": changed,
+                         "options": options, "label": variant_label(variant, options),
+                         **test, "seconds": result.history.seconds, "from_cache": result.from_cache,
+                         "curve": result.history.curve()})
+            if verbose:
+                took = "cached" if result.from_cache else f"{result.history.seconds:.0f} s"
+                print(f"{variant:>40} seed {config.seed}: test Recall@50 {test['Recall@50']:.4f}  "
+                      f"NDCG@50 {test['NDCG@50']:.4f}  ({took})")
+    if grid_bar is not None:
+        grid_bar.close()
+    return rows
+
+
+def variant_label(variant: str, options: dict | None = None) -> str:
+    """A readable name of an ablation variant, e.g. ``"authors' code, proto_grad=True"``.
+
+    Parameters
+    ----------
+    variant : str
+        A key of :func:`ablation_configs` (``"authors"``, ``"authors + proto_grad"``, ``"clean"``,
+        ``"clean - eps"``, or a baseline method).
+    options : dict, optional
+        The variant's switches (``asdict(HTDOptions)``), to show the flipped switch's value.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    from ..plots import METHOD_LABELS
+
+    names = {"authors": "authors' code", "clean": "clean reading"}
+    if variant in names:
+        return names[variant]
+    for sign in (" + ", " - "):
+        if sign in variant:
+            base, switch = variant.split(sign, 1)
+            value = f"={options[switch]}" if options and switch in options else " flipped"
+            return f"{names.get(base, base)}, {switch}{value}"
+    return METHOD_LABELS.get(variant, variant)
+
+
+def ablation_table(rows, *, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50"),
+                   reference: str = REFERENCE_VARIANT) -> pd.DataFrame:
+    """Mean (and spread over seeds) of each variant's metrics, and the difference to ``reference``.
+
+    Parameters
+    ----------
+    rows : list of dict or pandas.DataFrame
+        Records with ``"variant"``, ``"seed"`` and the metrics (from :func:`run_ablation_grid` or
+        the ``"runs"`` of an ablation JSON file).
+    metrics : tuple of str
+    reference : str
+        The variant the differences are taken to (default the authors' preset).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``variant`` (in the order of ``rows``); columns ``label`` (when the rows have
+        one), ``seeds``, then for each metric
+        ``<metric>``, ``<metric> std`` (0 with one seed) and ``Δ <metric>`` (variant minus
+        reference).
+
+    Raises
+    ------
+    ValueError
+        Missing columns or no ``reference`` variant.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    frame = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows)
+    missing = [c for c in ("variant", "seed", *metrics) if c not in frame.columns]
+    if frame.empty or missing:
+        raise ValueError(f"ablation rows need the columns variant, seed and {list(metrics)}; missing {missing}")
+    if reference not in set(frame["variant"]):
+        raise ValueError(f"no {reference!r} variant among {sorted(set(frame['variant']))}")
+    order = list(dict.fromkeys(frame["variant"]))
+    grouped = frame.groupby("variant", sort=False)
+    table = pd.DataFrame({"seeds": grouped["seed"].count()})
+    if "label" in frame.columns:
+        table.insert(0, "label", grouped["label"].first())
+    for metric in metrics:
+        table[metric] = grouped[metric].mean()
+        table[f"{metric} std"] = grouped[metric].std(ddof=0)
+        table[f"Δ {metric}"] = table[metric] - table.loc[reference, metric]
+    return table.loc[order]
+
+
+def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> str:
+    """Plain-text version of :func:`ablation_table` for the terminal.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    names = table["label"] if "label" in table.columns else pd.Series(table.index, index=table.index)
+    width = max(len(str(v)) for v in names) + 2
+    several = int(table["seeds"].max()) > 1
+    head = f"{'variant':<{width}}" + "".join(
+        f"{metric:>12}" + (f"{'± std':>9}" if several else "") + f"{'Δ vs ' + REFERENCE_VARIANT:>14}"
+        for metric in metrics)
+    lines = [head, "-" * len(head)]
+    for variant, row in table.iterrows():
+        cells = "".join(f"{row[m]:>12.4f}" + (f"{row[m + ' std']:>9.4f}" if several else "")
+                        + f"{row['Δ ' + m]:>+14.4f}" for m in metrics)
+        lines.append(f"{names[variant]:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bpr", base: str = "authors",
+                 seeds=(0,), teacher_dim: int = 200, teacher_epochs: int = 100, teacher_seed: int = 0,
+                 eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
+                 progress: bool = True) -> dict:
+    """The ablation command: train the variants, print the table, write JSON and a bar chart.
+
+    The teacher and the run settings default to those of :func:`htd_tutorial.paper.reproduce.reproduce`
+    (paper settings, evaluation every 10 epochs), so on the same data the teacher and the
+    authors'-preset HTD run come from the reproduction's cache.
+
+    Parameters
+    ----------
+    data : str
+        Dataset name or path (see :func:`htd_tutorial.data.load_dataset`).
+    dim, epochs, kind, base, seeds
+        See :func:`ablation_configs`.
+    teacher_dim, teacher_epochs, teacher_seed : int
+        The teacher (trained or loaded with :func:`htd_tutorial.cache.get_teacher`).
+    eval_every : int, optional
+        Evaluation period of teacher and students (curves in the JSON).
+    baselines : sequence of str
+        Extra methods for context, e.g. ``("student", "ftd")``.
+    out : path
+        Output folder.
+    name : str, optional
+        File-name stem (default: the dataset's name).
+    progress : bool
+
+    Returns
+    -------
+    dict
+        What was written to ``<out>/<name>_<kind>_ablation_d<dim>.json``.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    from ..cache import get_teacher
+    from ..data import load_dataset
+    from ..evaluation import evaluate
+    from .reproduce import save_figure_atomic, write_json_atomic
+
+    started = time.perf_counter()
+    configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,
+                               baselines=baselines)  # validates the settings before any loading or training
+    dataset = load_dataset(data, seed=teacher_seed)
+    teacher, _ = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed,
+                             eval_every=eval_every or None, progress=progress)
+    stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
+    out = Path(out)
+    reference = HTDOptions.preset("authors")
+    payload = {
+        "dataset": dataset.summary(),
+        "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, "seed": teacher_seed,
+                    **evaluate(teacher, dataset)["test"]},
+        "settings": {k: v for k, v in asdict(next(iter(configs.values()))[0]).items()
+                     if k not in ("method", "mode", "options", "seed")} | {"base": base, "seeds": list(seeds)},
+        "variants": {variant: {"method": runs[0].method,
+                               "options": asdict(runs[0].options or HTDOptions.preset(runs[0].mode))
+                               if runs[0].method == "htd" else None,
+                               "differs_from_authors": sorted(reference.differences(
+                                   runs[0].options or HTDOptions.preset(runs[0].mode)))
+                               if runs[0].method == "htd" else []}
+                     for variant, runs in configs.items()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
+        "runs": [],
+    }
+    for variant, runs in configs.items():  # one variant at a time: partial results are written as they come
+        payload["runs"] += run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True)
+        payload["wall_seconds"] = time.perf_counter() - started
+        write_json_atomic(out / f"{stem}.json", payload)
+    table = ablation_table(payload["runs"])
+    payload["table"] = table.reset_index().to_dict("records")
+    write_json_atomic(out / f"{stem}.json", payload)
+    print(format_ablation(table))
+
+    from ..plots.analysis import plot_ablation
+    fig = plot_ablation(table, title=f"HTD ablation on {dataset.name} ({kind.upper()}, d={dim}, {epochs} epochs)")
+    figure_path = save_figure_atomic(fig, out / f"{stem}.png")
+    print(f"wrote {out / f'{stem}.json'} and {figure_path}")
+    return payload

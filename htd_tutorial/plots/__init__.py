@@ -1,0 +1,14 @@
+"""Pictures: ``style`` (one colour and label per method, axes helpers), ``capacity`` (data counts,
+training curves, the capacity gap), ``topology`` (notebooks 02-03), ``analysis`` (notebook 04 and
+the ablation) and ``maps`` (2-D UMAP/PCA maps of embedding spaces and their alignment).
+
+Each ``plot_*`` function only draws what the library computed. ``from htd_tutorial import plots``
+then ``plots.plot_capacity_gap(...)`` works as before the split: the names of ``style`` and
+``capacity`` are read from here.
+"""
+from .capacity import *  # noqa: F401,F403
+from .capacity import __all__ as _capacity_all
+from .style import *  # noqa: F401,F403
+from .style import __all__ as _style_all
+
+__all__ = [*_style_all, *_capacity_all]

@@ -1,0 +1,48 @@
+"""The look shared by every picture: one colour and one label per method, axes helpers.
+
+Every ``plot_*`` module of :mod:`htd_tutorial.plots` takes its colours and labels from here, so a
+method looks the same in every notebook, in the reproduction figure and in the explorer.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
+
+__all__ = ["get_ax", "dimension_axis", "finish_axes", "METHOD_COLORS", "METHOD_LABELS"]
+
+METHOD_COLORS = {"teacher": "black", "student": "tab:gray", "fitnet": "tab:olive", "de": "tab:purple",
+                 "ftd": "tab:blue", "htd": "tab:red"}
+METHOD_LABELS = {"teacher": "Teacher", "student": "Student (no KD)", "fitnet": "FitNet", "de": "DE",
+                 "ftd": "FTD", "htd": "HTD"}
+
+
+def get_ax(ax=None, figsize=(6, 4)):
+    """``(figure, axes)``: the given axes and its figure, or a new figure with one axes."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def dimension_axis(ax, dims) -> None:
+    """Log-scale x axis labelled at exactly the embedding dimensions ``dims`` (no minor labels).
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    dims = sorted(int(d) for d in dims)
+    ax.set_xscale("log")
+    ax.set_xticks(dims)
+    ax.set_xticklabels([str(d) for d in dims])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def finish_axes(ax, xlabel: str, ylabel: str, title: str, **legend) -> None:
+    """The finish every line and bar chart of the course shares: axis labels, title, a small legend, a light grid.
+
+    ``legend`` goes to ``ax.legend`` (e.g. ``loc="lower right"``), after ``fontsize="small"``.
+    """
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(**{"fontsize": "small", **legend})
+    ax.grid(alpha=0.3)
