@@ -344,7 +344,7 @@ def main() -> None:
     if args.quick:
         args.repeats, args.batches, args.htd_batches = 1, 20, 4
     from bench_methods import git_commit
-    from htd_tutorial.reproduce import write_json_atomic
+    from htd_tutorial.paper.reproduce import write_json_atomic
 
     unknown = set(args.settings or []) - {*SETTINGS, PACKAGE}
     if unknown:
