@@ -25,7 +25,7 @@ from .models import Recommender, make_model
 from .training import History, train
 
 __all__ = ["cache_dir", "config_key", "tensor_digest", "save_checkpoint", "load_checkpoint", "CorruptCacheError",
-           "read_cached", "write_cached", "get_teacher", "CACHE_VERSION"]
+           "read_cached", "write_cached", "get_teacher", "CACHE_VERSION", "shown_path"]
 
 FORMAT_VERSION = 1
 #: The version of the code that cached models depend on (data loading, models, training, losses,
@@ -129,7 +129,7 @@ def read_cached(path: Path, what: str, restore):
         return restore(state, meta)
     except (CorruptCacheError, KeyError, RuntimeError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())   # one line, also for torch's multi-line errors
-        warnings.warn(f"ignoring the cached {what} ({_shown(path)}) and rebuilding it: {reason}",
+        warnings.warn(f"ignoring the cached {what} ({shown_path(path)}) and rebuilding it: {reason}",
                       RuntimeWarning, stacklevel=3)
         return None
 
@@ -141,17 +141,21 @@ def write_cached(path: Path, state: dict[str, torch.Tensor], meta: dict, what: s
         save_checkpoint(path, state, meta)
         return True
     except OSError as exc:
-        warnings.warn(f"could not cache the {what} at {_shown(path)} ({type(exc).__name__}: {exc}); "
+        warnings.warn(f"could not cache the {what} at {shown_path(path)} ({type(exc).__name__}: {exc}); "
                       "it is used but will be trained again next time", RuntimeWarning, stacklevel=3)
         return False
 
 
-def _shown(path: Path) -> str:
-    """``path`` relative to the repository when inside it (notebook outputs stay machine-independent)."""
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
+def shown_path(path: str | Path) -> str:
+    """``path`` as printed for a learner: relative to the repository when inside it, else with ``~`` for
+    the home folder, so that stored notebook outputs never show the paths of the machine that ran them."""
+    path = Path(path).resolve()
+    for root, prefix in ((REPO_ROOT, ""), (Path.home().resolve(), "~/")):
+        try:
+            return prefix + str(path.relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
 
 
 def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs: int = 100,
@@ -194,7 +198,7 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
         if history is not None:
             model.eval()
             if verbose:
-                print(f"Loaded cached teacher from {_shown(path)}")
+                print(f"Loaded cached teacher from {shown_path(path)}")
             return model, history
         model = make_model(kind, data, dim, seed=seed)   # the rejected file may have half-loaded it
     history = train(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
@@ -203,5 +207,5 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
     stored = write_cached(path, model.state_dict(), {"config": config, "history": history.to_dict()},
                           f"teacher {kind} d={dim}")
     if verbose:
-        print(f"Trained teacher in {history.seconds:.0f} s" + (f"; cached at {_shown(path)}" if stored else ""))
+        print(f"Trained teacher in {history.seconds:.0f} s" + (f"; cached at {shown_path(path)}" if stored else ""))
     return model, history

@@ -26,6 +26,7 @@ conventions (the developers' guide, issue 4):
 """
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from pathlib import Path
@@ -85,6 +86,37 @@ def test_outputs_are_one_clean_run(notebook):
         assert cell.source.strip(), f"{path.name}: code cell {index} is empty"
         errors = [out for out in cell.outputs if out.output_type == "error"]
         assert not errors, f"{path.name}: code cell {index} has an error output: {errors[0].get('ename')}"
+
+
+#: Absolute paths of a machine in stored outputs (a learner's copy never has them): the repository that
+#: ran the notebook, temporary folders, home folders.
+MACHINE_PATH = re.compile(r"(?:/tmp|/home|/root|/work|/Users|[A-Za-z]:\\\\Users)[/\\\\][^\s'\"]{0,60}")
+
+
+def _output_text(nb) -> str:
+    """Every stored output's text (streams, text/plain, HTML), images left out."""
+    parts = []
+    for cell in _code_cells(nb):
+        for out in cell.outputs:
+            parts.append("".join(out.get("text", "")))
+            for mime, value in out.get("data", {}).items():
+                if not mime.startswith("image/"):
+                    parts.append(value if isinstance(value, str) else json.dumps(value))
+    return "\n".join(parts)
+
+
+def test_stored_outputs_show_no_machine_paths(notebook):
+    """Paths are printed relative to the repository or with ``~`` (``htd_tutorial.cache.shown_path``)."""
+    path, nb = notebook
+    text = _output_text(nb)
+    leaks = sorted(set(MACHINE_PATH.findall(text)) | ({str(REPO_ROOT)} if str(REPO_ROOT) in text else set()))
+    assert not leaks, f"{path.name}: stored outputs show paths of the machine that ran them: {leaks[:3]}"
+
+
+def test_machine_path_pattern():
+    assert MACHINE_PATH.findall("from /work/main/results/x.json.") == ["/work/main/results/x.json."]
+    assert MACHINE_PATH.findall("Loaded cached teacher from /tmp/nbcache/t.pt") == ["/tmp/nbcache/t.pt"]
+    assert MACHINE_PATH.findall("from results/citeulike_bpr.json and ~/.cache/htd-tutorial") == []
 
 
 def test_has_a_figure(notebook):

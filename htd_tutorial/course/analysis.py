@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..cache import shown_path
 from ..topology import topology_report
 
 __all__ = ["LAB", "LAB_TEACHER", "LAB_SEEDS", "lab_teacher", "results_path", "load_results", "results_runs",
@@ -107,26 +108,27 @@ def load_results(path: str | Path, *, verbose: bool = True,
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     path = Path(path)
+    shown = shown_path(path)
     reason = None
     payload = None
     if not path.is_file():
-        reason = (f"{path} does not exist yet. It is written by `{command}` (see the README); "
+        reason = (f"{shown} does not exist yet. It is written by `{command}` (see the README); "
                   "the cells that use it are skipped.")
     else:
         try:
             payload = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            reason = f"{path} cannot be read ({type(exc).__name__}: {exc}); the cells that use it are skipped."
+            reason = f"{shown} cannot be read ({type(exc).__name__}: {exc}); the cells that use it are skipped."
         else:
             if not isinstance(payload, dict) or not isinstance(payload.get("runs"), list) or not payload["runs"]:
-                reason = f"{path} holds no finished runs yet; the cells that use it are skipped."
+                reason = f"{shown} holds no finished runs yet; the cells that use it are skipped."
                 payload = None
     if verbose:
         if payload is None:
             print(f"No stored results: {reason}")
         else:
             data = payload.get("dataset", {}).get("dataset", "?")
-            print(f"Loaded {len(payload['runs'])} stored runs on {data} from {path}.")
+            print(f"Loaded {len(payload['runs'])} stored runs on {data} from {shown}.")
     return payload
 
 
