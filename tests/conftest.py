@@ -25,6 +25,7 @@ Environment variables honoured:
 - ``HTD_REQUIRE_BROWSER=1``: a missing Chromium or Playwright fails the browser test instead of skipping it.
 - ``HTD_TEST_ARTIFACTS``: where tests write artefacts (default ``tests/artifacts``).
 - ``NUMBA_CACHE_DIR``: kept when already set.
+- ``HTD_STRICT_CLAIMS``: set to 1 (a failed lesson claim in a notebook fails it); kept when already set.
 
 The markers (``slow``, ``browser``, ``data``) are registered in ``pyproject.toml`` so that they are known
 however pytest is started.
@@ -49,6 +50,9 @@ matplotlib.use("Agg")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / "data" / "cache" / "numba"))
+# The notebooks' lesson claims (htd_tutorial.course.claim) stop a notebook only when this is set: CI runs
+# the shipped settings, so a lesson that stops being true fails it; a learner's kernel just reports it.
+os.environ.setdefault("HTD_STRICT_CLAIMS", "1")
 # The package's OpenMP thread policy, before anything imports torch; the notebook kernels that nbval
 # starts inherit it (the one owner is htd_tutorial/_threads.py; a user's own setting wins).
 apply_thread_policy()

@@ -175,14 +175,19 @@ def test_similarity_pairs():
         similarity_pairs(emb[0], emb[0])
 
 
-def test_claim_is_strict_on_the_course_data_and_a_note_elsewhere(tiny, capsys):
+def test_claim_prints_what_it_checked_and_fails_only_where_the_text_makes_it(tiny, capsys, monkeypatch):
     course_data = Interactions(course.DEFAULT_DATASET, n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]],
                                test=[[0, 2]])
-    course.claim(True, "it holds", course_data)
-    assert capsys.readouterr().out == ""
-    with pytest.raises(AssertionError, match="does not hold on movielens-100k: it fails"):
-        course.claim(False, "it fails", course_data)
-    course.claim(np.bool_(False), "it fails", tiny)
-    assert "on the synthetic data the claim 'it fails' does NOT hold" in capsys.readouterr().out
-    course.claim(True, "it holds", tiny)
-    assert "'it holds' holds" in capsys.readouterr().out
+    monkeypatch.setenv("HTD_STRICT_CLAIMS", "1")
+    assert course.claim(True, "it holds", course_data, evidence="0.5 > 0.4") is True
+    assert capsys.readouterr().out == "✓ it holds — 0.5 > 0.4\n"
+    with pytest.raises(AssertionError, match="does not hold with the shipped settings: it fails — 0.3 < 0.4"):
+        course.claim(False, "it fails", course_data, evidence="0.3 < 0.4")
+    assert "✗ This lesson does not hold with these settings: it fails — 0.3 < 0.4" in capsys.readouterr().out
+    # other data, or settings the text does not describe: reported, never raised
+    assert course.claim(np.bool_(False), "it fails", tiny) is False
+    assert course.claim(False, "it fails", course_data, applies=False) is False
+    assert capsys.readouterr().out.count("✗ This lesson does not hold with these settings: it fails") == 2
+    # a learner's kernel (no HTD_STRICT_CLAIMS): the notebook goes on
+    monkeypatch.delenv("HTD_STRICT_CLAIMS")
+    assert course.claim(False, "it fails", course_data) is False

@@ -18,6 +18,8 @@ import torch
 
 from ..cache import shown_path
 from ..topology import topology_report
+from .common import claim
+from .recipes import LAB, LAB_SEEDS, LAB_TEACHER
 
 __all__ = ["LAB", "LAB_TEACHER", "LAB_SEEDS", "lab_teacher", "results_path", "load_results", "results_runs",
            "compare_with_reference", "runs_frame", "seed_summary", "run_label", "fidelity_table", "run_grid",
@@ -28,11 +30,8 @@ __all__ = ["LAB", "LAB_TEACHER", "LAB_SEEDS", "lab_teacher", "results_path", "lo
 #: dimension 4 trained for 10 epochs at learning rate 3e-3 with K = 9 groups (the synthetic data
 #: plants 9 sub-groups in 3 super-groups); everything else is the paper's (lambda 1e-3, gamma 0.5,
 #: (P,e), the authors' code, batch 1024, weight decay 1e-3).
-LAB = dict(dim=4, epochs=10, K=9, lr=3e-3)
-#: The lab's teacher: BPR-MF of dimension 64, 30 epochs (test Recall@50 0.45 on the synthetic data).
-LAB_TEACHER = dict(kind="bpr", dim=64, epochs=30)
-#: Seeds of the lab runs whose differences are small enough to need a spread.
-LAB_SEEDS = (0, 1, 2)
+# LAB, LAB_TEACHER and LAB_SEEDS are owned by recipes.py (imported above).
+
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,22 +52,9 @@ def lab_teacher(data, *, kind: str = "bpr", epochs: int | None = None, seed: int
     return model
 
 
-def claim_if(holds, statement: str, *, strict: bool) -> None:
-    """Check a claim of the text: ``AssertionError`` when ``strict`` and false, else a printed note.
-
-    The text describes the shipped settings; with other settings (a lecturer's choice) a lesson may
-    legitimately differ, so the claim is then only reported. (:func:`htd_tutorial.course.claim` does
-    the same keyed on the dataset.)
-
-    Introduced in ``notebooks/04_analysis.ipynb``.
-    """
-    holds = bool(holds)
-    if strict:
-        if not holds:
-            raise AssertionError(f"the lesson's claim does not hold with the shipped settings: {statement}")
-        return
-    print(f"Note: the text describes the shipped settings; with these settings the claim '{statement}' "
-          f"{'holds' if holds else 'does NOT hold'}.")
+def claim_if(holds, statement: str, *, strict: bool) -> bool:
+    """The old name of :func:`htd_tutorial.course.claim` with ``applies=strict`` (kept for one release)."""
+    return claim(holds, statement, applies=strict)
 
 
 def results_path(name: str | Path) -> Path:

@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 
 from .common import SEED
+from .recipes import DISTILL, KD, LARGE_DIM, SMALL_DIM
 from ..data import Interactions
 from ..experiments import RunConfig, RunResult, run_method
 from ..losses.ftd import cosine_similarity_matrix
@@ -45,19 +46,12 @@ from ..models import Recommender
 from ..sampling import TripleSampler
 from ..topology import embedding_array
 
-__all__ = ["KD", "SMALL_DIM", "LARGE_DIM", "distill_run", "results_table", "ftd_by_hand", "show_source",
+__all__ = ["DISTILL", "KD", "SMALL_DIM", "LARGE_DIM", "distill_run", "results_table", "ftd_by_hand", "show_source",
            "cosine_matrix", "cluster_order", "popular_items", "real_batch", "pair_counts", "toy_space",
            "group_coherence", "item_table", "teacher_clusters", "neighbour_agreement", "umap_maps"]
 
-#: The distillation recipe shared by notebooks 02-04 (everything but the method and the dimension).
-#: See the module docstring for why each value.
-KD = dict(kind="bpr", epochs=20, lr=2e-3, weight_decay=1e-3, batch_size=1024, optimizer="adam",
-          lam=1e-3, K=10, gamma=0.5, group_topology="Pe", mode="authors")
+# The recipe (DISTILL, old name KD) and the lesson dimensions are owned by recipes.py.
 
-#: The tiny student of the course: FTD fails it, HTD helps it.
-SMALL_DIM = 4
-#: The roomy student of the course: FTD helps it.
-LARGE_DIM = 32
 
 _RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
 
@@ -66,7 +60,8 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
                 epochs: int | None = None, lr: float | None = None, lam: float | None = None,
                 K: int | None = None, gamma: float | None = None, mode: str | None = None,
                 group_topology: str | None = None, eval_every: int | None = None,
-                progress: bool = True, use_cache: bool = True, directory: str | Path | None = None) -> RunResult:
+                progress: bool = True, use_cache: bool = True, directory: str | Path | None = None,
+                train_missing: bool = True) -> RunResult:
     """Train (or load from the cache) one student with the course's recipe :data:`KD`.
 
     Parameters
@@ -89,6 +84,9 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
         ``False`` always trains (the result is still written to the cache).
     directory : path, optional
         Cache folder (default: the course cache).
+    train_missing : bool
+        ``False`` raises :class:`~htd_tutorial.experiments.NotCachedError` instead of training a
+        run that is not cached (the seed sweep's ``--cached-only``).
 
     Returns
     -------
@@ -103,17 +101,18 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
-    settings = dict(KD)
+    settings = dict(DISTILL)
     overrides = dict(epochs=epochs, lr=lr, lam=lam, K=K, gamma=gamma, mode=mode, group_topology=group_topology,
                      eval_every=eval_every)
     settings.update({name: value for name, value in overrides.items() if value is not None})
     unknown = set(settings) - _RUN_FIELDS
     if unknown:  # a recipe key RunConfig does not know: a bug in KD, not in the caller
-        raise ValueError(f"KD holds setting(s) {sorted(unknown)} that RunConfig does not know")
+        raise ValueError(f"DISTILL holds setting(s) {sorted(unknown)} that RunConfig does not know")
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
         raise ValueError(f"student dimension must be a positive integer, got {dim!r}")
     config = RunConfig(method=method, dim=int(dim), seed=int(seed), **settings)
-    return run_method(data, teacher, config, directory=directory, use_cache=use_cache, progress=progress)
+    return run_method(data, teacher, config, directory=directory, use_cache=use_cache, progress=progress,
+                      train_missing=train_missing)
 
 
 def results_table(runs, *, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:

@@ -1,0 +1,104 @@
+"""The statistics behind the lessons' claims (htd_tutorial.course.evidence) and their pictures.
+
+Expected values are worked out by hand in the comments, never by the code under test.
+"""
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from htd_tutorial.course.evidence import Difference, Spread, compare, lesson_runs, seed_table, select, spread
+from htd_tutorial.data import Interactions
+from htd_tutorial.plots.seeds import plot_paired_differences, plot_seed_curve
+
+
+def test_spread_mean_and_standard_error():
+    s = Spread((1.0, 2.0, 3.0, 4.0))
+    # mean 2.5; sample sd sqrt(((1.5²+0.5²)*2)/3) = sqrt(5/3) = 1.290994; s.e. = sd / 2 = 0.645497
+    assert (s.n, s.mean) == (4, 2.5)
+    assert s.se == pytest.approx(0.6454972, abs=1e-7)
+    assert str(s) == "2.500 ± 0.645 (4 seeds)"
+    assert Spread((0.3,)).se == 0.0
+
+
+@pytest.mark.parametrize("values, positive, negative", [
+    ((0.1, 0.2, 0.3), True, False),        # mean 0.2, s.e. 0.0577: 0.2 - 0.115 > 0, every seed > 0
+    ((-0.1, -0.2, -0.3), False, True),
+    ((0.1, -0.05, 0.3), False, False),     # one seed disagrees
+    ((0.01, 0.01, 0.5), False, False),     # every seed > 0, but mean 0.173 - 2 * 0.163 < 0
+    ((0.4,), False, False),                # one seed is never clear
+])
+def test_difference_is_clear_only_beyond_two_standard_errors_and_on_every_seed(values, positive, negative):
+    d = Difference("A", "B", "Recall@50", tuple(range(len(values))), values)
+    assert (d.clearly_positive, d.clearly_negative, d.unclear) == (positive, negative, not (positive or negative))
+
+
+def _runs() -> pd.DataFrame:
+    rows = []
+    for seed, (student, ftd) in enumerate([(0.40, 0.43), (0.42, 0.44), (0.41, 0.45)]):
+        rows += [{"method": "student", "dim": 4, "seed": seed, "lr": 2e-3, "Recall@50": student},
+                 {"method": "ftd", "dim": 4, "seed": seed, "lr": 2e-3, "Recall@50": ftd}]
+    rows.append({"method": "ftd", "dim": 4, "seed": 9, "lr": 2e-3, "Recall@50": 0.9})   # no partner: ignored
+    rows.append({"method": "student", "dim": 4, "seed": 0, "lr": 5e-3, "Recall@50": 0.47})
+    return pd.DataFrame(rows)
+
+
+def test_compare_pairs_runs_by_seed_and_learning_rate():
+    d = compare(_runs(), ("ftd", 4), ("student", 4))
+    # paired: 0.03, 0.02, 0.04 -> mean 0.03, s.e. 0.01/sqrt(3) = 0.005774
+    assert d.seeds == (0, 1, 2)
+    assert d.values == pytest.approx((0.03, 0.02, 0.04))
+    assert d.spread.se == pytest.approx(0.0057735, abs=1e-7)
+    assert d.clearly_positive
+    assert str(d).startswith("FTD d=4 − Student d=4, Recall@50: +0.030 ± 0.006 (mean ± s.e. over 3 paired seeds")
+    tuned = compare(_runs(), ("ftd", 4), ("student", 4), lr_b=5e-3)
+    assert tuned.seeds == (0,) and tuned.values == pytest.approx((0.43 - 0.47,))
+    assert spread(_runs(), "ftd", 4, seeds=(0, 1, 2)).mean == pytest.approx(0.44)
+    with pytest.raises(ValueError, match="no stored runs of htd at dim 4"):
+        select(_runs(), "htd", 4)
+    table = seed_table(_runs(), (4, 8), ("student",))
+    assert table.loc["student", "d=4"] == "0.410 ± 0.006 (3)" and table.loc["student", "d=8"] == "–"
+
+
+def test_lesson_runs_only_where_the_stored_sweep_describes_the_settings(tmp_path, capsys):
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps({"dataset": {"dataset": "movielens-100k"}, "runs": _runs().to_dict("records")}))
+    data = Interactions("movielens-100k", n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]], test=[[0, 2]])
+    assert len(lesson_runs(data, dims=(4,), epochs=20, path=path)) == 8
+    other = Interactions("synthetic", n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]], test=[[0, 2]])
+    for kwargs, why in [(dict(data=other, dims=(4,), epochs=20), "the stored seeds are on movielens-100k"),
+                        (dict(data=data, dims=(4,), epochs=21), "the stored seeds use 20 epochs"),
+                        (dict(data=data, dims=(4, 6), epochs=20), "no student of dimension [6]")]:
+        assert lesson_runs(path=path, **kwargs) is None
+        assert why in capsys.readouterr().out
+    assert lesson_runs(data, dims=(4,), epochs=20, path=tmp_path / "none.json") is None
+    assert "the stored seed sweep is missing" in capsys.readouterr().out
+
+
+def test_seed_curve_draws_a_mean_with_error_bars_per_method():
+    runs = pd.DataFrame([{"method": m, "dim": d, "seed": s, "Recall@50": 0.1 * d + 0.01 * s + (m == "ftd")}
+                         for m in ("student", "ftd") for d in (2, 4) for s in (0, 1, 2)])
+    fig = plot_seed_curve(runs, methods=("student", "ftd"), teacher=0.9)
+    ax = fig.axes[0]
+    means = [line.get_ydata() for line in ax.get_lines() if line.get_marker() == "o"]
+    assert np.allclose(means[0], [0.21, 0.41]) and np.allclose(means[1], [1.21, 1.41])   # +0.01 * mean seed 1
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
+        "FTD (≥3 seeds)", "Student (no KD) (≥3 seeds)", "Teacher (0.900)"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="lack the column"):
+        plot_seed_curve(runs.drop(columns="seed"))
+
+
+def test_paired_differences_marks_clear_ones_green():
+    fig = plot_paired_differences({"clear": [0.1, 0.2, 0.3], "noise": [0.1, -0.1, 0.05]})
+    ax = fig.axes[0]
+    bars = [line for line in ax.get_lines() if line.get_linewidth() == 5]
+    assert [b.get_color() for b in bars] == ["tab:gray", "tab:green"]   # drawn bottom-up: noise, then clear
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["noise", "clear"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="finite"):
+        plot_paired_differences({"bad": [np.nan]})
