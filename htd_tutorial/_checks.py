@@ -8,14 +8,15 @@ message always starts with the name of the bad field.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 
 import numpy as np
 import torch
 
-__all__ = ["is_integer", "positive_int", "integer", "finite_number", "positive_number", "flag", "one_of",
-           "known", "instance_of", "embedding_table"]
+__all__ = ["is_integer", "positive_int", "integer", "cutoffs", "finite_number", "positive_number", "flag", "one_of",
+           "known", "instance_of", "replace_fields", "embedding_table"]
 
 
 def is_integer(value) -> bool:
@@ -37,6 +38,24 @@ def integer(name: str, value, *, low: int) -> int:
     if int(value) < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value}")
     return int(value)
+
+
+def cutoffs(ks, n_items: int) -> tuple[int, ...]:
+    """``ks`` as a tuple of ints, or ValueError: a non-empty sequence of integer cut-offs in ``1..n_items``.
+
+    The metric cut-offs of every entry point that evaluates (:func:`htd_tutorial.training.train`
+    checks them before it trains, so a bad ``ks`` does not cost a whole run). Floats are rejected
+    rather than truncated: ``10.5`` is not the cut-off 10.
+    """
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise ValueError(f"ks must be a non-empty sequence of integer cut-offs in 1..n_items={n_items}, got {ks!r}")
+    ks = tuple(ks)
+    if not ks:
+        raise ValueError(f"ks must be a non-empty sequence of integer cut-offs in 1..n_items={n_items}, got ()")
+    for k in ks:
+        if not is_integer(k) or not 1 <= k <= n_items:
+            raise ValueError(f"ks must be integer cut-offs in 1..n_items={n_items}, got {k!r} in {ks}")
+    return tuple(int(k) for k in ks)
 
 
 def finite_number(name: str, value, low: float | None = None, high: float | None = None) -> float:
@@ -89,6 +108,15 @@ def instance_of(name: str, value, cls: type, *, optional: bool = False):
         raise ValueError(f"{name} must be {cls.__name__}{' or None' if optional else ''}, "
                          f"got {type(value).__name__}")
     return value
+
+
+def replace_fields(obj, changes: dict, what: str):
+    """A copy of the dataclass ``obj`` with ``changes``; ValueError naming any unknown field (``what``: their kind)."""
+    fields = [f.name for f in dataclasses.fields(obj)]
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; they are {fields}")
+    return dataclasses.replace(obj, **changes)
 
 
 def _among(value, choices: tuple) -> bool:

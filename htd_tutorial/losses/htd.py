@@ -65,7 +65,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import finite_number, flag, instance_of, integer, one_of, positive_int
+from .._checks import finite_number, flag, instance_of, integer, one_of, positive_int, replace_fields
 from ..choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_MODE, GROUP_TOPOLOGIES, HTD_MODES
 from ..modes import CLEAN_EPS, switches
 from ._fast import DenseMixture, same_group_distance, sparse_mixture
@@ -154,11 +154,7 @@ class HTDOptions:
 
     def replace(self, **changes) -> "HTDOptions":
         """A copy with the named switches changed; an unknown name raises ValueError."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ValueError(f"unknown HTDOptions field(s) {unknown}; "
-                             f"fields are {[f.name for f in dataclasses.fields(self)]}")
-        return dataclasses.replace(self, **changes)
+        return replace_fields(self, changes, "HTDOptions field")
 
     def differences(self, other: "HTDOptions") -> dict:
         """``{field: (self_value, other_value)}`` for every switch that differs."""

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
+from .._checks import positive_int
 from ..cache import cache_dir
 from ..topology import embedding_array
 
@@ -38,9 +39,7 @@ def group_colors(n_groups: int) -> np.ndarray:
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
-    if isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) or n_groups < 1:
-        raise ValueError(f"n_groups must be a positive integer, got {n_groups!r}")
-    n_groups = int(n_groups)
+    n_groups = positive_int("n_groups", n_groups)
     for name, size in (("tab10", 10), ("tab20", 20)):
         if n_groups <= size:
             rgb = np.asarray(plt.get_cmap(name).colors)[:n_groups]
