@@ -331,8 +331,7 @@ class GroupAssignment(nn.Module):
             on MovieLens-100K and CiteULike shapes, one and two threads; the annealed
             Gumbel-softmax is numerically one-hot after a fifth of the epochs).
         """
-        if path not in ("auto", "dense", "sparse"):
-            raise ValueError(f"path must be 'auto', 'dense' or 'sparse', got {path!r}")
+        one_of("path", path, ("auto", "dense", "sparse"))
         n = student.shape[0]
         if n == 0:
             return student.new_zeros(0, self.teacher_dim)
