@@ -94,3 +94,21 @@ def test_the_mode_has_one_home():
     assert (modes.cosine_eps("authors"), modes.tau_lag("authors")) == (0.0, True)
     with pytest.raises(ValueError, match=r"mode must be one of \('authors', 'clean'\), got 'paper'"):
         modes.switches("paper")
+
+
+def test_kind_only_means_a_model_type_and_the_old_keywords_still_work(monkeypatch):
+    """make_optimizer(name) and param(value_type) were make_optimizer(kind) and param(kind): one release of both."""
+    from htd_tutorial.optim import LazyAdam, PaperAdam, make_optimizer
+    from htd_tutorial.params import param
+
+    weights = [torch.nn.Parameter(torch.zeros(2))]
+    assert isinstance(make_optimizer("lazy_adam", weights, lr=0.1, weight_decay=0.0), LazyAdam)
+    assert isinstance(make_optimizer(kind="adam", params=weights, lr=0.1, weight_decay=0.0), PaperAdam)
+    with pytest.raises(ValueError, match=r"unknown optimizer 'sgd'; choose one of"):
+        make_optimizer("sgd", weights, lr=0.1, weight_decay=0.0)
+    with pytest.raises(ValueError, match="once"):
+        make_optimizer("adam", weights, lr=0.1, weight_decay=0.0, kind="adam")
+    monkeypatch.setenv("HTD_SHOWN", "7")
+    assert param("shown", "3", value_type=int) == 7 == param("shown", "3", kind=int)
+    with pytest.raises(ValueError, match="once"):
+        param("shown", "3", value_type=int, kind=int)
