@@ -177,7 +177,8 @@ class HTDDistiller(Distiller):
         In [0, 1]; weight of the topology terms against the group-assignment term.
     group_topology : {"Pe", "PP"}
     mode : {"authors", "clean"}
-        Preset of :class:`~htd_tutorial.losses.htd.HTDOptions`.
+        Authors' code vs the paper's text (:mod:`htd_tutorial.modes`): picks the preset of
+        :class:`~htd_tutorial.losses.htd.HTDOptions`.
     options : HTDOptions, optional
         Overrides ``mode`` (for ablations flipping one switch).
     seed : int
@@ -249,10 +250,10 @@ class DEDistiller(Distiller):
     def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = DEFAULT_LAMBDA,
                  K: int = DEFAULT_K, mode: str = DEFAULT_MODE, seed: int = 0, n_users: int | None = None,
                  n_items: int | None = None):
-        self.tau_lag = modes.tau_lag(mode)       # validates mode
+        tau_lag = modes.tau_lag(mode)       # validates mode
         student_dim, K = positive_int("student_dim", student_dim), positive_int("K", K)
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items)
-        self.mode = mode
+        self.mode, self.tau_lag = mode, tau_lag
         generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
         self.de = DELoss(self.teacher_dim, student_dim, K=K, generator=generator)
 

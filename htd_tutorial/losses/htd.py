@@ -41,6 +41,9 @@ reading of the paper (as the project's methods issue summarises it):
   be opened from the environment this was written in; this reading should be re-checked against
   its Section 4.2 by whoever has it at hand.)
 
+The presets' values are the table of :mod:`htd_tutorial.modes`: the mode is a library-wide
+setting, and two of these switches (``eps``, ``tau_lag``) also reach FTD and DE.
+
 The file follows the section: options, the temperature, group assignment (:class:`GroupAssignment`),
 hard groups (:func:`joint_groups`), the entity level (:func:`entity_topology`), the group level
 (:func:`group_level_topology`) and :class:`HTDLoss`, each formula with its naive twin
@@ -675,6 +678,7 @@ class HTDLoss(nn.Module):
             for what, s, t in (("users: ", s_users, t_users), ("items: ", s_items, t_items)):
                 _check_rows(s, t, reject_zero_rows=self.gamma > 0 and self.options.eps == 0, what=what)
         return {"htd": htd, "entity": entity, "group": group, "ga": ga}
+
 
 # ----------------------------------------------------------------------------------------------
 # Old names, kept for one release
