@@ -33,8 +33,8 @@ import torch  # noqa: E402
 
 from htd_tutorial.distill import make_distiller  # noqa: E402
 from htd_tutorial.losses.ftd import ftd_loss_naive  # noqa: E402
-from htd_tutorial.losses.htd import (entity_topology_naive, expert_mixture_naive, group_topology,  # noqa: E402
-                                     gumbel_temperature)
+from htd_tutorial.losses.htd import (entity_topology_naive, expert_mixture_naive,  # noqa: E402
+                                     group_level_topology, gumbel_temperature, is_item_group, joint_groups)
 
 CITEULIKE_USERS, CITEULIKE_ITEMS = 5220, 25182
 
@@ -138,10 +138,10 @@ def main(argv: list[str] | None = None) -> None:
                 z = side.sample_z(alpha, tau)
                 total = total + (t - expert_mixture_naive(side, s, z)).square().sum()
                 groups.append(alpha.detach().argmax(1))
-            g = torch.cat([groups[0], groups[1] + args.K])
+            g = joint_groups(groups[0], groups[1], args.K)
             s_all2 = torch.cat([s_users, s_items])
-            total = total + entity_topology_naive(s_all2, t_all, g) + group_topology(
-                s_all2, t_all, g, g >= args.K)
+            total = total + entity_topology_naive(s_all2, t_all, g) + group_level_topology(
+                s_all2, t_all, g, is_item_group(g, args.K))
             total.backward()
 
         report("htd naive (loop, n x n), epoch 0", time_call(naive_htd, 3, 1))

@@ -3,10 +3,12 @@
 The notebooks in ``notebooks/`` teach; this package does the work, in layers that each import only
 the ones below them (``tests/test_layering.py`` checks it):
 
-- the library: ``data/`` (datasets, splits), ``losses/`` (BPR, FTD, DE/FitNet, HTD), and the modules
-  ``models``, ``sampling``, ``optim``, ``training``, ``evaluation``, ``topology``, ``distill``,
-  ``experiments`` (``RunConfig``, ``run_method``) and ``cache``; ``choices`` owns the accepted names
-  and the paper's defaults, ``_checks`` the input checks several entry points share;
+- the library: ``data/`` (datasets, splits), ``losses/`` (BPR, FTD, DE/FitNet, HTD as the paper's
+  Section 4.2, its fast machinery in ``losses/_fast``), and the modules ``models``, ``sampling``,
+  ``optim``, ``training``, ``evaluation``, ``topology``, ``distill``, ``experiments`` (``RunConfig``,
+  ``run_method``) and ``cache``; ``choices`` owns the accepted names and the paper's defaults,
+  ``modes`` what the library-wide "authors" vs "clean" setting changes in each loss, ``_checks``
+  the input checks (one rule each) that the entry points validate with;
 - ``paper/``: the paper's commands (``python -m htd_tutorial reproduce`` / ``ablation``);
 - ``plots/``: pictures only (colours and labels in ``plots.style``);
 - ``course/``: what only the notebooks use (shared defaults, lesson helpers, the explorer, exercises).

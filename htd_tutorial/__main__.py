@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--teacher-epochs", type=positive_int, default=100)
     rep.add_argument("--teacher-dim", type=positive_int, default=200)
     rep.add_argument("--model", default=MODEL_KINDS[0], choices=MODEL_KINDS)
-    rep.add_argument("--mode", default=DEFAULT_MODE, choices=HTD_MODES)
+    rep.add_argument("--mode", default=DEFAULT_MODE, choices=HTD_MODES,
+                     help="authors' code or the paper's text, for every method (htd_tutorial/modes.py)")
     rep.add_argument("--seed", type=non_negative_int, default=0)
     _run_options(rep)
     rep.add_argument("--cached-only", action="store_true",

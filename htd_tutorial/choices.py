@@ -17,7 +17,8 @@ METHODS = ("student", "fitnet", "de", "ftd", "htd")
 #: Recommender model types (:func:`htd_tutorial.models.make_model`).
 MODEL_KINDS = ("bpr", "lightgcn")
 #: "authors": HTD, FTD's eps and DE's temperature as the authors' code has them; "clean": as the paper reads.
-#: A library-wide setting: RunConfig.mode reaches every distiller (see :class:`htd_tutorial.losses.HTDOptions`).
+#: A library-wide setting despite the name: RunConfig.mode reaches every distiller; what it changes in each
+#: loss is the table of :mod:`htd_tutorial.modes`.
 HTD_MODES = ("authors", "clean")
 #: HTD's group-level topology: prototype-entity ("Pe", the paper's choice) or prototype-prototype ("PP").
 GROUP_TOPOLOGIES = ("Pe", "PP")

@@ -16,16 +16,15 @@ raises ValueError naming it.
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 from torch import nn
 
-from ._checks import embedding_table, positive_int as _positive_int
-from .choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, METHODS
+from . import modes
+from ._checks import embedding_table, finite_number, instance_of, integer, known, one_of, positive_int
+from .choices import (DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE,
+                      GROUP_TOPOLOGIES, HTD_MODES, METHODS)
 from .losses.ftd import ftd_loss
-from .losses.htd import GROUP_TOPOLOGIES, HTD_MODES, HTDLoss, HTDOptions, gumbel_temperature
+from .losses.htd import HTDLoss, HTDOptions, gumbel_temperature
 from .losses.pointwise import DELoss, FitNetLoss
 
 __all__ = ["Distiller", "FTDDistiller", "HTDDistiller", "DEDistiller", "FitNetDistiller", "make_distiller",
@@ -35,17 +34,6 @@ __all__ = ["Distiller", "FTDDistiller", "HTDDistiller", "DEDistiller", "FitNetDi
 # ----------------------------------------------------------------------------------------------
 # Validation
 # ----------------------------------------------------------------------------------------------
-
-def _finite_number(name: str, value, low: float | None = None, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    value = float(value)
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-        raise ValueError(f"{name} must be in {bounds}, got {value!r}")
-    return value
-
 
 def _as_table(name: str, table) -> torch.Tensor:
     table = embedding_table(name, table, non_empty=True, floating=True).to(torch.float32).contiguous()
@@ -83,7 +71,7 @@ def validate_teacher(teacher_users, teacher_items, *, n_users: int | None = None
         raise ValueError(f"teacher user and item embeddings must have the same dimension, got "
                          f"{users.shape[1]} and {items.shape[1]}")
     for name, table, expected in (("users", users, n_users), ("items", items, n_items)):
-        if expected is not None and table.shape[0] != _positive_int(f"n_{name}", expected):
+        if expected is not None and table.shape[0] != positive_int(f"n_{name}", expected):
             raise ValueError(f"the teacher embeds {table.shape[0]} {name} but the data has {expected}: "
                              "was the teacher trained on another dataset?")
         if require_nonzero:
@@ -123,7 +111,7 @@ class Distiller(nn.Module):
         super().__init__()
         users, items = validate_teacher(teacher_users, teacher_items, n_users=n_users, n_items=n_items,
                                         require_nonzero=require_nonzero)
-        self.lam = _finite_number("lam", lam, low=0.0)
+        self.lam = finite_number("lam", lam, low=0.0)
         self.register_buffer("t_users", users, persistent=False)
         self.register_buffer("t_items", items, persistent=False)
 
@@ -155,7 +143,8 @@ class Distiller(nn.Module):
 class FTDDistiller(Distiller):
     """Full Topology Distillation: ``lam * L_FTD`` over the batch's users and items together.
 
-    See :func:`htd_tutorial.losses.ftd.ftd_loss`. ``eps`` is the cosine guard (0 = the authors').
+    See :func:`htd_tutorial.losses.ftd.ftd_loss`. ``eps`` is the cosine guard (0 = the authors';
+    :func:`htd_tutorial.modes.cosine_eps` gives each mode's value).
     Returns ``{"loss", "ftd"}``.
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
@@ -163,7 +152,7 @@ class FTDDistiller(Distiller):
 
     def __init__(self, teacher_users, teacher_items, *, lam: float = DEFAULT_LAMBDA, eps: float = 0.0,
                  n_users: int | None = None, n_items: int | None = None):
-        self.eps = _finite_number("eps", eps, low=0.0)
+        self.eps = finite_number("eps", eps, low=0.0)
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items,
                          require_nonzero=self.eps == 0)
 
@@ -188,7 +177,8 @@ class HTDDistiller(Distiller):
         In [0, 1]; weight of the topology terms against the group-assignment term.
     group_topology : {"Pe", "PP"}
     mode : {"authors", "clean"}
-        Preset of :class:`~htd_tutorial.losses.htd.HTDOptions`.
+        Authors' code vs the paper's text (:mod:`htd_tutorial.modes`): picks the preset of
+        :class:`~htd_tutorial.losses.htd.HTDOptions`.
     options : HTDOptions, optional
         Overrides ``mode`` (for ablations flipping one switch).
     seed : int
@@ -208,19 +198,15 @@ class HTDDistiller(Distiller):
                  mode: str = DEFAULT_MODE,
                  options: HTDOptions | None = None, seed: int = 0, n_users: int | None = None,
                  n_items: int | None = None):
-        if mode not in HTD_MODES:
-            raise ValueError(f"mode must be one of {HTD_MODES}, got {mode!r}")
-        options = HTDOptions.preset(mode) if options is None else options
-        if not isinstance(options, HTDOptions):
-            raise ValueError(f"options must be an HTDOptions, got {type(options).__name__}")
-        student_dim, K = _positive_int("student_dim", student_dim), _positive_int("K", K)
-        gamma = _finite_number("gamma", gamma, low=0.0, high=1.0)
-        if group_topology not in GROUP_TOPOLOGIES:
-            raise ValueError(f"group_topology must be one of {GROUP_TOPOLOGIES}, got {group_topology!r}")
+        one_of("mode", mode, HTD_MODES)
+        options = HTDOptions.preset(mode) if options is None else instance_of("options", options, HTDOptions)
+        student_dim, K = positive_int("student_dim", student_dim), positive_int("K", K)
+        gamma = finite_number("gamma", gamma, low=0.0, high=1.0)
+        one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items,
                          require_nonzero=options.eps == 0 and gamma > 0)
         self.mode = mode
-        generator = torch.Generator().manual_seed(_seed(seed))
+        generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
         self.htd = HTDLoss(self.teacher_dim, student_dim, K=K, gamma=gamma, group_topology=group_topology,
                            options=options, generator=generator)
 
@@ -254,7 +240,8 @@ class HTDDistiller(Distiller):
 class DEDistiller(Distiller):
     """DE (HTD's group-assignment reconstruction alone, gamma = 0): ``lam * L_GA``.
 
-    Parameters as :class:`HTDDistiller` (``mode`` only sets the temperature schedule's lag).
+    Parameters as :class:`HTDDistiller` (``mode`` only sets the temperature schedule's lag,
+    :func:`htd_tutorial.modes.tau_lag`).
     Returns ``{"loss", "ga"}``.
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
@@ -263,13 +250,11 @@ class DEDistiller(Distiller):
     def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = DEFAULT_LAMBDA,
                  K: int = DEFAULT_K, mode: str = DEFAULT_MODE, seed: int = 0, n_users: int | None = None,
                  n_items: int | None = None):
-        if mode not in HTD_MODES:
-            raise ValueError(f"mode must be one of {HTD_MODES}, got {mode!r}")
-        student_dim, K = _positive_int("student_dim", student_dim), _positive_int("K", K)
+        tau_lag = modes.tau_lag(mode)       # validates mode
+        student_dim, K = positive_int("student_dim", student_dim), positive_int("K", K)
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items)
-        self.mode = mode
-        self.tau_lag = HTDOptions.preset(mode).tau_lag
-        generator = torch.Generator().manual_seed(_seed(seed))
+        self.mode, self.tau_lag = mode, tau_lag
+        generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
         self.de = DELoss(self.teacher_dim, student_dim, K=K, generator=generator)
 
     def forward(self, s_users, s_items, users, items, epoch: int, max_epoch: int) -> dict[str, torch.Tensor]:
@@ -293,9 +278,9 @@ class FitNetDistiller(Distiller):
 
     def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = DEFAULT_LAMBDA, seed: int = 0,
                  n_users: int | None = None, n_items: int | None = None):
-        student_dim = _positive_int("student_dim", student_dim)
+        student_dim = positive_int("student_dim", student_dim)
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items)
-        generator = torch.Generator().manual_seed(_seed(seed))
+        generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
         self.users_hint = FitNetLoss(student_dim, self.teacher_dim, generator=generator)
         self.items_hint = FitNetLoss(student_dim, self.teacher_dim, generator=generator)
 
@@ -304,12 +289,6 @@ class FitNetDistiller(Distiller):
         t_users, t_items = self.teacher(users, items)
         value = self.users_hint(s_users, t_users) + self.items_hint(s_items, t_items)
         return {"loss": self.lam * value, "hint": value.detach()}
-
-
-def _seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(seed)
 
 
 def make_distiller(method: str, teacher_users=None, teacher_items=None, student_dim: int | None = None, *,
@@ -336,8 +315,9 @@ def make_distiller(method: str, teacher_users=None, teacher_items=None, student_
     group_topology : {"Pe", "PP"}
         Used by "htd".
     mode : {"authors", "clean"}
-        Authors' code vs the paper's text (see :class:`~htd_tutorial.losses.htd.HTDOptions`); for
-        "ftd" it picks the cosine (plain vs epsilon-safe), for "de" the temperature schedule.
+        Authors' code vs the paper's text, a library-wide setting (:mod:`htd_tutorial.modes` says
+        what it changes in each loss): for "ftd" the cosine (plain vs epsilon-safe), for "de" the
+        temperature schedule, for "htd" every switch of :class:`~htd_tutorial.losses.htd.HTDOptions`.
     options : HTDOptions, optional
         Overrides ``mode``'s preset for "htd" (ablations).
     seed : int
@@ -357,27 +337,23 @@ def make_distiller(method: str, teacher_users=None, teacher_items=None, student_
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown distillation method {method!r}; choose one of {METHODS}")
-    if mode not in HTD_MODES:
-        raise ValueError(f"mode must be one of {HTD_MODES}, got {mode!r}")
-    lam = _finite_number("lam", lam, low=0.0)
+    known("distillation method", method, METHODS)
+    one_of("mode", mode, HTD_MODES)
+    lam = finite_number("lam", lam, low=0.0)
     if options is not None and method != "htd":
         raise ValueError(f"options (HTDOptions) only apply to method 'htd', not {method!r}")
     if method == "student":
         return None
     if teacher_users is None or teacher_items is None:
         raise ValueError(f"method {method!r} needs the teacher's user and item embeddings")
-    if method in ("fitnet", "de", "htd"):
-        student_dim = _positive_int("student_dim", student_dim)
-    elif student_dim is not None:
-        _positive_int("student_dim", student_dim)
-    K = _positive_int("K", K)
-    gamma = _finite_number("gamma", gamma, low=0.0, high=1.0)
-    if group_topology not in GROUP_TOPOLOGIES:
-        raise ValueError(f"group_topology must be one of {GROUP_TOPOLOGIES}, got {group_topology!r}")
+    if method in ("fitnet", "de", "htd") or student_dim is not None:
+        student_dim = positive_int("student_dim", student_dim)
+    K = positive_int("K", K)
+    gamma = finite_number("gamma", gamma, low=0.0, high=1.0)
+    one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
+    integer("seed", seed, low=0)
     if method == "ftd":
-        return FTDDistiller(teacher_users, teacher_items, lam=lam, eps=HTDOptions.preset(mode).eps,
+        return FTDDistiller(teacher_users, teacher_items, lam=lam, eps=modes.cosine_eps(mode),
                             n_users=n_users, n_items=n_items)
     if method == "fitnet":
         return FitNetDistiller(teacher_users, teacher_items, student_dim, lam=lam, seed=seed,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .data import Interactions
-from .data.split import _check_ks
+from ._checks import cutoffs, known
 
 __all__ = ["evaluate", "evaluate_embeddings", "DEFAULT_KS"]
 
@@ -107,9 +107,8 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, data: In
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
     for split in splits:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
-    ks = _check_ks(ks, data.n_items)
+        known("split", split, SPLITS)
+    ks = cutoffs(ks, data.n_items)
     if user_emb.shape[0] != data.n_users or item_emb.shape[0] != data.n_items:
         raise ValueError(f"embedding tables of shape {tuple(user_emb.shape)}, {tuple(item_emb.shape)} do not "
                          f"match the data ({data.n_users} users, {data.n_items} items)")

@@ -12,16 +12,15 @@ from pathlib import Path
 
 import torch
 
-from ._checks import positive_int as _positive_int
+from ._checks import finite_number, instance_of, integer, known, one_of, positive_int, positive_number
 from .cache import cache_dir, config_key, read_cached, tensor_digest, write_cached
-from .choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, METHODS
+from .choices import (DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE,
+                      GROUP_TOPOLOGIES, HTD_MODES, METHODS, MODEL_KINDS, OPTIMIZERS)
 from .data import Interactions
-from .data.split import _check_int
-from .distill import _finite_number, make_distiller
-from .losses.htd import GROUP_TOPOLOGIES, HTD_MODES, HTDOptions
-from .models import MODEL_KINDS, Recommender, make_model
-from .optim import OPTIMIZERS
-from .training import History, _check_positive, train
+from .distill import make_distiller
+from .losses.htd import HTDOptions
+from .models import Recommender, make_model
+from .training import History, train
 
 __all__ = ["RunConfig", "RunResult", "run_method", "METHODS", "NotCachedError"]
 
@@ -46,7 +45,8 @@ class RunConfig:
     group_topology : str
         HTD's group-level design choice: ``"Pe"`` (prototype-entity, the paper's default) or ``"PP"``.
     mode : str
-        ``"authors"`` (behaves like the authors' code) or ``"clean"`` (the paper's text).
+        ``"authors"`` (behaves like the authors' code) or ``"clean"`` (the paper's text): a
+        library-wide setting, what it changes in each method is :mod:`htd_tutorial.modes`.
     options : HTDOptions, optional
         HTD only: switches that override ``mode``'s preset one by one (the ablation of
         :mod:`htd_tutorial.paper.ablation`). Options equal to ``mode``'s preset are stored as ``None``, and
@@ -77,35 +77,35 @@ class RunConfig:
     def __post_init__(self) -> None:
         # Every field is checked here, once, so that a bad setting fails when the configuration is made:
         # before a sweep loads data or trains a teacher, and with the field's name in the message.
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
-        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim <= 0:
-            raise ValueError(f"student dimension must be a positive integer, got {self.dim!r}")
-        _check_int("epochs", self.epochs, low=0)
-        if self.kind not in MODEL_KINDS:
-            raise ValueError(f"unknown model kind {self.kind!r}; choose one of {MODEL_KINDS}")
-        _finite_number("lam", self.lam, low=0.0)
-        _positive_int("K", self.K)
-        _finite_number("gamma", self.gamma, low=0.0, high=1.0)
-        if self.group_topology not in GROUP_TOPOLOGIES:
-            raise ValueError(f"group_topology must be one of {GROUP_TOPOLOGIES}, got {self.group_topology!r}")
-        if self.mode not in HTD_MODES:
-            raise ValueError(f"mode must be one of {HTD_MODES}, got {self.mode!r}")
-        _check_int("seed", self.seed, low=0)
-        _check_positive("lr", self.lr)
-        _check_positive("weight_decay", self.weight_decay, allow_zero=True)
-        _check_int("batch_size", self.batch_size, low=1)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        # Whole numbers are stored as int (a NumPy integer is accepted and converted, so the cache key,
+        # built from asdict(config), is the same as for the Python int).
+        known("method", self.method, METHODS)
+        self._set("dim", positive_int("student dimension", self.dim))
+        self._set("epochs", integer("epochs", self.epochs, low=0))
+        known("model kind", self.kind, MODEL_KINDS)
+        finite_number("lam", self.lam, low=0.0)
+        self._set("K", positive_int("K", self.K))
+        finite_number("gamma", self.gamma, low=0.0, high=1.0)
+        one_of("group_topology", self.group_topology, GROUP_TOPOLOGIES)
+        one_of("mode", self.mode, HTD_MODES)
+        self._set("seed", integer("seed", self.seed, low=0))
+        positive_number("lr", self.lr)
+        positive_number("weight_decay", self.weight_decay, allow_zero=True)
+        self._set("batch_size", integer("batch_size", self.batch_size, low=1))
+        known("optimizer", self.optimizer, OPTIMIZERS)
         if self.eval_every is not None:
-            _check_int("eval_every", self.eval_every, low=0)
+            self._set("eval_every", integer("eval_every", self.eval_every, low=0))
         if self.options is not None:
-            if not isinstance(self.options, HTDOptions):
-                raise ValueError(f"options must be an HTDOptions or None, got {type(self.options).__name__}")
+            instance_of("options", self.options, HTDOptions, optional=True)
             if self.method != "htd":
                 raise ValueError(f"options (HTDOptions) only apply to method 'htd', not {self.method!r}")
-            if self.mode in ("authors", "clean") and self.options == HTDOptions.preset(self.mode):
-                object.__setattr__(self, "options", None)  # one configuration, one cache entry
+            if self.options == HTDOptions.preset(self.mode):
+                self._set("options", None)  # one configuration, one cache entry
+
+    def _set(self, name: str, value) -> None:
+        """Store a checked value in this frozen dataclass (only ``__post_init__`` does)."""
+        if getattr(self, name) is not value:
+            object.__setattr__(self, name, value)
 
     @property
     def label(self) -> str:

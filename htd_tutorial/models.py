@@ -9,21 +9,15 @@ Both expose the same small interface, so every distillation method works with ei
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
+from ._checks import known, positive_int
 from .choices import MODEL_KINDS
 from .data import Interactions
 
 __all__ = ["Recommender", "BPRMF", "LightGCN", "make_model", "MODEL_KINDS"]
 
-
-
-def _check_dim(dim: int) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
-        raise ValueError(f"embedding dimension must be a positive integer, got {dim!r}")
-    return int(dim)
 
 
 class Recommender(nn.Module):
@@ -79,7 +73,7 @@ class BPRMF(Recommender):
 
     def __init__(self, n_users: int, n_items: int, dim: int, *, generator: torch.Generator | None = None):
         super().__init__()
-        self.n_users, self.n_items, self.dim = int(n_users), int(n_items), _check_dim(dim)
+        self.n_users, self.n_items, self.dim = int(n_users), int(n_items), positive_int("embedding dimension", dim)
         self.user_emb = nn.Embedding(self.n_users, self.dim, sparse=True)
         self.item_emb = nn.Embedding(self.n_items, self.dim, sparse=True)
         with torch.no_grad():
@@ -136,7 +130,7 @@ class LightGCN(Recommender):
         super().__init__()
         if n_layers < 0:
             raise ValueError(f"n_layers must be >= 0, got {n_layers}")
-        self.n_users, self.n_items, self.dim = data.n_users, data.n_items, _check_dim(dim)
+        self.n_users, self.n_items, self.dim = data.n_users, data.n_items, positive_int("embedding dimension", dim)
         self.n_layers = int(n_layers)
         self.user_weight = nn.Parameter(torch.randn(self.n_users, self.dim, generator=generator) * 0.01)
         self.item_weight = nn.Parameter(torch.randn(self.n_items, self.dim, generator=generator) * 0.01)
@@ -157,9 +151,8 @@ def make_model(kind: str, data: Interactions, dim: int, *, seed: int = 0) -> Rec
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
+    known("model kind", kind, MODEL_KINDS)
     generator = torch.Generator().manual_seed(int(seed))
     if kind == "bpr":
         return BPRMF(data.n_users, data.n_items, dim, generator=generator)
-    if kind == "lightgcn":
-        return LightGCN(data, dim, generator=generator)
-    raise ValueError(f"unknown model kind {kind!r}; choose one of {MODEL_KINDS}")
+    return LightGCN(data, dim, generator=generator)

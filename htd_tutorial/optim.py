@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from ._checks import known
 from .choices import OPTIMIZERS
 
 __all__ = ["PaperAdam", "LazyAdam", "make_optimizer", "OPTIMIZERS"]
@@ -129,16 +130,25 @@ class LazyAdam(torch.optim.Optimizer):
         return loss
 
 
-def make_optimizer(kind: str, params, *, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """``"adam"`` (the paper's dense Adam) or ``"lazy_adam"`` (row-wise updates, faster on CPU).
+def make_optimizer(name: str | None = None, params=None, *, lr: float, weight_decay: float,
+                   kind: str | None = None) -> torch.optim.Optimizer:
+    """The optimiser ``name``: ``"adam"`` (the paper's dense Adam) or ``"lazy_adam"`` (row-wise updates,
+    faster on CPU).
+
+    ``kind`` is the old name of ``name`` (``kind`` now only means a model type), accepted for one release.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
+    if kind is not None:
+        if name is not None:
+            raise ValueError("pass the optimizer's name once: name (kind is its old name)")
+        name = kind
+    known("optimizer", name, OPTIMIZERS)
+    if params is None:
+        raise ValueError("params must be the parameters to optimise, got None")
     params = [p for p in params if p.requires_grad]
-    if kind == "adam":
+    if name == "adam":
         return PaperAdam(params, lr=lr, weight_decay=weight_decay)
-    if kind == "lazy_adam":
-        return LazyAdam(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {kind!r}; choose one of {OPTIMIZERS}")
+    return LazyAdam(params, lr=lr, weight_decay=weight_decay)
 
 

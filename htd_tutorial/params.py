@@ -14,7 +14,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def param(name: str, default, *, kind: type | None = None, choices=None, low=None, high=None):
+def param(name: str, default, *, value_type: type | None = None, choices=None, low=None, high=None,
+          kind: type | None = None):
     """Read setting ``name`` from ``$HTD_<NAME>`` (or use ``default``) and validate it.
 
     Parameters
@@ -23,8 +24,9 @@ def param(name: str, default, *, kind: type | None = None, choices=None, low=Non
         Setting name, e.g. ``"epochs"`` (environment variable ``HTD_EPOCHS``).
     default
         Shipped value (what CI runs and what the notebook's assertions are checked against).
-    kind : type, optional
-        ``int``, ``float``, ``str`` or ``bool``; default: the type of ``default``.
+    value_type : type, optional
+        ``int``, ``float``, ``str`` or ``bool``; default: the type of ``default``. (``kind`` is its
+        old name, accepted for one release: ``kind`` now only means a model type.)
     choices : iterable, optional
         Allowed values.
     low, high : number, optional
@@ -41,23 +43,25 @@ def param(name: str, default, *, kind: type | None = None, choices=None, low=Non
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    kind = kind or type(default)
+    if kind is not None and value_type is not None:
+        raise ValueError("pass the setting's type once: value_type (kind is its old name)")
+    value_type = value_type or kind or type(default)
     env = f"HTD_{name.upper()}"
     raw = os.environ.get(env)
     source = f"environment variable {env}={raw!r}" if raw is not None else f"setting {name}={default!r}"
-    allowed = _describe(kind, choices, low, high)
+    allowed = _describe(value_type, choices, low, high)
     value = default
     if raw is not None:
         try:
-            if kind is bool:
+            if value_type is bool:
                 if raw.strip().lower() not in _TRUE | _FALSE:
                     raise ValueError(raw)
                 value = raw.strip().lower() in _TRUE
             else:
-                value = kind(raw.strip())
+                value = value_type(raw.strip())
         except ValueError:
             raise ValueError(f"{source} is not valid: expected {allowed}") from None
-    if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+    if value_type in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise ValueError(f"{source} is not valid: expected {allowed}")
     if choices is not None and value not in tuple(choices):
         raise ValueError(f"{source} is not valid: expected {allowed}")
@@ -66,10 +70,11 @@ def param(name: str, default, *, kind: type | None = None, choices=None, low=Non
     return value
 
 
-def _describe(kind: type, choices, low, high) -> str:
+def _describe(value_type: type, choices, low, high) -> str:
     if choices is not None:
         return "one of " + ", ".join(repr(c) for c in choices)
-    text = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(kind, kind.__name__)
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    text = names.get(value_type, value_type.__name__)
     if low is not None and high is not None:
         return f"{text} from {low} to {high}"
     if low is not None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._checks import embedding_table, positive_int as _positive_int
+from ._checks import embedding_table, one_of, positive_int as _positive_int, positive_number
 
 __all__ = ["embedding_array", "similarity_kl", "knn_overlap", "rank_correlation", "group_agreement",
            "topology_report", "sample_entities"]
@@ -121,10 +121,8 @@ def similarity_kl(student_emb, teacher_emb, *, k: int = 10, candidates: str = "t
     """
     k = _positive_int("k", k)
     student, teacher = _pair(student_emb, teacher_emb, min_rows=k + 1)
-    if candidates not in ("topk", "random"):
-        raise ValueError(f"candidates must be 'topk' or 'random', got {candidates!r}")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    one_of("candidates", candidates, ("topk", "random"))
+    positive_number("temperature", temperature)
     t_sim, s_sim = _cosine(teacher), _cosine(student)
     n = teacher.shape[0]
     if candidates == "topk":

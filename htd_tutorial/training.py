@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from . import _threads
 from .data import Interactions
-from .data.split import _check_int, _check_ks
+from ._checks import cutoffs, integer, known, positive_int, positive_number
 from .evaluation import DEFAULT_KS, evaluate
 from .losses.bpr import bpr_loss
 from .models import Recommender
@@ -98,13 +98,6 @@ class History:
                    seconds=float(state["seconds"]), config=dict(state["config"]))
 
 
-def _check_positive(name: str, value, allow_zero: bool = False) -> None:
-    bad = value < 0 if allow_zero else value <= 0
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or bad or \
-            (isinstance(value, float) and math.isnan(value)):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-
-
 def training_threads(data: Interactions, device: torch.device, threads: int | None = None) -> int:
     """CPU threads for training on ``data``: ``threads`` if given, else 1 for small datasets.
 
@@ -124,9 +117,7 @@ def training_threads(data: Interactions, device: torch.device, threads: int | No
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
     if threads is not None:
-        if isinstance(threads, bool) or int(threads) != threads or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        return int(threads)
+        return positive_int("threads", threads)
     if device.type == "cpu" and data.n_users * data.n_items <= SMALL_DATA_CELLS:
         return 1
     return torch.get_num_threads()
@@ -209,16 +200,15 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    epochs = _check_int("epochs", epochs, low=0)
-    _check_positive("lr", lr)
-    _check_positive("weight_decay", weight_decay, allow_zero=True)
-    batch_size = _check_int("batch_size", batch_size, low=1)
-    seed = _check_int("seed", seed, low=0)
+    epochs = integer("epochs", epochs, low=0)
+    positive_number("lr", lr)
+    positive_number("weight_decay", weight_decay, allow_zero=True)
+    batch_size = integer("batch_size", batch_size, low=1)
+    seed = integer("seed", seed, low=0)
     if eval_every is not None:
-        eval_every = _check_int("eval_every", eval_every, low=0)
-    ks = _check_ks(ks, data.n_items)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
+        eval_every = integer("eval_every", eval_every, low=0)
+    ks = cutoffs(ks, data.n_items)
+    known("optimizer", optimizer, OPTIMIZERS)
     if (model.n_users, model.n_items) != (data.n_users, data.n_items):
         raise ValueError(f"model is sized for {model.n_users} users x {model.n_items} items, "
                          f"data has {data.n_users} x {data.n_items}")

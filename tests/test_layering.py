@@ -30,7 +30,8 @@ ALIASES = {"htd_tutorial.reproduce", "htd_tutorial.ablation", "htd_tutorial.topo
 CORE = ("htd_tutorial.data", "htd_tutorial.losses", "htd_tutorial.models", "htd_tutorial.training",
         "htd_tutorial.evaluation")
 LIBRARY = CORE + ("htd_tutorial.sampling", "htd_tutorial.optim", "htd_tutorial.distill", "htd_tutorial.topology",
-                  "htd_tutorial.experiments", "htd_tutorial.cache", "htd_tutorial.params")
+                  "htd_tutorial.experiments", "htd_tutorial.cache", "htd_tutorial.params", "htd_tutorial.modes",
+                  "htd_tutorial.choices", "htd_tutorial._checks")
 
 
 def _module_name(path: Path) -> str:

@@ -13,11 +13,12 @@ import torch
 
 from htd_tutorial.distill import (DEDistiller, FitNetDistiller, FTDDistiller, HTDDistiller, make_distiller,
                                   validate_teacher)
-from htd_tutorial.losses.htd import _DenseMixture
+from htd_tutorial.losses._fast import DenseMixture
 from htd_tutorial.losses import (DELoss, FitNetLoss, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
                                  entity_topology_naive, expert_mixture_naive, fitnet_loss, ftd_loss,
-                                 ftd_loss_naive, group_prototypes, group_topology, group_topology_naive,
-                                 gumbel_temperature)
+                                 ftd_loss_naive, group_level_topology, group_level_topology_naive, group_prototypes,
+                                 group_topology, group_topology_naive, gumbel_temperature, is_item_group,
+                                 joint_groups)
 
 RTOL = 1e-5
 
@@ -138,17 +139,18 @@ def test_entity_topology_one_group_is_ftd(batch):
     assert rel_err(entity_topology(s, t, one, positive_teacher_pairs_only=False), ftd_loss_naive(s, t)) <= 1e-12
 
 
-@pytest.mark.parametrize("kind,proto_grad,mask_pe,same_type_only,eps",
+@pytest.mark.parametrize("design,proto_grad,mask_pe,same_type_only,eps",
                          list(itertools.product(["Pe", "PP"], [False, True], [False, True], [False, True],
                                                 [0.0, 1e-8])))
-def test_group_topology_fast_equals_naive(batch, kind, proto_grad, mask_pe, same_type_only, eps):
+def test_group_level_topology_fast_equals_naive(batch, design, proto_grad, mask_pe, same_type_only, eps):
     s32, s64 = both_precisions(batch["student"])
     teacher, groups, is_item = batch["teacher"], batch["groups"], batch["is_item"]
-    options = dict(kind=kind, proto_grad=proto_grad, mask_pe=mask_pe, same_type_only=same_type_only, eps=eps)
-    fast = group_topology(s32, teacher.float(), groups, is_item, **options)
-    ref = group_topology_naive(s64, teacher.double(), groups, is_item, **options)
+    options = dict(group_topology=design, proto_grad=proto_grad, mask_pe=mask_pe, same_type_only=same_type_only,
+                   eps=eps)
+    fast = group_level_topology(s32, teacher.float(), groups, is_item, **options)
+    ref = group_level_topology_naive(s64, teacher.double(), groups, is_item, **options)
     assert rel_err(fast, ref) <= RTOL
-    if kind == "PP" and not proto_grad:
+    if design == "PP" and not proto_grad:
         # the authors' (P,P): prototypes under no_grad, so the student gets nothing from this term
         assert not fast.requires_grad and not ref.requires_grad
         return
@@ -159,9 +161,27 @@ def test_group_topology_fast_equals_naive(batch, kind, proto_grad, mask_pe, same
 
 def test_pe_mask_and_type_switches_change_the_term(batch):
     s, t, g, is_item = batch["student"], batch["teacher"], batch["groups"], batch["is_item"]
-    full = group_topology(s, t, g, is_item, kind="Pe")
-    assert group_topology(s, t, g, is_item, kind="Pe", mask_pe=True) < full
-    assert group_topology(s, t, g, is_item, kind="Pe", same_type_only=True) < full
+    full = group_level_topology(s, t, g, is_item, group_topology="Pe")
+    assert group_level_topology(s, t, g, is_item, group_topology="Pe", mask_pe=True) < full
+    assert group_level_topology(s, t, g, is_item, group_topology="Pe", same_type_only=True) < full
+
+
+def test_old_group_topology_names_still_work_for_one_release(batch):
+    s, t, g, is_item = batch["student"], batch["teacher"], batch["groups"], batch["is_item"]
+    for old, new in ((group_topology, group_level_topology), (group_topology_naive, group_level_topology_naive)):
+        assert torch.equal(old(s, t, g, is_item, kind="PP", mask_pe=True),
+                           new(s, t, g, is_item, group_topology="PP", mask_pe=True))
+    with pytest.raises(ValueError, match="group_topology"):
+        group_topology(s, t, g, is_item, kind="PP", group_topology="Pe")
+    with pytest.raises(ValueError, match="group_topology must be one of"):
+        group_level_topology(s, t, g, is_item, group_topology="pe")
+
+
+def test_joint_groups_number_item_groups_after_user_groups():
+    users, items = torch.tensor([0, 2, 1]), torch.tensor([1, 0])
+    groups = joint_groups(users, items, 3)
+    assert groups.tolist() == [0, 2, 1, 4, 3]
+    assert is_item_group(groups, 3).tolist() == [False, False, False, True, True]
 
 
 def test_group_prototypes_are_means(batch):
@@ -226,7 +246,7 @@ def test_dense_mixture_gradcheck(torch_generator):
                                           (module.w1, module.b1, module.w2, module.b2)]
 
     def fn(s, zz, w1, b1, w2, b2):   # the flattened layout GroupAssignment.mixture passes in
-        return _DenseMixture.apply(s, zz, w1.reshape(3, -1), b1.reshape(-1), w2.reshape(-1, 4), b2)
+        return DenseMixture.apply(s, zz, w1.reshape(3, -1), b1.reshape(-1), w2.reshape(-1, 4), b2)
 
     assert torch.autograd.gradcheck(fn, inputs)
 
@@ -271,12 +291,13 @@ def htd_reference(loss: HTDLoss, s_users, s_items, t_users, t_items, tau):
         z = side.sample_z(alpha, tau)
         ga = ga + (t - expert_mixture_naive(side, s, z)).square().sum()
         groups.append(alpha.detach().argmax(1))
-    groups = torch.cat([groups[0], groups[1] + loss.K])
+    groups = joint_groups(groups[0], groups[1], loss.K)
     s, t = torch.cat([s_users, s_items]), torch.cat([t_users, t_items])
     entity = entity_topology_naive(s, t, groups, positive_teacher_pairs_only=opts.positive_teacher_pairs_only,
                                    eps=opts.eps)
-    group = group_topology_naive(s, t, groups, groups >= loss.K, kind=loss.group_kind, proto_grad=opts.proto_grad,
-                                 mask_pe=opts.mask_pe, same_type_only=opts.same_type_only, eps=opts.eps)
+    group = group_level_topology_naive(s, t, groups, is_item_group(groups, loss.K), group_topology=loss.group_topology,
+                                       proto_grad=opts.proto_grad, mask_pe=opts.mask_pe,
+                                       same_type_only=opts.same_type_only, eps=opts.eps)
     return loss.gamma * (entity + group) + (1 - loss.gamma) * ga
 
 
@@ -449,7 +470,7 @@ def test_authors_pp_gives_student_no_group_gradient(tables):
         s = torch.cat([s_users, s_items]).detach().requires_grad_()
         t = torch.cat([t_users[users], t_items[items]])
         groups = htd.assignment(t_users[users], t_items[items])
-        assert htd.group_topology(s, t, groups).requires_grad == expect_grad
+        assert htd.group_level_topology(s, t, groups).requires_grad == expect_grad
 
 
 def test_training_steps_reduce_the_losses(tables):

@@ -16,7 +16,8 @@ from pathlib import Path
 from .files import MissingDataError, load_interactions
 from .interactions import Interactions
 from .movielens import default_data_dir, load_movielens_100k
-from .split import _check_int, leave_one_out
+from .._checks import integer
+from .split import leave_one_out
 from .synthetic import make_synthetic
 
 __all__ = ["Interactions", "make_synthetic", "load_movielens_100k", "load_interactions", "leave_one_out",
@@ -68,7 +69,7 @@ def load_dataset(name: str | os.PathLike, *, seed: int = 0, fallback: bool = Fal
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    seed = _check_int("seed", seed, low=0)
+    seed = integer("seed", seed, low=0)
     key = DATASETS.get(str(name).strip().lower()) if isinstance(name, str) else None
     if key is None:
         text = os.fspath(name) if isinstance(name, (str, os.PathLike)) else None

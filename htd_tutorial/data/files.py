@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .interactions import Interactions
-from .split import _check_int, leave_one_out, short_users
+from .._checks import integer
+from .split import leave_one_out, short_users
 
 __all__ = ["MissingDataError", "load_interactions"]
 
@@ -315,8 +316,8 @@ def load_interactions(path: str | os.PathLike, *, seed: int = 0, name: str | Non
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    seed = _check_int("seed", seed, low=0)
-    min_interactions = _check_int("min_interactions", min_interactions, low=3)
+    seed = integer("seed", seed, low=0)
+    min_interactions = integer("min_interactions", min_interactions, low=3)
     path = Path(path).expanduser()
     if not path.exists():
         raise MissingDataError(f"{path}: no such file or folder")

@@ -29,7 +29,8 @@ import pandas as pd
 
 from .files import MissingDataError, _remap
 from .interactions import Interactions
-from .split import _check_int, leave_one_out
+from .._checks import integer
+from .split import leave_one_out
 
 __all__ = ["load_movielens_100k", "default_data_dir", "ML100K_URL", "ML100K_SHA256"]
 
@@ -206,7 +207,7 @@ def load_movielens_100k(data_dir: str | os.PathLike | None = None, *, seed: int 
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    seed = _check_int("seed", seed, low=0)
+    seed = integer("seed", seed, low=0)
     data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     cached = data_dir / "cache" / "ml-100k.zip"
     pairs = None

@@ -6,43 +6,14 @@ interactions in a random order, and the first two of each user are held out.
 """
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 
+from .._checks import cutoffs as _check_ks  # noqa: F401  (course.common imports it from here, one release)
+from .._checks import integer
+
 __all__ = ["leave_one_out"]
-
-
-def _check_int(name: str, value: object, *, low: int) -> int:
-    """Return ``value`` as an ``int`` if it is an integer ``>= low``, else raise ``ValueError``.
-
-    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if int(value) < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value}")
-    return int(value)
-
-
-def _check_ks(ks, n_items: int) -> tuple[int, ...]:
-    """``ks`` as a tuple of ints, or ValueError: a non-empty sequence of integer cut-offs in ``1..n_items``.
-
-    The metric cut-offs of every entry point that evaluates (:func:`htd_tutorial.training.train`
-    checks them before it trains, so a bad ``ks`` does not cost a whole run). Floats are rejected
-    rather than truncated: ``10.5`` is not the cut-off 10. It lives here, next to :func:`_check_int`,
-    so that any module can use it (this one imports nothing of the package).
-    """
-    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
-        raise ValueError(f"ks must be a non-empty sequence of integer cut-offs in 1..n_items={n_items}, got {ks!r}")
-    ks = tuple(ks)
-    if not ks:
-        raise ValueError(f"ks must be a non-empty sequence of integer cut-offs in 1..n_items={n_items}, got ()")
-    for k in ks:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_items:
-            raise ValueError(f"ks must be integer cut-offs in 1..n_items={n_items}, got {k!r} in {ks}")
-    return tuple(int(k) for k in ks)
 
 
 def _check_pairs(pairs: np.ndarray) -> np.ndarray:
@@ -128,8 +99,8 @@ def leave_one_out(pairs: np.ndarray, *, seed: int = 0, min_interactions: int = 3
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    seed = _check_int("seed", seed, low=0)
-    min_interactions = _check_int("min_interactions", min_interactions, low=3)
+    seed = integer("seed", seed, low=0)
+    min_interactions = integer("min_interactions", min_interactions, low=3)
     pairs, n_dup = _sorted_unique_pairs(_check_pairs(pairs))
     if n_dup:
         warnings.warn(f"leave_one_out: dropped {n_dup} duplicated interaction(s)", stacklevel=2)

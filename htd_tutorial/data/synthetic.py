@@ -9,12 +9,12 @@ notebooks can check whether a model (or a distillation method) has recovered the
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from .interactions import Interactions
-from .split import _check_int, leave_one_out
+from .._checks import finite_number, integer
+from .split import leave_one_out
 
 __all__ = ["make_synthetic", "DEFAULT_AFFINITY"]
 
@@ -79,23 +79,21 @@ def make_synthetic(n_users: int = 600, n_items: int = 900, n_super: int = 3, n_s
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    n_super = _check_int("n_super", n_super, low=1)
-    n_sub = _check_int("n_sub", n_sub, low=1)
+    n_super = integer("n_super", n_super, low=1)
+    n_sub = integer("n_sub", n_sub, low=1)
     n_groups = n_super * n_sub
-    n_users = _check_int("n_users", n_users, low=1)
-    n_items = _check_int("n_items", n_items, low=1)
+    n_users = integer("n_users", n_users, low=1)
+    n_items = integer("n_items", n_items, low=1)
     if n_users < n_groups or n_items < n_groups:
         raise ValueError(f"n_users ({n_users}) and n_items ({n_items}) must each be at least the number of "
                          f"sub-groups n_super * n_sub = {n_groups}, so that every sub-group has members")
-    k = _check_int("interactions_per_user", interactions_per_user, low=3)
+    k = integer("interactions_per_user", interactions_per_user, low=3)
     if k > n_items:
         raise ValueError(f"interactions_per_user ({k}) must be at most n_items ({n_items}): each user interacts "
                          "with distinct items")
     weights = _check_affinity(affinity)
-    if isinstance(popularity, bool) or not isinstance(popularity, numbers.Real) or not (
-            math.isfinite(popularity) and popularity >= 0):
-        raise ValueError(f"popularity must be a finite number >= 0, got {popularity!r}")
-    seed = _check_int("seed", seed, low=0)
+    finite_number("popularity", popularity, low=0.0)
+    seed = integer("seed", seed, low=0)
 
     rng = np.random.default_rng(seed)
     user_sub = rng.permutation(np.arange(n_users) % n_groups)

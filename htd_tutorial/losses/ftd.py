@@ -26,6 +26,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._checks import finite_number
+
 __all__ = ["cosine_normalize", "cosine_similarity_matrix", "gram_topology_distance", "ftd_loss",
            "ftd_loss_naive", "FTDLoss"]
 
@@ -174,9 +176,7 @@ class FTDLoss(nn.Module):
 
     def __init__(self, eps: float = 0.0):
         super().__init__()
-        if not eps >= 0:
-            raise ValueError(f"eps must be >= 0, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = finite_number("eps", eps, low=0.0)
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         return ftd_loss(student, teacher, eps=self.eps)

@@ -10,7 +10,7 @@ Section 4.2 "Hierarchical Topology Distillation". HTD runs separately for users 
    student embedding into the teacher space, and ``L_GA = sum_e ||t_e - sum_k z_k f_k(s_e)||^2``.
    ``tau`` is annealed from 1 towards 1e-10 over training (:func:`gumbel_temperature`).
 2. **Hard groups**: ``argmax_k alpha`` (no noise). User groups and item groups are distinct
-   (item group k is numbered ``K + k``), so there are 2K groups.
+   (item group k is numbered ``K + k``, see :func:`joint_groups`), so there are 2K groups.
 3. **Prototypes**: the mean teacher and the mean student embedding of each group present in the batch.
 4. **Entity-level topology**: the FTD term restricted to pairs of entities in the same group.
 5. **Group-level topology**, two design choices: ``"PP"`` (relations among the prototypes) and
@@ -41,14 +41,19 @@ reading of the paper (as the project's methods issue summarises it):
   be opened from the environment this was written in; this reading should be re-checked against
   its Section 4.2 by whoever has it at hand.)
 
-Speed. The K experts run as one matrix product over stacked weights (the mixture
-``sum_k z_k W2_k relu(W1_k s + b1_k)`` is one (n x K*h) @ (K*h x d_t) product), or, once the annealed
-Gumbel-softmax is (numerically) one-hot, as one padded ``bmm`` over only the (entity, expert) pairs
-with non-zero weight: both are exact, values and gradients. The entity-level term never builds the
-n x n matrix: entities are sorted by group and the per-group similarity blocks are computed with a
-few padded ``bmm`` calls (groups bucketed by size), or, for large groups without the authors'
-element-wise teacher mask, with the Gram identity of :mod:`htd_tutorial.losses.ftd`.
-The ``*_naive`` functions are the straightforward formulas the tests compare against.
+The presets' values are the table of :mod:`htd_tutorial.modes`: the mode is a library-wide
+setting, and two of these switches (``eps``, ``tau_lag``) also reach FTD and DE.
+
+The file follows the section: options, the temperature, group assignment (:class:`GroupAssignment`),
+hard groups (:func:`joint_groups`), the entity level (:func:`entity_topology`), the group level
+(:func:`group_level_topology`) and :class:`HTDLoss`, each formula with its naive twin
+(``*_naive``: the straightforward formula the tests compare against).
+
+Speed lives in :mod:`htd_tutorial.losses._fast`: the K experts run as one matrix product over
+stacked weights, or, once the annealed Gumbel-softmax is (numerically) one-hot, over only the
+(entity, expert) pairs with non-zero weight; the entity-level term never builds the n x n matrix
+(entities are sorted by group and per-group blocks computed with a few padded ``bmm`` calls, or with
+the Gram identity of :mod:`htd_tutorial.losses.ftd`). All of it is exact, values and gradients.
 
 Section names are the paper's; equation numbers are not given because they could not be checked
 against the PDF here.
@@ -63,22 +68,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, GROUP_TOPOLOGIES, HTD_MODES
-from .ftd import _check_pair, _check_rows, cosine_normalize, cosine_similarity_matrix, gram_topology_distance
+from .._checks import finite_number, flag, instance_of, integer, one_of, positive_int, replace_fields
+from ..choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_MODE, GROUP_TOPOLOGIES, HTD_MODES
+from ..modes import CLEAN_EPS, switches
+from ._fast import DenseMixture, same_group_distance, sparse_mixture
+from .ftd import _check_pair, _check_rows, cosine_normalize, cosine_similarity_matrix
 
 __all__ = [
     "HTD_MODES", "GROUP_TOPOLOGIES", "HTDOptions", "gumbel_temperature", "GroupAssignment", "HTDLoss",
-    "entity_topology", "entity_topology_naive", "group_topology", "group_topology_naive",
-    "group_prototypes", "expert_mixture_naive",
+    "expert_mixture_naive", "joint_groups", "is_item_group", "entity_topology", "entity_topology_naive",
+    "group_prototypes", "group_level_topology", "group_level_topology_naive",
+    "group_topology", "group_topology_naive",   # old names, one release
 ]
 
 ALPHA_EPS = 1e-10
 """Added to alpha before the log in the Gumbel-softmax, as in the paper."""
 TAU_END = 1e-10
 """Final Gumbel-softmax temperature of the annealing schedule."""
-CLEAN_EPS = 1e-8
-"""Cosine guard of the clean mode (norms are clamped to at least this)."""
+# CLEAN_EPS (the clean mode's cosine guard) is imported from htd_tutorial.modes, its home.
 
+
+# ----------------------------------------------------------------------------------------------
+# Options: the authors' code vs the paper's text
+# ----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class HTDOptions:
@@ -115,7 +127,8 @@ class HTDOptions:
         end of epoch e - 1, so epochs 0 and 1 both run at tau = 1. Authors: True. Clean: False
         (tau = (1e-10)^(epoch / max_epoch)).
 
-    Use :meth:`preset` for the two modes and :meth:`replace` to flip one switch.
+    Use :meth:`preset` for the two modes (their values: :mod:`htd_tutorial.modes`, where ``eps`` and
+    ``tau_lag`` also reach FTD and DE) and :meth:`replace` to flip one switch.
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
@@ -128,30 +141,23 @@ class HTDOptions:
     tau_lag: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("proto_grad", "positive_teacher_pairs_only", "mask_pe", "same_type_only", "tau_lag"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"HTDOptions.{name} must be True or False, got {getattr(self, name)!r}")
-        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not (
-                math.isfinite(self.eps) and self.eps >= 0):
-            raise ValueError(f"HTDOptions.eps must be a finite number >= 0, got {self.eps!r}")
+        for field in dataclasses.fields(self):
+            if field.name != "eps":
+                flag(f"HTDOptions.{field.name}", getattr(self, field.name))
+        finite_number("HTDOptions.eps", self.eps, low=0.0)
 
     @classmethod
     def preset(cls, mode: str) -> "HTDOptions":
-        """The options of ``mode``: ``"authors"`` (their code) or ``"clean"`` (our reading of the paper)."""
-        if mode == "authors":
-            return cls()
-        if mode == "clean":
-            return cls(proto_grad=True, positive_teacher_pairs_only=False, mask_pe=True, same_type_only=True,
-                       eps=CLEAN_EPS, tau_lag=False)
-        raise ValueError(f"unknown HTD mode {mode!r}; choose one of {HTD_MODES}")
+        """The options of ``mode``: ``"authors"`` (their code) or ``"clean"`` (our reading of the paper).
+
+        The values are :data:`htd_tutorial.modes.MODE_SWITCHES`, the table of what the library-wide
+        mode changes in every loss.
+        """
+        return cls(**switches(mode))
 
     def replace(self, **changes) -> "HTDOptions":
         """A copy with the named switches changed; an unknown name raises ValueError."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ValueError(f"unknown HTDOptions field(s) {unknown}; "
-                             f"fields are {[f.name for f in dataclasses.fields(self)]}")
-        return dataclasses.replace(self, **changes)
+        return replace_fields(self, changes, "HTDOptions field")
 
     def differences(self, other: "HTDOptions") -> dict:
         """``{field: (self_value, other_value)}`` for every switch that differs."""
@@ -176,6 +182,10 @@ class HTDOptions:
         return variants
 
 
+# ----------------------------------------------------------------------------------------------
+# Group assignment (L_GA) and its temperature
+# ----------------------------------------------------------------------------------------------
+
 def gumbel_temperature(epoch: int, max_epoch: int, *, lag: bool = False, end: float = TAU_END) -> float:
     """Annealed Gumbel-softmax temperature ``tau = end ** (epoch / max_epoch)`` (1 at epoch 0).
 
@@ -198,14 +208,11 @@ def gumbel_temperature(epoch: int, max_epoch: int, *, lag: bool = False, end: fl
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
-    if isinstance(max_epoch, bool) or int(max_epoch) != max_epoch or max_epoch <= 0:
-        raise ValueError(f"max_epoch must be a positive integer, got {max_epoch!r}")
-    if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
-        raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
+    max_epoch, epoch = positive_int("max_epoch", max_epoch), integer("epoch", epoch, low=0)
     if not 0 < end <= 1:
         raise ValueError(f"end temperature must be in (0, 1], got {end!r}")
-    step = max(int(epoch) - 1, 0) if lag else int(epoch)
-    return max(end ** (step / int(max_epoch)), end)
+    step = max(epoch - 1, 0) if lag else epoch
+    return max(end ** (step / max_epoch), end)
 
 
 def _check_batch(student: torch.Tensor, teacher: torch.Tensor, *, what: str = "", student_dim: int | None = None,
@@ -233,48 +240,6 @@ def _uniform_(tensor: torch.Tensor, fan_in: int, generator: torch.Generator | No
         tensor.copy_(torch.rand(tensor.shape, generator=generator) * (2 * bound) - bound)
 
 
-class _DenseMixture(torch.autograd.Function):
-    """``sum_k z_k (relu(s W1_k + b1_k) W2_k + b2_k)`` for all experts at once, with a hand-written backward.
-
-    The two big products are one (n x K*h) @ (K*h x d_t) GEMM each way; the backward is written out
-    so that the element-wise work on the (n x K*h) hidden activations takes as few passes over
-    memory as possible (autograd would add several more). Checked against a loop over experts and
-    with ``gradcheck`` in the tests.
-    """
-
-    @staticmethod
-    def forward(ctx, student, z, w1, b1, w2, b2):
-        n, k = z.shape
-        active = torch.addmm(b1, student, w1).clamp_min_(0)                     # relu(s W1 + b1), (n, K*h)
-        weighted = (active.view(n, k, -1) * z.unsqueeze(-1)).view(n, -1)       # z_k * hidden_k
-        ctx.save_for_backward(student, z, w1, w2, b2, active, weighted)
-        return torch.addmm(z @ b2, weighted, w2)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        student, z, w1, w2, b2, active, weighted = ctx.saved_tensors
-        n, k = z.shape
-        need = ctx.needs_input_grad
-        grad_s = grad_z = grad_w1 = grad_b1 = grad_w2 = grad_b2 = None
-        if need[4]:
-            grad_w2 = weighted.T @ grad_out
-        if need[5]:
-            grad_b2 = z.T @ grad_out
-        if need[0] or need[1] or need[2] or need[3]:
-            grad_weighted = (grad_out @ w2.T).view(n, k, -1)                   # dL/d(z_k hidden_k)
-            if need[1]:
-                grad_z = torch.einsum("nkh,nkh->nk", grad_weighted, active.view(n, k, -1)) + grad_out @ b2.T
-            grad_hidden = grad_weighted.mul_(z.unsqueeze(-1)).view(n, -1)
-            grad_hidden = torch.ops.aten.threshold_backward(grad_hidden, active, 0)   # relu'
-            if need[0]:
-                grad_s = grad_hidden @ w1.T
-            if need[2]:
-                grad_w1 = student.T @ grad_hidden
-            if need[3]:
-                grad_b1 = grad_hidden.sum(0)
-        return grad_s, grad_z, grad_w1, grad_b1, grad_w2, grad_b2
-
-
 class GroupAssignment(nn.Module):
     """Group assignment + K experts for one entity type (users or items): the L_GA term.
 
@@ -298,10 +263,9 @@ class GroupAssignment(nn.Module):
 
     def __init__(self, teacher_dim: int, student_dim: int, K: int, *, generator: torch.Generator | None = None):
         super().__init__()
-        for name, value in (("teacher_dim", teacher_dim), ("student_dim", student_dim), ("K", K)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self.teacher_dim, self.student_dim, self.K = int(teacher_dim), int(student_dim), int(K)
+        self.teacher_dim = positive_int("teacher_dim", teacher_dim)
+        self.student_dim = positive_int("student_dim", student_dim)
+        self.K = positive_int("K", K)
         self.hidden_dim = (self.student_dim + self.teacher_dim) // 2
         d_s, d_t, h, k = self.student_dim, self.teacher_dim, self.hidden_dim, self.K
         self.assign_weight = nn.Parameter(torch.empty(k, d_t))
@@ -323,9 +287,12 @@ class GroupAssignment(nn.Module):
         return torch.softmax(F.linear(teacher, self.assign_weight, self.assign_bias), dim=-1)
 
     @torch.no_grad()
-    def hard_groups(self, teacher: torch.Tensor) -> torch.Tensor:
-        """Each entity's group ``argmax_k alpha_k`` (no Gumbel noise), LongTensor (n,), in [0, K)."""
-        return self.alpha(teacher).argmax(dim=-1)
+    def hard_groups(self, teacher: torch.Tensor, *, alpha: torch.Tensor | None = None) -> torch.Tensor:
+        """Each entity's group ``argmax_k alpha_k`` (no Gumbel noise), LongTensor (n,), in [0, K).
+
+        ``alpha``: precomputed ``self.alpha(teacher)`` (saves recomputing it).
+        """
+        return (self.alpha(teacher) if alpha is None else alpha).argmax(dim=-1)
 
     @staticmethod
     def sample_z(alpha: torch.Tensor, tau: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -355,9 +322,10 @@ class GroupAssignment(nn.Module):
         z : Tensor (n, K)
             Expert weights (rows of a Gumbel-softmax sample).
         path : {"auto", "dense", "sparse"}
-            ``"dense"``: one (n x K*h) @ (K*h x d_t) product over all (entity, expert) pairs.
+            ``"dense"``: one (n x K*h) @ (K*h x d_t) product over all (entity, expert) pairs
+            (:class:`~._fast.DenseMixture`).
             ``"sparse"``: padded ``bmm`` over the pairs with ``z > 0`` only, experts of similar
-            load batched together. Exact for the value
+            load batched together (:func:`~._fast.sparse_mixture`). Exact for the value
             and for every gradient upstream of a softmax that produced ``z`` (the student, the
             experts, the assignment layer): an entry that is exactly 0 passes no gradient through
             the softmax. Only the gradient w.r.t. ``z`` itself differs there (0 instead of
@@ -366,8 +334,7 @@ class GroupAssignment(nn.Module):
             on MovieLens-100K and CiteULike shapes, one and two threads; the annealed
             Gumbel-softmax is numerically one-hot after a fifth of the epochs).
         """
-        if path not in ("auto", "dense", "sparse"):
-            raise ValueError(f"path must be 'auto', 'dense' or 'sparse', got {path!r}")
+        one_of("path", path, ("auto", "dense", "sparse"))
         n = student.shape[0]
         if n == 0:
             return student.new_zeros(0, self.teacher_dim)
@@ -376,29 +343,9 @@ class GroupAssignment(nn.Module):
                 nonzero = z > 0
                 pairs = int(nonzero.sum())
             if path == "sparse" or 2 * pairs < n * self.K:
-                return self._mixture_sparse(student, z, nonzero)
-        return _DenseMixture.apply(student, z, self.w1.reshape(self.student_dim, -1), self.b1.reshape(-1),
-                                   self.w2.reshape(-1, self.teacher_dim), self.b2)
-
-    def _mixture_sparse(self, student: torch.Tensor, z: torch.Tensor, nonzero: torch.Tensor) -> torch.Tensor:
-        """The mixture over the non-zero (entity, expert) pairs only.
-
-        Experts with similar loads share one padded ``bmm`` (a bucket is at most
-        :data:`EXPERT_BUCKET_RATIO` times wider than its smallest expert's load), so uneven loads
-        (one expert with a third of the batch, others with a few entities) waste little work.
-        """
-        with torch.no_grad():
-            expert, entity = nonzero.T.nonzero(as_tuple=True)        # sorted by expert, then entity
-        out = student.new_zeros(student.shape[0], self.teacher_dim)
-        for index, valid in _group_buckets(expert, EXPERT_BUCKET_RATIO):
-            rows = expert[index[:, 0]]                                      # (B,) the bucket's experts
-            members = entity[index]                                         # (B, m), padded slots: weight 0
-            weight = z[members, rows.unsqueeze(1)] * valid                  # differentiable in z
-            hidden = torch.relu(torch.baddbmm(self.b1[rows].unsqueeze(1), student[members],
-                                              self.w1[:, rows].transpose(0, 1)))
-            experts_out = torch.baddbmm(self.b2[rows].unsqueeze(1), hidden, self.w2[rows])
-            out = out.index_add(0, members.reshape(-1), (experts_out * weight.unsqueeze(-1)).reshape(-1, self.teacher_dim))
-        return out
+                return sparse_mixture(student, z, nonzero, self.w1, self.b1, self.w2, self.b2)
+        return DenseMixture.apply(student, z, self.w1.reshape(self.student_dim, -1), self.b1.reshape(-1),
+                                  self.w2.reshape(-1, self.teacher_dim), self.b2)
 
     def reconstruction_loss(self, student: torch.Tensor, teacher: torch.Tensor, tau: float, *,
                             alpha: torch.Tensor | None = None, generator: torch.Generator | None = None,
@@ -444,43 +391,29 @@ def expert_mixture_naive(module: GroupAssignment, student: torch.Tensor, z: torc
 
 
 # ----------------------------------------------------------------------------------------------
-# Entity-level topology
+# Hard groups: users' and items' groups in one numbering
 # ----------------------------------------------------------------------------------------------
 
-BUCKET_RATIO = 1.25
-"""A size bucket holds groups with at least 1/BUCKET_RATIO of its widest group's size."""
-EXPERT_BUCKET_RATIO = 2.0
-"""The same for the experts' loads in :meth:`GroupAssignment._mixture_sparse` (fewer, wider buckets:
-each costs a few more operations than a block of the entity-level term)."""
+def joint_groups(user_groups: torch.Tensor, item_groups: torch.Tensor, K: int) -> torch.Tensor:
+    """Users' and items' hard groups in one numbering: user group k is ``k``, item group k is ``K + k``.
 
+    The convention that keeps the two entity types' groups apart (2K groups in all), written once;
+    :func:`is_item_group` reads it back. Returns the users' groups then the items', LongTensor
+    (n_u + n_i,).
 
-def _group_buckets(groups: torch.Tensor, ratio: float = BUCKET_RATIO):
-    """Yield ``(index, valid)`` per size bucket: the entities of each group, padded to a common width.
-
-    ``index`` (B, m) holds entity positions (0 where padded), ``valid`` (B, m) marks real slots.
-    Groups are taken from the largest down; a bucket is as wide as its largest group and takes
-    every group of at least 1/``ratio`` of that size, so each block is at most ``ratio`` times its
-    real size (1.25^2 ~ 1.6 times the area of a square block), and there are only a few buckets
-    (about log(n) / log(ratio) at worst).
+    Introduced in ``notebooks/03_htd.ipynb``.
     """
-    order = torch.argsort(groups, stable=True)
-    _, counts = torch.unique_consecutive(groups[order], return_counts=True)
-    starts = torch.cumsum(counts, 0) - counts
-    sizes = counts.tolist()
-    by_size = sorted(range(len(sizes)), key=lambda g: -sizes[g])
-    first = 0
-    while first < len(by_size):
-        width = sizes[by_size[first]]
-        last = first
-        while last < len(by_size) and sizes[by_size[last]] * ratio >= width:
-            last += 1
-        chosen = torch.tensor(by_size[first:last], device=groups.device)
-        first = last
-        slots = torch.arange(width, device=groups.device)
-        valid = slots.unsqueeze(0) < counts[chosen].unsqueeze(1)
-        position = torch.where(valid, starts[chosen].unsqueeze(1) + slots.unsqueeze(0), 0)
-        yield order[position], valid
+    return torch.cat([user_groups, item_groups + K])
 
+
+def is_item_group(groups: torch.Tensor, K: int) -> torch.Tensor:
+    """Which groups of :func:`joint_groups`'s numbering are item groups (BoolTensor, same shape)."""
+    return groups >= K
+
+
+# ----------------------------------------------------------------------------------------------
+# Entity-level topology
+# ----------------------------------------------------------------------------------------------
 
 def entity_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, *,
                     positive_teacher_pairs_only: bool = True, eps: float = 0.0,
@@ -495,13 +428,14 @@ def entity_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.
     student : Tensor (n, d_s)
     teacher : Tensor (n, d_t)
     groups : LongTensor (n,)
-        Hard group of each entity (users' and items' groups numbered apart).
+        Hard group of each entity (users' and items' numbered apart, :func:`joint_groups`).
     positive_teacher_pairs_only : bool
         See :class:`HTDOptions`.
     eps : float
         Cosine guard.
     method : {"auto", "blocks", "gram"}
-        ``"blocks"``: per-group similarity blocks (padded ``bmm``), works with either mask.
+        How :func:`~._fast.same_group_distance` computes it. ``"blocks"``: per-group similarity
+        blocks (padded ``bmm``), works with either mask.
         ``"gram"``: per-group Gram identity in float64 (needs ``positive_teacher_pairs_only=False``).
         ``"auto"``: Gram for groups wider than 2 (d_s + d_t) when allowed, blocks otherwise.
 
@@ -512,8 +446,7 @@ def entity_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
-    if method not in ("auto", "blocks", "gram"):
-        raise ValueError(f"method must be 'auto', 'blocks' or 'gram', got {method!r}")
+    one_of("method", method, ("auto", "blocks", "gram"))
     _check_batch(student, teacher, groups=groups)
     if method == "gram" and positive_teacher_pairs_only:
         raise ValueError("the Gram identity cannot apply the element-wise teacher mask; "
@@ -521,24 +454,8 @@ def entity_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.
     with torch.no_grad():
         t_hat = cosine_normalize(teacher.detach(), eps)
     s_hat = cosine_normalize(student, eps)
-    gram_from = 2 * (student.shape[1] + teacher.shape[1])
-    total = student.new_zeros((), dtype=torch.float64)
-    for index, valid in _group_buckets(groups):
-        width = index.shape[1]
-        use_gram = method == "gram" or (method == "auto" and not positive_teacher_pairs_only and width > gram_from)
-        if use_gram:
-            keep = valid.unsqueeze(-1)
-            total = total + gram_topology_distance(s_hat[index] * keep, t_hat[index] * keep)
-            continue
-        s_block = s_hat[index]
-        with torch.no_grad():
-            t_block = t_hat[index]
-            t_sim = torch.bmm(t_block, t_block.transpose(1, 2))
-            pairs = valid.unsqueeze(2) & valid.unsqueeze(1)
-            if positive_teacher_pairs_only:
-                pairs &= t_sim > 0
-        s_sim = torch.bmm(s_block, s_block.transpose(1, 2))
-        total = total + torch.where(pairs, (t_sim - s_sim).square(), 0.0).sum().double()
+    total = same_group_distance(s_hat, t_hat, groups, positive_teacher_pairs_only=positive_teacher_pairs_only,
+                                method=method)
     return total.to(student.dtype)
 
 
@@ -573,9 +490,9 @@ def group_prototypes(embeddings: torch.Tensor, groups: torch.Tensor) -> tuple[to
     return present, sums / counts.unsqueeze(1).to(embeddings.dtype)
 
 
-def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, is_item: torch.Tensor,
-                   *, kind: str = DEFAULT_GROUP_TOPOLOGY, proto_grad: bool = False, mask_pe: bool = False,
-                   same_type_only: bool = False, eps: float = 0.0) -> torch.Tensor:
+def group_level_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, is_item: torch.Tensor,
+                         *, group_topology: str = DEFAULT_GROUP_TOPOLOGY, proto_grad: bool = False,
+                         mask_pe: bool = False, same_type_only: bool = False, eps: float = 0.0) -> torch.Tensor:
     """Group-level topology (paper Sec. 4.2), ``"PP"`` or ``"Pe"``.
 
     ``"PP"``: ``sum_{p, q} (rho(P^t_p, P^t_q) - rho(P^s_p, P^s_q))^2`` over the prototypes present.
@@ -587,23 +504,23 @@ def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.T
     ----------
     student, teacher : Tensor (n, d_s), (n, d_t)
     groups : LongTensor (n,)
-        Hard groups (users' and items' numbered apart).
+        Hard groups (users' and items' numbered apart, :func:`joint_groups`).
     is_item : BoolTensor (n,)
-        Entity type (a group's type is its members' type).
-    kind : {"Pe", "PP"}
+        Entity type (a group's type is its members' type; :func:`is_item_group` of ``groups``).
+    group_topology : {"Pe", "PP"}
+        The group-level design (the setting of the same name of :class:`HTDLoss` and ``RunConfig``).
     proto_grad, mask_pe, same_type_only, eps
         See :class:`HTDOptions`.
 
     Returns
     -------
     Tensor
-        Scalar in ``student.dtype``. With ``kind="PP"`` and ``proto_grad=False`` it carries no
+        Scalar in ``student.dtype``. With ``group_topology="PP"`` and ``proto_grad=False`` it carries no
         gradient (it is a constant for the student).
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
-    if kind not in GROUP_TOPOLOGIES:
-        raise ValueError(f"group topology must be one of {GROUP_TOPOLOGIES}, got {kind!r}")
+    one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
     _check_batch(student, teacher, groups=groups)
     with torch.no_grad():
         teacher = teacher.detach()
@@ -618,7 +535,7 @@ def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.T
             proto_s = group_prototypes(student.detach(), groups)[1]
     proto_s_hat = cosine_normalize(proto_s, eps)
     mask = None
-    if kind == "PP":
+    if group_topology == "PP":
         with torch.no_grad():
             t_sim = proto_t_hat @ proto_t_hat.T
             if same_type_only:
@@ -637,31 +554,31 @@ def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.T
     return diff.sum() if mask is None else torch.where(mask, diff, 0.0).sum()
 
 
-def group_topology_naive(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor,
-                         is_item: torch.Tensor, *, kind: str = DEFAULT_GROUP_TOPOLOGY, proto_grad: bool = False,
-                         mask_pe: bool = False, same_type_only: bool = False, eps: float = 0.0) -> torch.Tensor:
+def group_level_topology_naive(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor,
+                               is_item: torch.Tensor, *, group_topology: str = DEFAULT_GROUP_TOPOLOGY,
+                               proto_grad: bool = False, mask_pe: bool = False, same_type_only: bool = False,
+                               eps: float = 0.0) -> torch.Tensor:
     """Reference group-level term: prototypes and masks built with explicit Python loops.
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
-    if kind not in GROUP_TOPOLOGIES:
-        raise ValueError(f"group topology must be one of {GROUP_TOPOLOGIES}, got {kind!r}")
+    one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
     labels = sorted(set(groups.tolist()))
     members = [[e for e in range(len(groups)) if int(groups[e]) == g] for g in labels]
     source = student if proto_grad else student.detach()
     proto_t = torch.stack([teacher.detach()[m].mean(0) for m in members])
     proto_s = torch.stack([source[m].mean(0) for m in members])
-    kinds = [bool(is_item[m[0]]) for m in members]
-    if kind == "PP":
+    types = [bool(is_item[m[0]]) for m in members]
+    if group_topology == "PP":
         t_sim = cosine_similarity_matrix(proto_t, eps=eps)
         s_sim = cosine_similarity_matrix(proto_s, eps=eps)
-        mask = torch.tensor([[not same_type_only or kinds[p] == kinds[q] for q in range(len(labels))]
+        mask = torch.tensor([[not same_type_only or types[p] == types[q] for q in range(len(labels))]
                              for p in range(len(labels))])
     else:
         t_sim = cosine_similarity_matrix(proto_t, teacher.detach(), eps=eps)
         s_sim = cosine_similarity_matrix(proto_s, student, eps=eps)
         mask = torch.tensor([[(not mask_pe or int(groups[e]) != labels[p])
-                              and (not same_type_only or kinds[p] == bool(is_item[e]))
+                              and (not same_type_only or types[p] == bool(is_item[e]))
                               for e in range(len(groups))] for p in range(len(labels))])
     return ((t_sim - s_sim).square() * mask).sum()
 
@@ -681,9 +598,9 @@ class HTDLoss(nn.Module):
     gamma : float
         Weight of the topology terms vs the group-assignment term, in [0, 1] (0.5 in the paper).
     group_topology : {"Pe", "PP"}
-        Group-level design choice ("Pe" is the paper's default).
+        Group-level design choice ("Pe" is the paper's default); kept as the attribute of that name.
     options : HTDOptions
-        Authors' code vs paper switches (default: the authors' preset).
+        Authors' code vs paper switches (default: the preset of the default mode, "authors").
     generator : torch.Generator, optional
         Source of the initial weights.
 
@@ -699,37 +616,44 @@ class HTDLoss(nn.Module):
                  group_topology: str = DEFAULT_GROUP_TOPOLOGY, options: HTDOptions | None = None,
                  generator: torch.Generator | None = None):
         super().__init__()
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 <= gamma <= 1:
-            raise ValueError(f"gamma must be a number in [0, 1], got {gamma!r}")
-        if group_topology not in GROUP_TOPOLOGIES:
-            raise ValueError(f"group_topology must be one of {GROUP_TOPOLOGIES}, got {group_topology!r}")
-        if options is None:
-            options = HTDOptions.preset("authors")
-        if not isinstance(options, HTDOptions):
-            raise ValueError(f"options must be an HTDOptions, got {type(options).__name__}")
-        self.K, self.gamma, self.group_kind, self.options = int(K), float(gamma), group_topology, options
+        self.K, self.gamma = positive_int("K", K), finite_number("gamma", gamma, low=0.0, high=1.0)
+        self.group_topology = one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
+        self.options = HTDOptions.preset(DEFAULT_MODE) if options is None else instance_of("options", options,
+                                                                                            HTDOptions)
         self.users = GroupAssignment(teacher_dim, student_dim, K, generator=generator)
         self.items = GroupAssignment(teacher_dim, student_dim, K, generator=generator)
 
     def extra_repr(self) -> str:
-        return f"K={self.K}, gamma={self.gamma}, group_topology={self.group_kind!r}, options={self.options}"
+        return f"K={self.K}, gamma={self.gamma}, group_topology={self.group_topology!r}, options={self.options}"
+
+    @property
+    def group_kind(self) -> str:
+        """Old name of :attr:`group_topology` (the string setting), kept for one release."""
+        return self.group_topology
 
     @torch.no_grad()
-    def assignment(self, t_users: torch.Tensor, t_items: torch.Tensor) -> torch.Tensor:
-        """Hard groups of users then items, LongTensor (n_u + n_i,): users in [0, K), items in [K, 2K)."""
-        return torch.cat([self.users.hard_groups(t_users), self.items.hard_groups(t_items) + self.K])
+    def assignment(self, t_users: torch.Tensor, t_items: torch.Tensor, *,
+                   alphas: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Hard groups of users then items, LongTensor (n_u + n_i,): users in [0, K), items in [K, 2K).
+
+        ``alphas``: the users' and items' group probabilities if already computed (``forward`` has them).
+        """
+        user_alpha, item_alpha = alphas if alphas is not None else (None, None)
+        return joint_groups(self.users.hard_groups(t_users, alpha=user_alpha),
+                            self.items.hard_groups(t_items, alpha=item_alpha), self.K)
 
     def entity_topology(self, student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         """Entity-level term with this module's options (see :func:`entity_topology`)."""
         return entity_topology(student, teacher, groups, eps=self.options.eps,
                                positive_teacher_pairs_only=self.options.positive_teacher_pairs_only)
 
-    def group_topology(self, student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-        """Group-level term with this module's options (see :func:`group_topology`)."""
+    def group_level_topology(self, student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor
+                             ) -> torch.Tensor:
+        """Group-level term with this module's options (see :func:`group_level_topology`)."""
         opts = self.options
-        return group_topology(student, teacher, groups, groups >= self.K, kind=self.group_kind,
-                              proto_grad=opts.proto_grad, mask_pe=opts.mask_pe,
-                              same_type_only=opts.same_type_only, eps=opts.eps)
+        return group_level_topology(student, teacher, groups, is_item_group(groups, self.K),
+                                    group_topology=self.group_topology, proto_grad=opts.proto_grad,
+                                    mask_pe=opts.mask_pe, same_type_only=opts.same_type_only, eps=opts.eps)
 
     def forward(self, s_users: torch.Tensor, s_items: torch.Tensor, t_users: torch.Tensor,
                 t_items: torch.Tensor, tau: float) -> dict[str, torch.Tensor]:
@@ -737,23 +661,44 @@ class HTDLoss(nn.Module):
             _check_batch(s, t, what=what, student_dim=self.users.student_dim, teacher_dim=self.users.teacher_dim)
         t_users, t_items = t_users.detach(), t_items.detach()
         zero = s_users.new_zeros(())
-        ga, parts = zero, []
-        for side, s, t in ((self.users, s_users, t_users), (self.items, s_items, t_items)):
-            if self.gamma < 1:
-                alpha = side.alpha(t)
-                ga = ga + side.reconstruction_loss(s, t, tau, alpha=alpha)
-                parts.append(alpha.detach().argmax(dim=-1))
-            else:
-                parts.append(side.hard_groups(t))
+        ga, alphas = zero, None
+        if self.gamma < 1:
+            alphas = (self.users.alpha(t_users), self.items.alpha(t_items))
+            ga = (self.users.reconstruction_loss(s_users, t_users, tau, alpha=alphas[0])
+                  + self.items.reconstruction_loss(s_items, t_items, tau, alpha=alphas[1]))
         entity = group = zero
         if self.gamma > 0:
-            groups = torch.cat([parts[0], parts[1] + self.K])
+            groups = self.assignment(t_users, t_items, alphas=alphas)
             student = torch.cat([s_users, s_items])
             teacher = torch.cat([t_users, t_items])
             entity = self.entity_topology(student, teacher, groups)
-            group = self.group_topology(student, teacher, groups)
+            group = self.group_level_topology(student, teacher, groups)
         htd = self.gamma * (entity + group) + (1 - self.gamma) * ga
         if not torch.isfinite(htd.detach()):  # name the cause (inputs are only examined in this case)
             for what, s, t in (("users: ", s_users, t_users), ("items: ", s_items, t_items)):
                 _check_rows(s, t, reject_zero_rows=self.gamma > 0 and self.options.eps == 0, what=what)
         return {"htd": htd, "entity": entity, "group": group, "ga": ga}
+
+
+# ----------------------------------------------------------------------------------------------
+# Old names, kept for one release
+# ----------------------------------------------------------------------------------------------
+
+def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, is_item: torch.Tensor,
+                   *, kind: str | None = None, **options) -> torch.Tensor:
+    """Old name of :func:`group_level_topology` (``kind`` is now ``group_topology``), kept for one release."""
+    return group_level_topology(student, teacher, groups, is_item, **_old_kind(kind, options))
+
+
+def group_topology_naive(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, is_item: torch.Tensor,
+                         *, kind: str | None = None, **options) -> torch.Tensor:
+    """Old name of :func:`group_level_topology_naive`, kept for one release."""
+    return group_level_topology_naive(student, teacher, groups, is_item, **_old_kind(kind, options))
+
+
+def _old_kind(kind: str | None, options: dict) -> dict:
+    if kind is not None:
+        if "group_topology" in options:
+            raise ValueError("pass the group-level design once: group_topology (kind is its old name)")
+        options["group_topology"] = kind
+    return options

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import positive_int
 from ..choices import DEFAULT_K
 from .ftd import _check_rows
 from .htd import GroupAssignment, _check_batch
@@ -95,13 +96,10 @@ class FitNetLoss(nn.Module):
 
     def __init__(self, student_dim: int, teacher_dim: int, *, generator: torch.Generator | None = None):
         super().__init__()
-        for name, value in (("student_dim", student_dim), ("teacher_dim", teacher_dim)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        student_dim, teacher_dim = positive_int("student_dim", student_dim), positive_int("teacher_dim", teacher_dim)
         bound = 1.0 / math.sqrt(student_dim)
-        self.weight = nn.Parameter(torch.rand(int(teacher_dim), int(student_dim), generator=generator) * 2 * bound
-                                   - bound)
-        self.bias = nn.Parameter(torch.rand(int(teacher_dim), generator=generator) * 2 * bound - bound)
+        self.weight = nn.Parameter(torch.rand(teacher_dim, student_dim, generator=generator) * 2 * bound - bound)
+        self.bias = nn.Parameter(torch.rand(teacher_dim, generator=generator) * 2 * bound - bound)
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         return fitnet_loss(student, teacher, self.weight, self.bias)

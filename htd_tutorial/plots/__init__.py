@@ -2,7 +2,9 @@
 training curves, the capacity gap), ``topology`` (notebooks 02-03), ``analysis`` (notebook 04 and
 the ablation) and ``maps`` (2-D UMAP/PCA maps of embedding spaces and their alignment).
 
-Each ``plot_*`` function only draws what the library computed. ``from htd_tutorial import plots``
+Each ``plot_*`` function only draws what the library computed. Every one of them returns the
+matplotlib Figure it drew, and a chart on one axes takes ``ax`` (draw there; default: a new figure,
+see :func:`~.style.get_ax`): their docstrings leave both out and list only what is particular. ``from htd_tutorial import plots``
 then ``plots.plot_capacity_gap(...)`` works as before the split: the names of ``style`` and
 ``capacity`` are read from here.
 """

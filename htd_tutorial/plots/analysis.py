@@ -33,7 +33,6 @@ def plot_stored_capacity_gap(payload: dict, *, metric: str = "Recall@50", ax=Non
         ``"reference"`` as ``{method: {dim: value}}``).
     metric : str
         The reference holds test Recall@50; for another metric no reference is drawn.
-    ax : matplotlib axes, optional
     title : str, optional
 
     Returns
@@ -69,12 +68,7 @@ def plot_gain_over_student(runs, *, metric: str = "Recall@50", ax=None, title: s
     runs : list of dict or pandas.DataFrame
         Records with ``"method"``, ``"dim"`` and ``metric``; must include ``"student"`` rows.
     metric : str
-    ax : matplotlib axes, optional
     title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -114,13 +108,8 @@ def plot_bars(table, *, metric: str = "Recall@50", label: str = "label", error: 
     reference_label : str
     colors : list, optional
         One colour per row.
-    ax : matplotlib axes, optional
     title, xlabel, ylabel : str, optional
         Default x label ``"test <metric>"``, y label the ``label`` column's name.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -168,12 +157,7 @@ def plot_sweep(table, x: str, *, metric: str = "Recall@50", references: dict | N
         method's colour.
     log_x : bool
         Logarithmic x axis (for K).
-    ax : matplotlib axes, optional
     title, xlabel : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -209,10 +193,6 @@ def plot_topology_fidelity(table, metrics: dict, *, ax=None, title: str | None =
         One per metric (default: a new figure with a row of panels).
     title : str, optional
         The figure's title.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -255,7 +235,6 @@ def plot_ablation(table, *, metric: str = "Recall@50", ax=None, title: str | Non
         ``"variant"`` column. Rows that are not HTD variants (e.g. ``"ftd"``) are drawn in their
         method's colour.
     metric : str
-    ax : matplotlib axes, optional
     title : str, optional
 
     Returns

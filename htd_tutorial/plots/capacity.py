@@ -28,12 +28,7 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
         The teacher's value, drawn as a horizontal line.
     reference : dict, optional
         ``{method: {dim: value}}`` published numbers, drawn as hollow markers for comparison.
-    ax : matplotlib axes, optional
     title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/01_capacity_gap.ipynb``.
     """

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
+from .._checks import one_of, positive_int
 from ..cache import cache_dir
 from ..topology import embedding_array
 
@@ -38,9 +39,7 @@ def group_colors(n_groups: int) -> np.ndarray:
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
-    if isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) or n_groups < 1:
-        raise ValueError(f"n_groups must be a positive integer, got {n_groups!r}")
-    n_groups = int(n_groups)
+    n_groups = positive_int("n_groups", n_groups)
     for name, size in (("tab10", 10), ("tab20", 20)):
         if n_groups <= size:
             rgb = np.asarray(plt.get_cmap(name).colors)[:n_groups]
@@ -83,12 +82,7 @@ def plot_embedding_map(xy, is_item, groups, *, n_groups: int | None = None, titl
     title : str, optional
     legend : bool
         Add a small legend explaining the markers.
-    ax : matplotlib axes, optional
     point_size : float
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
@@ -136,10 +130,6 @@ def plot_space_pair(teacher_xy, student_xy, is_item, groups, *, n_groups: int | 
         Title above both panels.
     axes : pair of matplotlib axes, optional
         Where to draw (default: a new figure with two panels).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
@@ -275,8 +265,7 @@ def project_2d(embeddings, *, method: str = "auto", seed: int = 0, n_neighbors: 
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
-    if method not in ("auto", "umap", "pca"):
-        raise ValueError(f"method must be 'auto', 'umap' or 'pca', got {method!r}")
+    one_of("method", method, ("auto", "umap", "pca"))
     x = embedding_array("embeddings", embeddings, min_rows=3)
     started = time.perf_counter()
     umap = load_umap() if method in ("auto", "umap") else None

@@ -17,7 +17,11 @@ METHOD_LABELS = {"teacher": "Teacher", "student": "Student (no KD)", "fitnet": "
 
 
 def get_ax(ax=None, figsize=(6, 4)):
-    """``(figure, axes)``: the given axes and its figure, or a new figure with one axes."""
+    """``(figure, axes)``: the given axes and its figure, or a new figure with one axes.
+
+    Every one-axes chart of :mod:`htd_tutorial.plots` takes ``ax=None`` and draws through this, so
+    a chart can be a panel of the caller's figure; the chart returns the figure.
+    """
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax

@@ -12,6 +12,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
+from .._checks import one_of
 from .style import METHOD_COLORS, METHOD_LABELS, finish_axes, get_ax
 
 __all__ = ["plot_similarity_heatmap", "plot_method_bars", "plot_temperature_schedule", "plot_gumbel_samples",
@@ -37,13 +38,8 @@ def plot_similarity_heatmap(similarity, *, title: str = "Cosine similarity", ent
     title : str
     entity : str
         What the rows are ("item", "user"), for the axis labels.
-    ax : matplotlib axes, optional
     colorbar : bool
         Draw the colour scale (-1 to 1) next to the map.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
@@ -72,16 +68,11 @@ def plot_method_bars(table, *, metric: str = "Recall@50", ax=None, title: str | 
         ``"htd"``), ``dim`` and ``metric`` (see :func:`htd_tutorial.course.lessons.results_table`).
     metric : str
         Column to draw.
-    ax : matplotlib axes, optional
     title, ylabel : str, optional
     teacher : float, optional
         The teacher's value, drawn as a dashed line.
     fmt : str
         Number format of the labels on the bars.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
@@ -129,12 +120,7 @@ def plot_temperature_schedule(epochs, temperatures: dict, *, ax=None, title: str
     temperatures : dict
         ``{label: sequence of temperatures}``, one value per epoch (e.g. from
         :func:`htd_tutorial.losses.gumbel_temperature`).
-    ax : matplotlib axes, optional
     title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
@@ -161,12 +147,7 @@ def plot_gumbel_samples(alpha, samples: dict, *, ax=None, title: str | None = No
         One entity's group probabilities.
     samples : dict
         ``{label: sequence of K weights}``, e.g. ``{"τ = 1": z1, "τ = 0.01": z2}``.
-    ax : matplotlib axes, optional
     title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
@@ -206,12 +187,7 @@ def plot_toy_topology(points, groups, *, level: str = "full", ax=None, title: st
         ``"full"``: every pair (FTD); ``"entity"``: pairs inside a group (HTD's entity level);
         ``"group"``: each group's prototype (its mean, drawn as a star) with every entity outside
         the group (HTD's group level, prototype-entity design).
-    ax : matplotlib axes, optional
     title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
@@ -221,8 +197,7 @@ def plot_toy_topology(points, groups, *, level: str = "full", ax=None, title: st
         raise ValueError(f"points must be an (n, 2) array with n >= 2, got shape {points.shape}")
     if groups.shape != (len(points),) or not np.issubdtype(groups.dtype, np.integer):
         raise ValueError(f"groups must be {len(points)} integer labels, got shape {groups.shape}")
-    if level not in ("full", "entity", "group"):
-        raise ValueError(f"level must be 'full', 'entity' or 'group', got {level!r}")
+    one_of("level", level, ("full", "entity", "group"))
     fig, ax = get_ax(ax, figsize=(4.2, 4))
     labels = np.unique(groups)
     colors = dict(zip(labels, plt.get_cmap("tab10")(np.arange(len(labels)) % 10)))
@@ -270,12 +245,7 @@ def plot_group_sizes(sizes: dict, *, ax=None, title: str | None = None):
     ----------
     sizes : dict
         ``{label: sequence of group sizes}``, e.g. ``{"users": np.bincount(user_groups), ...}``.
-    ax : matplotlib axes, optional
     title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
 
     Introduced in ``notebooks/03_htd.ipynb``.
     """
