@@ -26,9 +26,11 @@ CPU-bound process; the README's "Thread policy" table):
    was the fastest busy training (0.6-1.1x ``PASSIVE``), while other processes keep at least half a
    core busy (:class:`CpuContention`), and goes back to torch's count when they stop.
 
-What it does not fix (measured): torch work *outside* ``train()`` keeps two spinning threads on a
-busy machine. A full evaluation took 1.3x as long as with ``PASSIVE`` (2.7 s against 2.1 s), and
-loops of many small two-thread operations can take several times as long (the 4-7x above). Set
+Evaluation (:func:`htd_tutorial.evaluation.evaluate_embeddings`) makes the same decision through
+:func:`busy_aware_threads`: before it, a full evaluation outside ``train()`` kept two spinning threads
+on a busy machine and took 1.3x as long as with ``PASSIVE`` (2.7 s against 2.1 s). What is still not
+covered: other loops of many small two-thread operations outside both can take several times as long
+(the 4-7x above). Set
 ``OMP_WAIT_POLICY=PASSIVE`` yourself for sleeping threads (training still adapts; ``train(threads=n)``
 fixes its count). With adaptive threads the last bits of a large CPU run can depend on the machine's
 load (the thread count changes the order of some sums): pass ``threads=`` for bitwise-repeatable runs.
@@ -46,10 +48,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 
 __all__ = ["THREAD_ENV", "WAIT_VARS", "apply_thread_policy", "ADAPTIVE_THREADS", "CpuContention",
-           "adaptive_threads"]
+           "adaptive_threads", "busy_aware_threads"]
 
 #: The environment defaults of the package's thread policy (measured: ``benchmarks/bench_threads.py``).
 THREAD_ENV: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"}
@@ -151,3 +154,25 @@ def adaptive_threads(base: int) -> int:
     if _CONTENTION is None:
         _CONTENTION = CpuContention()
     return _CONTENTION.threads(base)
+
+
+@contextmanager
+def busy_aware_threads() -> Iterator[int]:
+    """Run a block of torch work outside :func:`~htd_tutorial.training.train` (an evaluation) with
+    one thread while other processes keep a core busy, else with torch's count; restore it after.
+
+    The same decision as training's (:func:`adaptive_threads`), for the work that used to keep two
+    spinning threads on a busy machine (a full evaluation took 1.3x as long as with ``PASSIVE``).
+    Yields the thread count used.
+    """
+    import torch  # the package is imported before torch (the policy needs it); torch is loaded by now
+
+    before = torch.get_num_threads()
+    count = adaptive_threads(before)
+    if count != before:
+        torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        if count != before:
+            torch.set_num_threads(before)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._threads import busy_aware_threads
 from .data import Interactions
 from ._checks import cutoffs, known
 
@@ -127,50 +128,51 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, data: In
     n_eval = {split: 0 for split in splits}
     chunk = max(1, int(max_chunk_bytes // (4 * data.n_items)))
 
-    for start in range(0, data.n_users, chunk):
-        stop = min(start + chunk, data.n_users)
-        scores = user_emb[start:stop].float() @ item_emb.T
-        if not bool(torch.isfinite(scores).all()):
-            raise ValueError(f"scores of users {start}..{stop - 1} overflow float32 (embeddings too large)")
-        rows, items, _ = _chunk_pairs(*train_idx, start, stop)
-        scores[rows.to(device), items.to(device)] = -torch.inf
-        # Scores of the held-out items, then rank everything else once: the "rest" excludes
-        # training items and both held-out items, so one top-k serves both splits.
-        targets = {}
-        for split in SPLITS:
-            h_rows, h_items, h_counts = _chunk_pairs(*held[split], start, stop)
-            h_rows, h_items = h_rows.to(device), h_items.to(device)
-            targets[split] = (h_rows, h_items, scores[h_rows, h_items].clone(), h_counts)
-        for h_rows, h_items, _, _ in targets.values():
-            scores[h_rows, h_items] = -torch.inf
-        top_values = torch.topk(scores, max_k, dim=1).values
-        for split in splits:
-            h_rows, _, h_scores, h_counts = targets[split]
-            if len(h_rows) == 0:
-                continue
-            # The rest: items scored strictly higher (exact below max_k: the top-k holds them all)
-            # and items tied with the held-out one. Ties are counted over the whole row only where
-            # the top-k shows one (trained float embeddings almost never tie; constant ones always do).
-            top = top_values[h_rows]
-            above = (top > h_scores[:, None]).sum(1)
-            tied = (top == h_scores[:, None]).sum(1)
-            needs_row = (tied > 0).nonzero().flatten()
-            if len(needs_row):
-                tied[needs_row] = (scores[h_rows[needs_row]] == h_scores[needs_row, None]).sum(1)
-            # plus the other held-out items of the same user and split
-            h_rows_cpu = h_rows.cpu()
-            within_above, within_tied = _within_user_ranks(h_rows_cpu.numpy(), h_scores.cpu().numpy())
-            above = above.cpu() + torch.from_numpy(within_above)
-            tied = tied.cpu() + torch.from_numpy(within_tied)
-            has = h_counts > 0
-            n_held = h_counts[has].double()
-            for k in ks:
-                hit, gain = _expected_hits_and_gains(above, tied, k, ideal)
-                recall = torch.zeros(stop - start, dtype=torch.float64).index_add_(0, h_rows_cpu, hit)
-                dcg = torch.zeros(stop - start, dtype=torch.float64).index_add_(0, h_rows_cpu, gain)
-                sums[split][f"Recall@{k}"] += float((recall[has] / n_held).sum())
-                sums[split][f"NDCG@{k}"] += float((dcg[has] / ideal[n_held.clamp(max=k).long()]).sum())
-            n_eval[split] += int(has.sum())
+    with busy_aware_threads():  # one thread while other processes keep a core busy (_threads.py)
+        for start in range(0, data.n_users, chunk):
+            stop = min(start + chunk, data.n_users)
+            scores = user_emb[start:stop].float() @ item_emb.T
+            if not bool(torch.isfinite(scores).all()):
+                raise ValueError(f"scores of users {start}..{stop - 1} overflow float32 (embeddings too large)")
+            rows, items, _ = _chunk_pairs(*train_idx, start, stop)
+            scores[rows.to(device), items.to(device)] = -torch.inf
+            # Scores of the held-out items, then rank everything else once: the "rest" excludes
+            # training items and both held-out items, so one top-k serves both splits.
+            targets = {}
+            for split in SPLITS:
+                h_rows, h_items, h_counts = _chunk_pairs(*held[split], start, stop)
+                h_rows, h_items = h_rows.to(device), h_items.to(device)
+                targets[split] = (h_rows, h_items, scores[h_rows, h_items].clone(), h_counts)
+            for h_rows, h_items, _, _ in targets.values():
+                scores[h_rows, h_items] = -torch.inf
+            top_values = torch.topk(scores, max_k, dim=1).values
+            for split in splits:
+                h_rows, _, h_scores, h_counts = targets[split]
+                if len(h_rows) == 0:
+                    continue
+                # The rest: items scored strictly higher (exact below max_k: the top-k holds them all)
+                # and items tied with the held-out one. Ties are counted over the whole row only where
+                # the top-k shows one (trained float embeddings almost never tie; constant ones always do).
+                top = top_values[h_rows]
+                above = (top > h_scores[:, None]).sum(1)
+                tied = (top == h_scores[:, None]).sum(1)
+                needs_row = (tied > 0).nonzero().flatten()
+                if len(needs_row):
+                    tied[needs_row] = (scores[h_rows[needs_row]] == h_scores[needs_row, None]).sum(1)
+                # plus the other held-out items of the same user and split
+                h_rows_cpu = h_rows.cpu()
+                within_above, within_tied = _within_user_ranks(h_rows_cpu.numpy(), h_scores.cpu().numpy())
+                above = above.cpu() + torch.from_numpy(within_above)
+                tied = tied.cpu() + torch.from_numpy(within_tied)
+                has = h_counts > 0
+                n_held = h_counts[has].double()
+                for k in ks:
+                    hit, gain = _expected_hits_and_gains(above, tied, k, ideal)
+                    recall = torch.zeros(stop - start, dtype=torch.float64).index_add_(0, h_rows_cpu, hit)
+                    dcg = torch.zeros(stop - start, dtype=torch.float64).index_add_(0, h_rows_cpu, gain)
+                    sums[split][f"Recall@{k}"] += float((recall[has] / n_held).sum())
+                    sums[split][f"NDCG@{k}"] += float((dcg[has] / ideal[n_held.clamp(max=k).long()]).sum())
+                n_eval[split] += int(has.sum())
     return {split: {name: total / max(n_eval[split], 1) for name, total in sums[split].items()}
             for split in splits}
 

@@ -71,7 +71,7 @@ def test_lesson_runs_only_where_the_stored_sweep_describes_the_settings(tmp_path
     assert len(lesson_runs(data, dims=(4,), epochs=20, path=path)) == 8
     other = Interactions("synthetic", n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]], test=[[0, 2]])
     for kwargs, why in [(dict(data=other, dims=(4,), epochs=20), "the stored seeds are on movielens-100k"),
-                        (dict(data=data, dims=(4,), epochs=21), "the stored seeds use 20 epochs"),
+                        (dict(data=data, dims=(4,), epochs=21), "the stored seeds use epochs = 20"),
                         (dict(data=data, dims=(4, 6), epochs=20), "no student of dimension [6]")]:
         assert lesson_runs(path=path, **kwargs) is None
         assert why in capsys.readouterr().out
@@ -102,3 +102,17 @@ def test_paired_differences_marks_clear_ones_green():
     plt.close(fig)
     with pytest.raises(ValueError, match="finite"):
         plot_paired_differences({"bad": [np.nan]})
+
+
+def test_contrast_and_tuned_choice():
+    from htd_tutorial.course.evidence import contrast, tuned_choice
+
+    first = Difference("FTD d=4", "Student d=4", "Recall@50", (0, 1, 2), (0.01, 0.00, 0.02))
+    second = Difference("FTD d=32", "Student d=32", "Recall@50", (1, 2, 3), (0.05, 0.06, 0.04))
+    both = contrast(first, second)
+    assert both.seeds == (1, 2) and both.values == pytest.approx((-0.05, -0.04))
+    with pytest.raises(ValueError, match="cannot contrast"):
+        contrast(first, Difference("a", "b", "NDCG@50", (0,), (0.1,)))
+    runs = _runs().assign(**{"valid Recall@50": lambda f: f["Recall@50"]})
+    # student at lr 5e-3 has one run (0.47) against a mean of 0.41 at 2e-3
+    assert tuned_choice(runs, "student", 4, (2e-3, 5e-3)) == 5e-3

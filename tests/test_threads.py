@@ -160,3 +160,30 @@ def test_adaptive_training_follows_the_monitor_and_restores_threads(monkeypatch,
         assert seen == {2}
     finally:
         torch.set_num_threads(previous)
+
+
+def test_evaluation_runs_on_one_thread_while_the_machine_is_busy(monkeypatch):
+    """The busy-machine cliff of evaluation outside train() (issue: 1.3x PASSIVE): evaluate_embeddings
+    asks the same contention check as training, and restores torch's count afterwards."""
+    import torch
+
+    from htd_tutorial import _threads, evaluation
+    from htd_tutorial.data import Interactions
+
+    class Busy:
+        def threads(self, base):
+            return 1
+
+    data = Interactions("tiny", n_users=2, n_items=4, train=[[0, 0], [1, 1]], valid=[[0, 2], [1, 3]],
+                        test=[[0, 3], [1, 2]])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(_threads, "_CONTENTION", Busy())
+        with _threads.busy_aware_threads() as count:
+            assert count == 1 and torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        evaluation.evaluate_embeddings(torch.eye(2, 3), torch.ones(4, 3), data, ks=(1,))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

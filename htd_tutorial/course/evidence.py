@@ -25,7 +25,7 @@ import pandas as pd
 
 from .seeds import SEEDS_FILE
 
-__all__ = ["Spread", "Difference", "load_seed_runs", "lesson_runs", "select", "spread", "compare", "seed_table"]
+__all__ = ["Lesson", "LESSONS", "lesson_difference", "check_lesson", "Spread", "Difference", "load_seed_runs", "lesson_runs", "contrast", "tuned_choice", "tuned_table", "select", "spread", "compare", "seed_table"]
 
 #: How a method is named in a difference's printout.
 SHORT_NAMES = {"student": "Student", "fitnet": "FitNet", "de": "DE", "ftd": "FTD", "htd": "HTD"}
@@ -107,30 +107,37 @@ def load_seed_runs(path: str | Path = SEEDS_FILE) -> pd.DataFrame:
     return pd.DataFrame(runs)
 
 
-def lesson_runs(data, *, dims, epochs: int, path: str | Path = SEEDS_FILE) -> pd.DataFrame | None:
+def lesson_runs(data, *, dims, path: str | Path = SEEDS_FILE, **settings) -> pd.DataFrame | None:
     """The stored seed sweep, when it describes these settings; else ``None`` and a printed note.
 
     The sweep was trained on the course's dataset with :data:`~htd_tutorial.course.recipes.DISTILL`
-    at the dimensions :func:`~htd_tutorial.course.seeds.sweep_runs` lists. With another dataset,
-    another epoch count or a dimension it does not hold, a notebook has only its live run, and says so.
+    at the dimensions :func:`~htd_tutorial.course.seeds.sweep_runs` lists. With another dataset, a
+    dimension it does not hold or a recipe setting (``settings``, e.g. ``epochs=30`` or ``K=5``) that
+    differs from the recipe's, a notebook has only its live run, and says so.
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
     from .recipes import DISTILL
 
+    unknown = set(settings) - set(DISTILL)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)} are not settings of the recipe DISTILL")
+    changed = [key for key, value in settings.items() if value != DISTILL[key]]
     path = Path(path)
     payload = json.loads(path.read_text()) if path.is_file() else None
     stored_dims = {run["dim"] for run in payload["runs"]} if payload else set()
     why = ("the stored seed sweep is missing" if payload is None else
-           f"the stored seeds are on {payload['dataset']['dataset']}" if payload["dataset"]["dataset"] != data.name else
-           f"the stored seeds use {DISTILL['epochs']} epochs" if epochs != DISTILL["epochs"] else
+           f"the stored seeds are on {payload['dataset']['dataset']}" if payload["dataset"]["dataset"] != data.name
+           else f"the stored seeds use {changed[0]} = {DISTILL[changed[0]]}" if changed else
            f"the stored seeds have no student of dimension {sorted(set(dims) - stored_dims)}"
            if not set(dims) <= stored_dims else None)
     if why:
         print(f"Note: {why}; with these settings the live run (one seed) is all this notebook shows, "
               "so read its differences with care.")
         return None
-    return pd.DataFrame(payload["runs"])
+    runs = pd.DataFrame(payload["runs"])
+    runs.attrs["teacher"] = payload.get("teacher", {})
+    return runs
 
 
 def select(runs: pd.DataFrame, method: str, dim: int, *, lr: float | None = None,
@@ -168,6 +175,54 @@ def compare(runs: pd.DataFrame, a: tuple[str, int], b: tuple[str, int], metric: 
                       tuple(float(v) for v in (left[shared] - right[shared])))
 
 
+def contrast(first: Difference, second: Difference, label: str | None = None) -> Difference:
+    """The paired difference of two differences over their shared seeds: ``first − second``.
+
+    E.g. FTD's gain over the student at dimension 4 minus its gain at dimension 32: "is the gain
+    smaller for the tiny student?" is then one paired comparison with its own noise.
+    """
+    if first.metric != second.metric:
+        raise ValueError(f"cannot contrast {first.metric} with {second.metric}")
+    one, two = dict(zip(first.seeds, first.values)), dict(zip(second.seeds, second.values))
+    shared = tuple(s for s in first.seeds if s in two)
+    if not shared:
+        raise ValueError("the two differences share no seed")
+    name = label or f"({first.a} − {first.b})"
+    return Difference(name, f"({second.a} − {second.b})", first.metric, shared,
+                      tuple(one[s] - two[s] for s in shared))
+
+
+def tuned_choice(runs: pd.DataFrame, method: str, dim: int, lrs, *, metric: str = "valid Recall@50",
+                 seeds=None) -> float:
+    """The learning rate of ``lrs`` with the best mean validation ``metric`` for ``method`` at ``dim``.
+
+    The choice uses the validation split only; the test split then reports the chosen runs.
+    """
+    means = {lr: select(runs, method, dim, lr=lr, seeds=seeds)[metric].mean() for lr in lrs}
+    return max(means, key=means.get)
+
+
+def tuned_table(runs: pd.DataFrame, dims, methods, lrs, *, seeds=None,
+                metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+    """Each method at each dimension with its learning rate chosen on validation (:func:`tuned_choice`),
+    the test metrics of the chosen runs (mean ± s.e.) and, for comparison, those at the recipe's rate.
+
+    The chosen rate is in the column ``lr`` (a number, for :func:`compare`'s ``lr_a``/``lr_b``).
+    """
+    from .recipes import DISTILL
+
+    rows = []
+    for dim in dims:
+        for method in methods:
+            lr = tuned_choice(runs, method, dim, lrs, seeds=seeds)
+            row = {"dim": dim, "method": method, "lr": lr}
+            row.update({f"tuned {m}": str(spread(runs, method, dim, m, lr=lr, seeds=seeds)) for m in metrics})
+            row[f"fixed lr {DISTILL['lr']:g} {metrics[0]}"] = str(spread(runs, method, dim, metrics[0],
+                                                                        seeds=seeds))
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["dim", "method"])
+
+
 def _name(setting: tuple[str, int], lr: float | None) -> str:
     """``("htd", 4)`` → ``"HTD d=4"`` (with the learning rate when it is not the recipe's)."""
     method, dim = setting
@@ -185,3 +240,76 @@ def seed_table(runs: pd.DataFrame, dims, methods, metric: str = "Recall@50", **w
             except ValueError:
                 cells[method][f"d={dim}"] = "–"
     return pd.DataFrame(cells).T
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A comparison the course teaches, stated once: notebooks check it with :func:`check_lesson` on
+    the stored seeds, ``tests/test_lesson_seeds.py`` on seeds no lesson was written with.
+
+    ``a`` and ``b`` are ``(method, size)`` with size ``"small"`` or ``"large"`` (the recipe's
+    :data:`~htd_tutorial.course.recipes.SMALL_DIM` / :data:`~htd_tutorial.course.recipes.LARGE_DIM`);
+    ``expect`` is what the paired difference ``a − b`` must be: ``"positive"`` or ``"negative"``
+    (clearly, by the module's rule) or ``"unclear"`` (within the seed noise).
+    """
+
+    key: str
+    statement: str
+    a: tuple[str, str]
+    b: tuple[str, str]
+    metric: str = "Recall@50"
+    expect: str = "positive"
+    tuned: bool = False  # compare each method at its learning rate chosen on validation (tuned_choice)
+
+    def dims(self, small: int, large: int) -> tuple[tuple[str, int], tuple[str, int]]:
+        size = {"small": small, "large": large}
+        return (self.a[0], size[self.a[1]]), (self.b[0], size[self.b[1]])
+
+
+#: The comparisons the course's lessons rest on (notebooks 02-04, README), each stated once.
+LESSONS = {lesson.key: lesson for lesson in (
+    Lesson("ftd-helps-roomy", "FTD helps the roomy student (Recall@50)",
+           ("ftd", "large"), ("student", "large")),
+    Lesson("ftd-helps-roomy-ndcg", "FTD helps the roomy student (NDCG@50)",
+           ("ftd", "large"), ("student", "large"), metric="NDCG@50"),
+    Lesson("ftd-unclear-tiny", "FTD's effect on the tiny student is within the seed noise (Recall@50)",
+           ("ftd", "small"), ("student", "small"), expect="unclear"),
+    Lesson("relational-beats-pointwise-roomy", "FTD (relational) beats FitNet (point-wise) at the roomy size",
+           ("ftd", "large"), ("fitnet", "large")),
+    Lesson("htd-helps-tiny", "HTD helps the tiny student (Recall@50)", ("htd", "small"), ("student", "small")),
+    Lesson("htd-beats-ftd-tiny", "HTD beats FTD at the tiny size (Recall@50)", ("htd", "small"), ("ftd", "small")),
+    Lesson("ftd-beats-htd-roomy", "FTD beats HTD at the roomy size (Recall@50)",
+           ("ftd", "large"), ("htd", "large")),
+    Lesson("ftd-keeps-neighbours-tiny", "FTD keeps more of the teacher's 10 nearest items (tiny student)",
+           ("ftd", "small"), ("student", "small"), metric="knn_overlap"),
+    Lesson("ftd-keeps-neighbours-roomy", "FTD keeps more of the teacher's 10 nearest items (roomy student)",
+           ("ftd", "large"), ("student", "large"), metric="knn_overlap"),
+)}
+
+
+def lesson_difference(runs: pd.DataFrame, key: str, *, small: int, large: int, seeds=None) -> Difference:
+    """The paired difference a lesson rests on, over ``seeds`` (default: every stored seed)."""
+    from .recipes import CURVE_SEEDS, TUNED_LRS
+
+    lesson = LESSONS[key]
+    a, b = lesson.dims(small, large)
+    if not lesson.tuned:
+        return compare(runs, a, b, lesson.metric, seeds=seeds)
+    # the rate is chosen once, on the validation split of the tuning seeds, whatever seeds are compared
+    lr_a, lr_b = (tuned_choice(runs, *setting, TUNED_LRS, seeds=CURVE_SEEDS) for setting in (a, b))
+    return compare(runs, a, b, lesson.metric, seeds=seeds, lr_a=lr_a, lr_b=lr_b)
+
+
+def check_lesson(runs: pd.DataFrame, key: str, data=None, *, small: int, large: int, seeds=None) -> bool:
+    """:func:`~htd_tutorial.course.claim` a lesson of :data:`LESSONS` on the stored seeds (default: the
+    notebooks' :data:`~htd_tutorial.course.recipes.LESSON_SEEDS`, never the held-out check seeds);
+    prints it with the paired difference it rests on."""
+    from .common import claim
+    from .recipes import LESSON_SEEDS
+
+    seeds = LESSON_SEEDS if seeds is None else seeds
+    lesson = LESSONS[key]
+    diff = lesson_difference(runs, key, small=small, large=large, seeds=seeds)
+    holds = {"positive": diff.clearly_positive, "negative": diff.clearly_negative,
+             "unclear": diff.unclear}[lesson.expect]
+    return claim(holds, lesson.statement, data, evidence=diff)

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from ..cache import REPO_ROOT, tensor_digest
+from ..evaluation import evaluate
 from ..experiments import NotCachedError
 from ..paper.reproduce import write_json_atomic
 from ..topology import topology_report
@@ -59,7 +60,8 @@ def sweep_runs() -> list[SweepRun]:
        seeds :data:`~recipes.LESSON_SEEDS`, the recipe's learning rate;
     2. ``tuning``: the same three methods at every learning rate of :data:`~recipes.TUNED_LRS`, seeds
        :data:`~recipes.CURVE_SEEDS` (the fair baseline: every method gets the same search);
-    3. ``check``: the lesson runs at :data:`~recipes.CHECK_SEEDS`, seeds no lesson was written with;
+    3. ``check``: the lesson and tuning runs at :data:`~recipes.CHECK_SEEDS`, seeds no lesson was
+       written with;
     4. ``pointwise``: the point-wise FitNet hint at the lesson dimensions, seeds :data:`~recipes.LESSON_SEEDS`;
     5. ``curve``: student, FTD and HTD at every :data:`~recipes.STUDENT_DIMS`, seeds
        :data:`~recipes.CURVE_SEEDS` (the crossover curve of notebook 04);
@@ -72,7 +74,8 @@ def sweep_runs() -> list[SweepRun]:
     wanted = [SweepRun(m, d, s, lr, "lessons") for s in recipes.LESSON_SEEDS for d in lesson_dims for m in core]
     wanted += [SweepRun(m, d, s, r, "tuning") for r in recipes.TUNED_LRS for s in recipes.CURVE_SEEDS
                for d in lesson_dims for m in core]
-    wanted += [SweepRun(m, d, s, lr, "check") for s in recipes.CHECK_SEEDS for d in lesson_dims for m in core]
+    wanted += [SweepRun(m, d, s, r, "check") for r in recipes.TUNED_LRS for s in recipes.CHECK_SEEDS
+               for d in lesson_dims for m in core]
     wanted += [SweepRun("fitnet", d, s, lr, "pointwise") for s in recipes.LESSON_SEEDS for d in lesson_dims]
     wanted += [SweepRun(m, d, s, lr, "curve") for s in recipes.CURVE_SEEDS for d in recipes.STUDENT_DIMS
                for m in core]
@@ -139,7 +142,7 @@ def run_sweep(*, workers: int = 1, cached_only: bool = False, out: str | Path = 
     payload = {
         "what": "the course's seed sweep (htd_tutorial.course.seeds): final test metrics of every run",
         "dataset": data.summary(),
-        "teacher": {**recipes.TEACHER, "seed": SEED,
+        "teacher": {**recipes.TEACHER, "seed": SEED, **evaluate(teacher, data)["test"],
                     "digest": tensor_digest({"users": users.detach(), "items": items.detach()})},
         "recipe": dict(recipes.DISTILL),
         "seeds": {"lessons": list(recipes.LESSON_SEEDS), "check": list(recipes.CHECK_SEEDS),

@@ -55,6 +55,9 @@ class Exercise:
         ``judge(answer, expected, *inputs) -> None | str``: None when correct, else a hint.
     hint : str
         A general hint, shown by :func:`hint`.
+    explain : str or callable
+        What the answer means, printed after "Correct!" (a learner who got it right should still
+        learn why): a text, or ``explain(answer, *inputs) -> str`` for one with the learner's numbers.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -66,6 +69,7 @@ class Exercise:
     solve: Callable
     judge: Callable
     hint: str
+    explain: str | Callable = ""
 
 
 #: All registered exercises by id.
@@ -140,7 +144,12 @@ def check(exercise_id: str, answer, *inputs) -> None:
         print(f"Exercise {exercise_id}: no answer yet. Replace None with your answer and run the cell again.")
         return
     verdict = _verdict(exercise_id, answer, inputs)
-    print(f"Exercise {exercise_id}: Correct!" if verdict is None else f"Exercise {exercise_id}: not quite. {verdict}")
+    if verdict is not None:
+        print(f"Exercise {exercise_id}: not quite. {verdict}")
+        return
+    explain = _get(exercise_id).explain
+    why = explain(answer, *inputs) if callable(explain) else explain
+    print(f"Exercise {exercise_id}: Correct! {why}".rstrip())
 
 
 def is_correct(exercise_id: str, answer, *inputs) -> bool:

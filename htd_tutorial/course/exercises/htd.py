@@ -88,9 +88,20 @@ def _judge_03_3(answer, expected, data, teacher, small_dim):
            "run.history.final('Recall@50')."
 
 
+def _explain_03_3(answer, data, teacher, small_dim):
+    from ..lessons import distill_run            # noqa: PLC0415 (loads a cached run: import when asked)
+
+    fixed = distill_run(data, teacher, "student", small_dim, progress=False).history.final("Recall@50")
+    return (f"Trained faster and twice as long, the plain student reaches {answer:.3f} against {fixed:.3f} "
+            "at the course's fixed budget (same seed). At that budget it was far from trained, so part of "
+            "any method's lead over it there can be training speed rather than knowledge from the teacher. "
+            "Section 3.2 gives every method the same learning-rate search to tell the two apart.")
+
+
 NOTEBOOK_EXERCISES.append(Exercise(
     exercise_id="03.3",
     question="Train the plain student of dimension SMALL_DIM with lr=5e-3 for 40 epochs "
              "(distill_run(data, teacher, 'student', SMALL_DIM, lr=5e-3, epochs=40)). What is its test Recall@50?",
     inputs=("data", "teacher", "small_dim"), parse=as_number, solve=_solve_03_3, judge=_judge_03_3,
-    hint="run.history.final('Recall@50') of the returned run gives the test Recall@50 after the last epoch."))
+    hint="run.history.final('Recall@50') of the returned run gives the test Recall@50 after the last epoch.",
+    explain=_explain_03_3))
