@@ -4,21 +4,14 @@ Every notebook starts from the same data (:data:`DEFAULT_DATASET`) and the same 
 (:data:`TEACHER`, trained once and then loaded from the cache by :func:`course_teacher`), and trains
 its students with the same recipe (:data:`STUDENT`), so numbers can be compared across notebooks.
 
-Why these settings
-------------------
-The teacher is the paper's base model and optimiser: BPR-MF, dimension 200, Adam with learning rate
-1e-3, L2 weight decay 1e-3, batch 1024 (Kang et al., KDD 2021, Sec. 5.1). Only the number of epochs
-is ours: on MovieLens-100K the test Recall@50 stops improving after about 40 epochs at this learning
-rate (measured: 0.63 after 40 epochs, 0.62 after 60, against 0.30 for recommending the most popular
-items), and 40 epochs take about 20 s on one CPU core. A ten times larger learning rate (1e-2) peaks
-at 0.55 after 6 epochs and then overfits, so we keep the paper's. Students use the same recipe; only
-their dimension changes (the paper's students: 10 to 100 on CiteULike, teacher 200).
+The recipes themselves (:data:`TEACHER`, :data:`STUDENT`, ...) and the reasons for each value live in
+:mod:`htd_tutorial.course.recipes`; they are re-exported here.
 
 Helpers for the notebooks' recurring steps live here too: :func:`dims_param` (a list-of-dimensions
 setting), :func:`train_student` / :func:`train_students`, :func:`popularity_baseline`,
 :func:`explain_ranking` (the worked example of the metrics), :func:`capacity_table` (the
 capacity-gap table of notebook 01), :func:`similarity_pairs`, and :func:`claim`, which checks a
-lesson's claim about the results.
+lesson's claim about the results and prints what it checked.
 """
 from __future__ import annotations
 

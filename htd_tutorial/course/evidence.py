@@ -280,6 +280,13 @@ LESSONS = {lesson.key: lesson for lesson in (
     Lesson("htd-beats-ftd-tiny", "HTD beats FTD at the tiny size (Recall@50)", ("htd", "small"), ("ftd", "small")),
     Lesson("ftd-beats-htd-roomy", "FTD beats HTD at the roomy size (Recall@50)",
            ("ftd", "large"), ("htd", "large")),
+    Lesson("htd-tuned-unclear-tiny", "with the same learning-rate search, HTD's gain over the tiny student "
+           "is within the seed noise (Recall@50)", ("htd", "small"), ("student", "small"), expect="unclear",
+           tuned=True),
+    Lesson("ftd-tuned-helps-roomy", "with the same learning-rate search, FTD still helps the roomy student "
+           "(Recall@50)", ("ftd", "large"), ("student", "large"), tuned=True),
+    Lesson("ftd-tuned-beats-htd-roomy", "with the same learning-rate search, FTD still beats HTD at the roomy "
+           "size (Recall@50)", ("ftd", "large"), ("htd", "large"), tuned=True),
     Lesson("ftd-keeps-neighbours-tiny", "FTD keeps more of the teacher's 10 nearest items (tiny student)",
            ("ftd", "small"), ("student", "small"), metric="knn_overlap"),
     Lesson("ftd-keeps-neighbours-roomy", "FTD keeps more of the teacher's 10 nearest items (roomy student)",

@@ -1,31 +1,11 @@
-"""The course's distillation recipe and the helpers of notebooks 02 (topology, FTD) and 03 (HTD).
+"""Helpers of notebooks 02 (topology, FTD) and 03 (HTD), and the one way the course trains a student.
 
 Every distilled student in the course is trained through :func:`distill_run`, a thin wrapper of
-:func:`htd_tutorial.experiments.run_method` with the recipe :data:`KD`, so notebooks 02, 03 and 04
-share (and cache) the same runs: a student trained in notebook 02 is loaded, not retrained, in 03.
-
-Why this recipe (measured on MovieLens-100K with the course teacher, seeds 0 and 1)
------------------------------------------------------------------------------------
-- **The paper's distillation settings**: lambda = 1e-3 on summed losses, gamma = 0.5, the
-  prototype-entity group topology, the authors' code ("authors" mode), batch 1024, Adam with
-  weight decay 1e-3.
-- **K = 10 groups per entity type** instead of the paper's 30: MovieLens-100K has 943 users and
-  1,682 items against CiteULike's 5,219 and 25,181, so ten groups already hold about 94 users
-  or 168 items each, fewer than a CiteULike group with K = 30; and HTD's K expert networks, its
-  expensive part, cost a third.
-- **20 epochs at learning rate 2e-3**: the same training budget as notebook 01's students
-  (40 epochs at the paper's 1e-3 give the same plain students: test Recall@50 0.292 vs 0.294 at
-  dimension 2, 0.565 vs 0.567 at 32) in half the time, so an HTD run takes well under a minute.
-  Like the paper, every method gets the same fixed budget. This budget does not train the
-  smallest plain students to the end: with lr 5e-3 the dimension-4 student reaches 0.51 after 20
-  epochs (0.53 after 40) instead of 0.43, and HTD with that schedule (0.50) no longer beats it.
-  Notebook 03 points this out (the plain student's loss still falls) and exercise 03.3 lets a
-  learner check it.
-- :data:`SMALL_DIM` = 4 and :data:`LARGE_DIM` = 32 (the teacher has 200): at these two sizes the
-  course's lessons were measured to hold (FTD adds about 0.05 to the dimension-32 student's
-  Recall@50 but next to nothing at dimension 4, where its NDCG@50 even drops; HTD beats both
-  FTD and the plain student at dimension 4). The notebooks assert these claims, so a change of
-  recipe that breaks them fails CI instead of teaching a falsehood.
+:func:`htd_tutorial.experiments.run_method` with the recipe :data:`~htd_tutorial.course.recipes.DISTILL`
+(its reasons are in :mod:`htd_tutorial.course.recipes`), so notebooks 02-05 and the seed sweep
+(:mod:`htd_tutorial.course.seeds`) share and cache the same runs: a student trained in notebook 02 is
+loaded, not retrained, in 03. What the runs show is measured over seeds by the sweep and checked by
+:mod:`htd_tutorial.course.evidence`, not assumed here.
 """
 from __future__ import annotations
 
