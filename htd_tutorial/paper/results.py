@@ -253,10 +253,10 @@ def update_readme(readme: str | Path, payload: dict, *, name: str) -> bool:
     when the markers are missing."""
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8")
-    pattern = re.compile(rf"(<!-- results-table: {re.escape(name)} -->\n).*?(\n<!-- /results-table -->)", re.S)
+    pattern = re.compile(rf"(<!-- results-table: {re.escape(name)} -->\n).*?(<!-- /results-table -->)", re.S)
     if not pattern.search(text):
         raise ValueError(f"{readme} has no '<!-- results-table: {name} -->' ... '<!-- /results-table -->' block")
-    new = pattern.sub(lambda m: m.group(1) + readme_table(payload) + m.group(2), text)
+    new = pattern.sub(lambda m: m.group(1) + readme_table(payload) + "\n" + m.group(2), text)
     if new == text:
         return False
     fd, tmp = tempfile.mkstemp(dir=readme.parent, prefix=readme.name + ".", suffix=".tmp")
