@@ -58,7 +58,7 @@ LABELS = {"student": "Student", "de": "DE", "ftd": "FTD", "htd": "HTD"}
 KS = (10, 20, 50)
 METRICS = tuple(f"{m}@{k}" for m in ("Recall", "NDCG") for k in KS)
 #: How many seeds each (method, dim) of the BPR file holds (cells not named: 1, the seed-0 run).
-SEED_COUNTS = {("student", 10): 3, ("student", 20): 3, ("ftd", 10): 3}
+SEED_COUNTS = {("student", 10): 3, ("student", 20): 3, ("ftd", 10): 3, ("ftd", 20): 3}
 #: The orderings README states for the small students, as (dim, lower, higher) on the seed means of
 #: Recall@50. Each must be clear of the seed noise (clear_of_noise) where both cells have two seeds or more.
 CLAIMS = [(dim, lo, hi) for dim in (10, 20)
