@@ -13,6 +13,7 @@ from pathlib import Path
 
 # The names the commands accept, from their one owner (a module without torch, which takes seconds).
 from .choices import DEFAULT_MODE, HTD_MODES, METHODS, MODEL_KINDS
+from .paper.results import DEFAULT_SEEDS, PAPER_DIMS, PAPER_METHODS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,15 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="the paper's capacity-gap sweep (resumable; finished runs are cached)")
     rep.add_argument("--data", type=dataset, default="citeulike", help="dataset name or path (default: citeulike)")
-    rep.add_argument("--dims", type=positive_int, nargs="+", default=[10, 20, 100, 200], help="student dimensions")
-    rep.add_argument("--methods", nargs="+", default=["student", "de", "ftd", "htd"], choices=METHODS)
+    rep.add_argument("--dims", type=positive_int, nargs="+", default=list(PAPER_DIMS),
+                     help=f"student dimensions (default: {' '.join(map(str, PAPER_DIMS))})")
+    rep.add_argument("--methods", nargs="+", default=list(PAPER_METHODS), choices=METHODS)
     rep.add_argument("--epochs", type=positive_int, default=100, help="student epochs (paper: 100)")
     rep.add_argument("--teacher-epochs", type=positive_int, default=100)
     rep.add_argument("--teacher-dim", type=positive_int, default=200)
     rep.add_argument("--model", default=MODEL_KINDS[0], choices=MODEL_KINDS)
     rep.add_argument("--mode", default=DEFAULT_MODE, choices=HTD_MODES,
                      help="authors' code or the paper's text, for every method (htd_tutorial/modes.py)")
-    rep.add_argument("--seed", type=non_negative_int, default=0)
+    rep.add_argument("--seeds", type=non_negative_int, nargs="+", default=list(DEFAULT_SEEDS),
+                     help=f"student seeds (default: {' '.join(map(str, DEFAULT_SEEDS))}); runs already in the "
+                          "output JSON are kept, not trained again")
+    rep.add_argument("--teacher-seed", type=non_negative_int, default=0,
+                     help="seed of the one teacher and of the data split (default: 0)")
+    rep.add_argument("--threads", type=positive_int, default=None,
+                     help="CPU threads (default: the package's policy, see README 'Thread policy')")
     _run_options(rep)
     rep.add_argument("--cached-only", action="store_true",
                      help="train no student: table and figure from the finished runs only")
@@ -119,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
 
             reproduce(args.data, dims=tuple(args.dims), methods=tuple(args.methods), epochs=args.epochs,
                       teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs, kind=args.model,
-                      mode=args.mode, seed=args.seed, eval_every=args.eval_every, out=args.out, name=args.name,
-                      progress=not args.no_progress, cached_only=args.cached_only)
+                      mode=args.mode, seeds=tuple(args.seeds), teacher_seed=args.teacher_seed,
+                      eval_every=args.eval_every, out=args.out, name=args.name, progress=not args.no_progress,
+                      cached_only=args.cached_only, threads=args.threads)
         elif args.command == "ablation":
             from .paper.ablation import run_ablation
 

@@ -161,7 +161,7 @@ def shown_path(path: str | Path) -> str:
 def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs: int = 100,
                 seed: int = 0, lr: float = 1e-3, weight_decay: float = 1e-3, batch_size: int = 1024,
                 optimizer: str = "adam", eval_every: int | None = None, directory: str | Path | None = None,
-                progress: bool = True, verbose: bool = True) -> tuple[Recommender, History]:
+                progress: bool = True, verbose: bool = True, threads: int | None = None) -> tuple[Recommender, History]:
     """Train a teacher, or load it from the cache when this exact data + config was trained before.
 
     Parameters
@@ -174,6 +174,8 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
         Cache folder (default :func:`cache_dir`).
     progress, verbose : bool
         Progress bar while training; one line saying whether the cache was used.
+    threads : int, optional
+        CPU threads while training (:func:`htd_tutorial.training.train`); not part of the key.
 
     Returns
     -------
@@ -203,7 +205,7 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
         model = make_model(kind, data, dim, seed=seed)   # the rejected file may have half-loaded it
     history = train(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                     optimizer=optimizer, seed=seed, eval_every=eval_every, progress=progress,
-                    desc=f"teacher {kind} d={dim}")
+                    desc=f"teacher {kind} d={dim}", threads=threads)
     stored = write_cached(path, model.state_dict(), {"config": config, "history": history.to_dict()},
                           f"teacher {kind} d={dim}")
     if verbose:

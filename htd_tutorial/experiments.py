@@ -139,7 +139,7 @@ def _teacher_tables(teacher: Recommender) -> tuple[torch.Tensor, torch.Tensor]:
 
 def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
                directory: str | Path | None = None, use_cache: bool = True, progress: bool = True,
-               desc: str | None = None, train_missing: bool = True) -> RunResult:
+               desc: str | None = None, train_missing: bool = True, threads: int | None = None) -> RunResult:
     """Train (or load) a student with ``config.method`` distilled from ``teacher``.
 
     Parameters
@@ -162,6 +162,8 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     train_missing : bool
         ``False`` raises :class:`NotCachedError` instead of training a run that is not cached
         (used to report a sweep's finished runs without starting new ones).
+    threads : int, optional
+        CPU threads while training (:func:`htd_tutorial.training.train`); not part of the cache key.
 
     Returns
     -------
@@ -209,7 +211,7 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
                     batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
                     seed=config.seed, eval_every=config.eval_every, progress=progress,
-                    desc=desc or config.label)
+                    desc=desc or config.label, threads=threads)
     history.config.update(asdict(config))
     state = {f"student.{k}": v for k, v in student.state_dict().items()}
     if distiller is not None:

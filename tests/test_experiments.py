@@ -102,10 +102,11 @@ def test_reproduce_writes_table_json_and_figure(tmp_path, monkeypatch, capsys):
     assert not list((tmp_path / "out").glob("*.tmp*"))
     out = capsys.readouterr().out
     assert "Recall@50 d=8" in out and "student" in out
-    # a second call loads every run from the cache
+    # a second call keeps every run of the JSON as it is (nothing trained, nothing loaded)
     again = reproduce("synthetic", dims=(4, 8), methods=("student", "ftd"), epochs=1, teacher_dim=16,
                       teacher_epochs=1, eval_every=None, out=tmp_path / "out", progress=False)
-    assert all(r["from_cache"] for r in again["runs"])
+    assert again["runs"] == saved["runs"] and again["other_seeds"] == []
+    assert "(in the JSON)" in capsys.readouterr().out
     # cached_only reports the finished runs and trains none of the others
     partial = reproduce("synthetic", dims=(4, 8, 16), methods=("student", "ftd"), epochs=1, teacher_dim=16,
                         teacher_epochs=1, eval_every=None, out=tmp_path / "out", progress=False, cached_only=True)
@@ -116,6 +117,60 @@ def test_reproduce_writes_table_json_and_figure(tmp_path, monkeypatch, capsys):
     with pytest.raises(ValueError, match="none of the"):
         reproduce("synthetic", dims=(16,), methods=("student",), epochs=1, teacher_dim=16, teacher_epochs=1,
                   eval_every=None, out=tmp_path / "out", progress=False, cached_only=True)
+
+
+def _sweep(tmp_path, **changes):
+    settings = dict(dims=(4,), methods=("student", "ftd"), epochs=1, teacher_dim=16, teacher_epochs=1,
+                    eval_every=None, out=tmp_path / "out", progress=False, threads=1)
+    return reproduce("synthetic", **{**settings, **changes})
+
+
+def test_reproduce_seeds_resume_from_the_json_alone(tmp_path, monkeypatch):
+    """Seeds go to other_seeds with their seed, threads and teacher digest; a new session without the model
+    cache keeps the JSON's runs and trains only the missing ones; the summary is mean ± s.e. per cell."""
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache1"))
+    first = json.loads(json.dumps(_sweep(tmp_path, seeds=(0, 1))))  # as the file holds it
+    assert [(r["method"], r["seed"]) for r in first["runs"]] == [("student", 0), ("ftd", 0)]
+    assert [(r["method"], r["seed"]) for r in first["other_seeds"]] == [("student", 1), ("ftd", 1)]
+    rows = first["runs"] + first["other_seeds"]
+    assert all(r["threads"] == 1 and r["config"]["seed"] == r["seed"] for r in rows)
+    assert {r["teacher_sha256"] for r in rows} == {first["teachers"][0]["sha256"]} and len(first["teachers"]) == 1
+    assert first["teacher"]["sha256"] == first["teachers"][0]["sha256"]
+    student = [r["NDCG@50"] for r in rows if r["method"] == "student"]
+    assert student[0] != student[1]  # another seed, another student
+    # "a new session": the model cache is gone, only the JSON is left
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache2"))
+    second = _sweep(tmp_path, seeds=(1, 2))
+    assert second["runs"] == first["runs"] and second["other_seeds"][:1] == first["other_seeds"][:1]
+    assert [(r["method"], r["seed"]) for r in second["other_seeds"]] == [("student", 1), ("student", 2),
+                                                                         ("ftd", 1), ("ftd", 2)]
+    assert sorted(p.name.split("-")[2] for p in (tmp_path / "cache2").glob("run-*")) == ["ftd", "student"]
+    cell = next(e for e in second["summary"] if e["method"] == "student")
+    assert (cell["n"], cell["seeds"]) == (3, [0, 1, 2])
+    values = [r["Recall@50"] for r in second["runs"] + second["other_seeds"] if r["method"] == "student"]
+    mean = sum(values) / 3
+    assert cell["Recall@50"] == pytest.approx(mean)
+    assert cell["Recall@50 se"] == pytest.approx((sum((v - mean) ** 2 for v in values) / 2 / 3) ** 0.5)
+    assert json.loads((tmp_path / "out" / "synthetic_bpr.json").read_text()) == json.loads(json.dumps(second))
+
+
+def test_reproduce_refuses_a_file_of_another_experiment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    _sweep(tmp_path, methods=("student",))
+    before = (tmp_path / "out" / "synthetic_bpr.json").read_text()
+    with pytest.raises(ValueError, match=r"another experiment \(it differs in settings\.epochs\)"):
+        _sweep(tmp_path, methods=("student",), epochs=2)
+    with pytest.raises(ValueError, match=r"teacher\.dim"):
+        _sweep(tmp_path, methods=("student",), teacher_dim=8)
+    (tmp_path / "out" / "broken_bpr.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a results file"):
+        _sweep(tmp_path, methods=("student",), name="broken")
+    assert (tmp_path / "out" / "synthetic_bpr.json").read_text() == before
+    for bad, message in (((), "at least one seed"), ((1, 1), "must not repeat")):
+        with pytest.raises(ValueError, match=message):
+            _sweep(tmp_path, seeds=bad)
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        _sweep(tmp_path, threads=0)
 
 
 def test_format_table_marks_missing_cells():

@@ -1,15 +1,24 @@
 """What README and notebook 04 say about the committed CiteULike reproduction (results/citeulike_bpr.json).
 
 Every expected value is written here, not read from the code under test: the authors' logged numbers,
-the dataset's size and the settings that were run. Each check is a plain ``check_*`` function that
-raises AssertionError; the tests below apply them to the committed file, and
-``test_checks_reject_a_corrupted_copy`` proves that each one fails on a wrong file.
+the dataset's size, the settings that were run and how many seeds each cell holds. Each check is a
+plain ``check_*`` function that raises AssertionError; the tests below apply them to the committed file,
+and ``test_checks_reject_a_corrupted_copy`` proves that each one fails on a wrong file.
+
+Seeds: ``runs`` holds the teacher's seed (0), one row per (method, dim); ``other_seeds`` the students'
+other seeds. The file's ``summary`` (mean ± standard error per cell) is recomputed here with a few lines
+of our own. An ordering between two cells is claimed only when it is clear of the seed noise (the rule
+in :func:`clear_of_noise`); where a cell has one seed only, the claim rests on that one run.
+The structural and seed checks run on every results file of :data:`FILES` that exists (the LightGCN
+one once it is committed); the BPR file must exist.
 """
 from __future__ import annotations
 
 import copy
 import json
+import math
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -48,6 +57,20 @@ OPTIONAL = {("de", 200)}
 LABELS = {"student": "Student", "de": "DE", "ftd": "FTD", "htd": "HTD"}
 KS = (10, 20, 50)
 METRICS = tuple(f"{m}@{k}" for m in ("Recall", "NDCG") for k in KS)
+#: How many seeds each (method, dim) of the BPR file holds (cells not named: 1, the seed-0 run).
+SEED_COUNTS = {("student", 10): 3, ("student", 20): 3, ("ftd", 10): 3, ("ftd", 20): 3}
+#: The orderings README states for the small students, as (dim, lower, higher) on the seed means of
+#: Recall@50; each must be clear of the seed noise (clear_of_noise). Not claimed: Student < DE at dim 20
+#: (seed means 0.2264 ± 0.0031 (3) against 0.2288 (1): a difference of 0.0024, inside the noise).
+CLAIMS = [(10, "student", "de"), (10, "de", "ftd"), (10, "ftd", "htd"), (20, "de", "ftd"), (20, "ftd", "htd")]
+#: Every results file these checks know: the BPR one is required; the others are checked once committed.
+#: "dims"/"optional": the grid the file must cover and the cells that may still be missing (then in not_run).
+FILES = {
+    "citeulike_bpr.json": {"kind": "bpr", "dims": DIMS, "optional": OPTIONAL, "seed_counts": SEED_COUNTS},
+    # issue 13: LightGCN teacher dim 200, students at 20 and 100 (phi = 0.1, 0.5) and 200, every method
+    "citeulike_lightgcn.json": {"kind": "lightgcn", "dims": (20, 100, 200), "optional": set(), "seed_counts": None},
+}
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +78,16 @@ def results() -> dict:
     # committed with the repository: a missing file is an error, not a reason to skip
     assert RESULTS.is_file(), f"{RESULTS} is missing (it is committed; python -m htd_tutorial reproduce writes it)"
     return json.loads(RESULTS.read_text())
+
+
+EXISTING = [name for name in FILES if (REPO / "results" / name).is_file() or name == RESULTS.name]
+
+
+@pytest.fixture(scope="module", params=EXISTING)
+def any_results(request) -> tuple[str, dict]:
+    path = REPO / "results" / request.param
+    assert path.is_file(), f"{path} is missing"
+    return request.param, json.loads(path.read_text())
 
 
 # ------------------------------------------------------------------------------------------- the checks
@@ -92,28 +125,29 @@ def check_dataset(results: dict) -> None:
     assert block["sparsity"] == pytest.approx(1 - block["density"])
 
 
-def check_settings(results: dict) -> None:
+def check_settings(results: dict, kind: str = "bpr") -> None:
     assert results["settings"] == SETTINGS, results["settings"]
-    assert {k: results["teacher"][k] for k in TEACHER} == TEACHER, results["teacher"]
+    assert {k: results["teacher"][k] for k in TEACHER} == {**TEACHER, "kind": kind}, results["teacher"]
 
 
-def check_run_configs(results: dict) -> None:
+def check_run_configs(results: dict, kind: str = "bpr") -> None:
     for r in results["runs"]:
-        assert r["config"] == {**RUN_CONFIG, "method": r["method"], "dim": r["dim"]}, (r["method"], r["dim"])
+        assert r["config"] == {**RUN_CONFIG, "kind": kind, "method": r["method"], "dim": r["dim"]}, (r["method"], r["dim"])
 
 
-def check_runs_stored(results: dict) -> None:
+def check_runs_stored(results: dict, dims: tuple = DIMS, optional: set = OPTIONAL) -> None:
     stored = [(r["method"], r["dim"]) for r in results["runs"]]
     assert len(stored) == len(set(stored)), stored
-    assert set(stored) <= {(m, d) for m in METHODS for d in DIMS}, stored
-    missing = {(m, d) for m in METHODS for d in DIMS} - set(stored)
-    assert missing <= OPTIONAL, f"required runs missing: {sorted(missing)}"
+    assert set(stored) <= {(m, d) for m in METHODS for d in dims}, stored
+    missing = {(m, d) for m in METHODS for d in dims} - set(stored)
+    assert missing <= optional, f"required runs missing: {sorted(missing)}"
     assert sorted(results["not_run"]) == sorted(f"{LABELS[m]} d={d}" for m, d in missing), results["not_run"]
 
 
 def check_metrics(results: dict) -> None:
     """Each metric in [0, 1] and rising with K; NDCG@K <= Recall@K; each Recall@K is hits / 5219."""
-    for name, r in [("teacher", results["teacher"])] + [(f"{r['method']} d={r['dim']}", r) for r in results["runs"]]:
+    for name, r in [("teacher", results["teacher"])] + [(f"{r['method']} d={r['dim']} seed {r['config']['seed']}", r)
+                                                       for r in every_row(results)]:
         assert all(0 <= r[m] <= 1 for m in METRICS), (name, {m: r[m] for m in METRICS})
         for metric in ("Recall", "NDCG"):
             values = [r[f"{metric}@{k}"] for k in KS]
@@ -133,7 +167,8 @@ def check_curves(results: dict) -> None:
     10, 20, ..., 100; the run's final numbers are the test metrics of that same last evaluation, so the last
     point equals the final Recall@50 exactly (not just approximately).
     """
-    for name, r in [("teacher", results["teacher"])] + [(f"{r['method']} d={r['dim']}", r) for r in results["runs"]]:
+    for name, r in [("teacher", results["teacher"])] + [(f"{r['method']} d={r['dim']} seed {r['config']['seed']}", r)
+                                                       for r in every_row(results)]:
         epochs, values = r["curve"]
         assert epochs == list(range(10, 101, 10)), (name, epochs)
         assert len(values) == len(epochs) and all(0 <= v <= 1 for v in values), name
@@ -147,6 +182,8 @@ def check_close_to_authors(results: dict) -> None:
         for dim in DIMS:
             value = table[method][dim]
             assert abs(value - AUTHORS[method][dim]) <= TOLERANCE, (method, dim, value, AUTHORS[method][dim])
+            mean = seed_means(results)[(method, dim)][0]  # and the mean over the seeds (README says both)
+            assert abs(mean - AUTHORS[method][dim]) <= TOLERANCE, (method, dim, mean, AUTHORS[method][dim])
 
 
 def check_student_200_is_the_teacher(results: dict) -> None:
@@ -182,21 +219,129 @@ def check_crossover(table: dict) -> None:
     assert gain[200] < min(gain[10], gain[20]), gain
 
 
-def check_readme_table(results: dict, readme: str) -> None:
-    """README's results table and teacher sentence show the JSON's numbers (4 decimals) and the authors' log."""
-    table = recall_table(results)
-    for dim in DIMS:
-        line = re.search(rf"^\| {dim} \|(.*)\|$", readme, re.M)
+def readme_block(readme: str, name: str) -> str:
+    block = re.search(rf"<!-- results-table: {re.escape(name)} -->\n(.*?)<!-- /results-table -->", readme, re.S)
+    assert block, f"README has no results table for {name} (<!-- results-table: {name} --> ... <!-- /results-table -->)"
+    return block.group(1)
+
+
+def check_readme_table(results: dict, readme: str, name: str = "citeulike_bpr", dims: tuple = DIMS,
+                       authors: dict | None = AUTHORS) -> None:
+    """README's results table shows, per cell, the seed mean ± s.e. of the JSON's Recall@50 with the number of
+    seeds (4 decimals; "mean (1)" for one seed, "–" not run) and the authors' log; the teacher sentence."""
+    means = seed_means(results)
+    block = readme_block(readme, name)
+    head = ["student dim", *LABELS.values()] + (["authors: Student / FTD / HTD"] if authors else [])
+    assert block.splitlines()[:2] == ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)], block
+    assert len(block.splitlines()) == 2 + len(dims), block
+    for dim in dims:
+        line = re.search(rf"^\| {dim} \|(.*)\|$", block, re.M)
         assert line, f"README has no results row for dim {dim}"
         cells = [c.strip() for c in line.group(1).split("|")]
-        ours = [f"{table[m][dim]:.4f}" if dim in table.get(m, {}) else "–" for m in METHODS]
-        authors = " / ".join(f"{AUTHORS[m][dim]:.4f}" for m in ("student", "ftd", "htd"))
-        assert cells == ours + [authors], (dim, cells, ours + [authors])
-    assert f"The teacher (dim 200) reaches {table['teacher']:.4f} (authors: {AUTHORS['teacher']:.4f})" in readme
+        ours = []
+        for m in METHODS:
+            mean, se, n = means.get((m, dim), (None, None, 0))
+            ours.append("–" if n == 0 else f"{mean:.4f} ({n})" if n == 1 else f"{mean:.4f} ± {se:.4f} ({n})")
+        logged = [" / ".join(f"{authors[m][dim]:.4f}" for m in ("student", "ftd", "htd"))] if authors else []
+        assert cells == ours + logged, (dim, cells, ours + logged)
+    if authors:
+        teacher = results["teacher"]["Recall@50"]
+        assert f"The teacher (dim 200) reaches {teacher:.4f} (authors: {authors['teacher']:.4f})" in readme
+
+
+# ------------------------------------------------------------------------------------------- seeds
+def every_row(results: dict) -> list[dict]:
+    return results["runs"] + results.get("other_seeds", [])
+
+
+def seed_means(results: dict, metric: str = "Recall@50") -> dict:
+    """``{(method, dim): (mean, standard error or None, n)}`` over the seeds, computed here."""
+    values: dict = {}
+    for r in every_row(results):
+        values.setdefault((r["method"], r["dim"]), []).append(r[metric])
+    return {cell: (sum(v) / len(v), statistics.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else None, len(v))
+            for cell, v in values.items()}
+
+
+def clear_of_noise(low: tuple, high: tuple) -> bool:
+    """The rule for an ordering claim ``low < high`` between two cells ``(mean, se, n)``: the difference of the
+    means must exceed twice its standard error. Both cells with two seeds or more: sqrt(se_low² + se_high²).
+    One cell with a single seed: that run is given the other cell's seed-to-seed standard deviation
+    (se · sqrt(n)) as its uncertainty. Both single seeds: no spread is known, so only ``low < high`` is checked
+    (a claim on one run each; README says so)."""
+    (m_low, se_low, n_low), (m_high, se_high, n_high) = low, high
+    if n_low < 2 and n_high < 2:
+        return m_low < m_high
+    if n_low < 2:
+        se_low = se_high * math.sqrt(n_high)
+    if n_high < 2:
+        se_high = se_low * math.sqrt(n_low)
+    return m_high - m_low > 2 * math.hypot(se_low, se_high)
+
+
+def check_seed_rows(results: dict, kind: str = "bpr") -> None:
+    """runs = the teacher's seed, other_seeds = the others, each (method, dim, seed) once, each row's seed its
+    config's; new rows record the thread count and a teacher digest listed under ``teachers``."""
+    first = results["settings"]["seed"]
+    assert all(r["seed"] == first for r in results["runs"]), [r["seed"] for r in results["runs"]]
+    assert all(r["seed"] != first for r in results["other_seeds"]), [r["seed"] for r in results["other_seeds"]]
+    keys = [(r["method"], r["dim"], r["seed"]) for r in every_row(results)]
+    assert len(keys) == len(set(keys)), keys
+    digests = [t["sha256"] for t in results["teachers"]]
+    assert len(digests) == len(set(digests)) and all(SHA256.match(d) for d in digests), digests
+    for r in every_row(results):
+        name = (r["method"], r["dim"], r["seed"])
+        assert r["config"] == {**RUN_CONFIG, "kind": kind, "method": r["method"], "dim": r["dim"],
+                               "seed": r["seed"]}, name
+        recorded = r["threads"] is not None or r["teacher_sha256"] is not None
+        assert recorded or r["seed"] == first, f"{name}: a seed run without thread count or teacher digest"
+        if recorded:
+            assert isinstance(r["threads"], int) and r["threads"] >= 1, (name, r["threads"])
+            assert r["teacher_sha256"] in digests, (name, r["teacher_sha256"])
+    for t in results["teachers"]:
+        assert all(0 <= t[m] <= 1 for m in METRICS) and t["seconds"] > 0 and t["threads"] >= 1, t["sha256"]
+
+
+def check_summary(results: dict) -> None:
+    """The file's summary is the mean ± s.e. of its rows, per cell, with n and the seeds (recomputed here)."""
+    ours = {}
+    for r in every_row(results):
+        ours.setdefault((r["method"], r["dim"]), []).append(r)
+    summary = {(e["method"], e["dim"]): e for e in results["summary"]}
+    assert len(summary) == len(results["summary"]) and set(summary) == set(ours), sorted(set(summary) ^ set(ours))
+    for cell, rows in ours.items():
+        entry = summary[cell]
+        assert entry["n"] == len(rows) and entry["seeds"] == sorted(r["seed"] for r in rows), (cell, entry["n"])
+        for metric in METRICS:
+            values = [r[metric] for r in rows]
+            mean = sum(values) / len(values)
+            assert entry[metric] == pytest.approx(mean, rel=1e-12, abs=1e-15), (cell, metric)
+            if len(values) == 1:
+                assert entry[f"{metric} se"] is None, (cell, metric)
+            else:
+                se = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
+                assert entry[f"{metric} se"] == pytest.approx(se, rel=1e-9), (cell, metric)
+
+
+def check_seed_counts(results: dict, counts: dict | None = None) -> None:
+    """Each cell holds the number of seeds written in :data:`SEED_COUNTS` (1 where not named)."""
+    counts = SEED_COUNTS if counts is None else counts
+    stored = {cell: n for cell, (_, _, n) in seed_means(results).items()}
+    assert stored == {cell: counts.get(cell, 1) for cell in stored}, stored
+    assert set(counts) <= set(stored), sorted(set(counts) - set(stored))
+
+
+def check_seed_claims(results: dict) -> None:
+    """README's orderings for the small students hold on the seed means, clear of the noise."""
+    means = seed_means(results)
+    for dim, low, high in CLAIMS:
+        assert clear_of_noise(means[(low, dim)], means[(high, dim)]), (dim, low, high, means[(low, dim)],
+                                                                      means[(high, dim)])
 
 
 ALL_CHECKS = (check_reference, check_dataset, check_settings, check_run_configs, check_runs_stored, check_metrics,
-              check_curves, check_close_to_authors, check_student_200_is_the_teacher, check_ordering)
+              check_curves, check_close_to_authors, check_student_200_is_the_teacher, check_ordering,
+              check_seed_rows, check_summary, check_seed_counts, check_seed_claims)
 
 
 # ------------------------------------------------------------------------------------------- the committed file
@@ -223,6 +368,30 @@ def test_crossover_as_stated_holds_in_the_authors_log():
 
 def test_readme_shows_the_committed_numbers(results):
     check_readme_table(results, README.read_text(encoding="utf-8"))
+
+
+def _file_checks(name: str) -> dict:
+    """The checks that apply to every results file, with that file's expectations (:data:`FILES`)."""
+    spec = FILES[name]
+    return {
+        "dataset": check_dataset,
+        "settings": lambda r: check_settings(r, spec["kind"]),
+        "run configs": lambda r: check_run_configs(r, spec["kind"]),
+        "runs stored": lambda r: check_runs_stored(r, spec["dims"], spec["optional"]),
+        "metrics": check_metrics,
+        "curves": check_curves,
+        "seed rows": lambda r: check_seed_rows(r, spec["kind"]),
+        "summary": check_summary,
+        "seed counts": lambda r: spec["seed_counts"] is None or check_seed_counts(r, spec["seed_counts"]),
+        "README table": lambda r: check_readme_table(r, README.read_text(encoding="utf-8"), name.removesuffix(".json"),
+                                                     spec["dims"], AUTHORS if spec["kind"] == "bpr" else None),
+    }
+
+
+@pytest.mark.parametrize("check", list(_file_checks(RESULTS.name)))
+def test_every_committed_results_file(any_results, check):
+    name, results = any_results
+    _file_checks(name)[check](results)
 
 
 # ------------------------------------------------------------------------------------------- a wrong file fails
@@ -292,6 +461,40 @@ def _readme(results):
     row(results, "htd", 100)["Recall@50"] = 802 / 5219  # 0.1537 -> README says 0.3087
 
 
+def _summary(method, dim, **values):
+    def corrupt(results):
+        next(e for e in results["summary"] if (e["method"], e["dim"]) == (method, dim)).update(values)
+    return corrupt
+
+
+def _seed_row(**values):
+    def corrupt(results):
+        results["other_seeds"][0].update(values)
+    return corrupt
+
+
+def _seed_row_into_runs(results):
+    results["runs"].append(results["other_seeds"].pop(0))
+
+
+def _every_seed(method, dim, **values):
+    def corrupt(results):
+        for r in every_row(results):
+            if (r["method"], r["dim"]) == (method, dim):
+                r.update(values)
+    return corrupt
+
+
+def _drop_seed_row(results):
+    gone = results["other_seeds"].pop(0)
+    results["summary"] = [e for e in results["summary"] if (e["method"], e["dim"]) != (gone["method"], gone["dim"])]
+    # a consistent file (summary recomputed) that simply lacks a seed
+    rows = [r for r in every_row(results) if (r["method"], r["dim"]) == (gone["method"], gone["dim"])]
+    values = [r["Recall@50"] for r in rows]
+    results["summary"].append({"method": gone["method"], "dim": gone["dim"], "n": len(rows),
+                               "seeds": sorted(r["seed"] for r in rows), "Recall@50": sum(values) / len(values)})
+
+
 CORRUPTIONS = {
     "movielens dataset block": (_movielens, check_dataset),
     "users off by one": (lambda r: r["dataset"].update(users=5218), check_dataset),
@@ -332,6 +535,23 @@ CORRUPTIONS = {
     "ftd 0.009 below the student at d=200": (_ftd_and_htd_at_200(0.3080), _crossover),
     "htd no better than ftd at d=10": (_set_run("htd", 10, **{"Recall@50": 0.2040}), _crossover),
     "number README does not show": (_readme, _readme_text),
+    "a seed run's number README does not show": (_seed_row(**{"Recall@50": 0.1}), _readme_text),
+    "summary mean off": (_summary("student", 10, **{"Recall@50": 0.1800}), check_summary),
+    "summary s.e. as population s.d.": (_summary("student", 10, **{"NDCG@50 se": 0.001}), check_summary),
+    "summary n off": (_summary("student", 10, n=2), check_summary),
+    "summary cell missing": (lambda r: r["summary"].pop(0), check_summary),
+    "seed run in runs": (_seed_row_into_runs, check_seed_rows),
+    "seed run stored twice": (lambda r: r["other_seeds"].append(copy.deepcopy(r["other_seeds"][0])), check_seed_rows),
+    "seed run's config of another seed": (lambda r: r["other_seeds"][0]["config"].update(seed=7), check_seed_rows),
+    "seed run without a teacher digest": (_seed_row(teacher_sha256=None, threads=None), check_seed_rows),
+    "seed run's teacher not listed": (lambda r: r.update(teachers=[]), check_seed_rows),
+    "seed run with 0 threads": (_seed_row(threads=0), check_seed_rows),
+    "seed run's curve not ending at its number": (_seed_row(**{"Recall@50": 0.1}), check_curves),
+    "a seed missing": (_drop_seed_row, check_seed_counts),
+    "student above DE at d=10 on the means": (_every_seed("student", 10, **{"Recall@50": 0.2500}), check_seed_claims),
+    "ftd seeds 1, 2 far from the authors at d=20": (lambda r: [x.update({"Recall@50": 0.2200}) for x in r["other_seeds"]
+                                                                if (x["method"], x["dim"]) == ("ftd", 20)],
+                                                     check_close_to_authors),
 }
 
 
@@ -346,6 +566,27 @@ def test_checks_reject_a_corrupted_copy(results, tmp_path, name):
     check(copy.deepcopy(results))  # the untouched file passes the same check
     with pytest.raises(AssertionError):
         check(wrong)
+
+
+def test_orderings_not_claimed_are_inside_the_noise(results):
+    # README does not claim these; once more seeds make one of them clear, claim it (CLAIMS and README)
+    means = seed_means(results)
+    assert not clear_of_noise(means[("student", 20)], means[("de", 20)])
+
+
+def test_the_noise_rule():
+    # (mean, standard error, n): a difference of 0.010 with s.e. 0.002 on both sides is clear (2 x 0.0028),
+    # with s.e. 0.004 it is not (2 x 0.0057)
+    assert clear_of_noise((0.200, 0.002, 3), (0.210, 0.002, 3))
+    assert not clear_of_noise((0.200, 0.004, 3), (0.210, 0.004, 3))
+    assert not clear_of_noise((0.210, 0.001, 3), (0.200, 0.001, 3))
+    # one seed against three with s.e. 0.002: the single run gets s.d. 0.002 x sqrt(3) = 0.0035, so the
+    # difference must exceed 2 x sqrt(0.002² + 0.0035²) = 0.0080 (either side)
+    assert clear_of_noise((0.200, 0.002, 3), (0.2081, None, 1)) and clear_of_noise((0.200, None, 1), (0.2081, 0.002, 3))
+    assert not clear_of_noise((0.200, 0.002, 3), (0.2079, None, 1))
+    assert not clear_of_noise((0.200, None, 1), (0.2079, 0.002, 3))
+    # one seed each: only the order
+    assert clear_of_noise((0.200, None, 1), (0.201, None, 1)) and not clear_of_noise((0.201, None, 1), (0.200, None, 1))
 
 
 @pytest.mark.parametrize("change", [("teacher", None, 0.3124), ("htd", 10, 0.2283), ("ftd", 200, 0.3157)],

@@ -57,65 +57,8 @@ def claim_if(holds, statement: str, *, strict: bool) -> bool:
     return claim(holds, statement, applies=strict)
 
 
-def results_path(name: str | Path) -> Path:
-    """Where a stored result lives: ``name`` itself if it is absolute or exists from the working
-    directory, else ``<repository>/results/<name>`` (the folder the reproduce command writes to).
-
-    On Colab (the package installed, no repository) the returned path does not exist, and
-    :func:`load_results` says so.
-
-    Introduced in ``notebooks/04_analysis.ipynb``.
-    """
-    path = Path(name).expanduser()
-    if path.is_absolute() or path.exists():
-        return path
-    return REPO_ROOT / "results" / path
-
-
-def load_results(path: str | Path, *, verbose: bool = True,
-                 command: str = "python -m htd_tutorial reproduce --data citeulike") -> dict | None:
-    """Read a results JSON file, or return ``None`` with a message saying why it cannot be used.
-
-    Parameters
-    ----------
-    path : str or Path
-        E.g. ``results/citeulike_bpr.json``.
-    verbose : bool
-        Print one line: what was loaded (how many runs) or why nothing was.
-    command : str
-        The command that writes the file (named in the message when it is missing).
-
-    Returns
-    -------
-    dict or None
-        The file's content; ``None`` when the file is missing, is not valid JSON, or has no
-        ``"runs"`` list.
-
-    Introduced in ``notebooks/04_analysis.ipynb``.
-    """
-    path = Path(path)
-    shown = shown_path(path)
-    reason = None
-    payload = None
-    if not path.is_file():
-        reason = (f"{shown} does not exist yet. It is written by `{command}` (see the README); "
-                  "the cells that use it are skipped.")
-    else:
-        try:
-            payload = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            reason = f"{shown} cannot be read ({type(exc).__name__}: {exc}); the cells that use it are skipped."
-        else:
-            if not isinstance(payload, dict) or not isinstance(payload.get("runs"), list) or not payload["runs"]:
-                reason = f"{shown} holds no finished runs yet; the cells that use it are skipped."
-                payload = None
-    if verbose:
-        if payload is None:
-            print(f"No stored results: {reason}")
-        else:
-            data = payload.get("dataset", {}).get("dataset", "?")
-            print(f"Loaded {len(payload['runs'])} stored runs on {data} from {shown}.")
-    return payload
+# The one reader of results files lives with the commands that write them (paper/results.py).
+from ..paper.results import load_results, results_path  # noqa: E402
 
 
 def results_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:

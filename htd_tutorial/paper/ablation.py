@@ -305,7 +305,8 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     from ..cache import get_teacher
     from ..data import load_dataset
     from ..evaluation import evaluate
-    from .reproduce import save_figure_atomic, write_json_atomic
+    from .reproduce import save_figure_atomic
+    from .results import write_json_atomic
 
     started = time.perf_counter()
     configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,

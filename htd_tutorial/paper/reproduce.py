@@ -1,12 +1,16 @@
 """Reproduce the paper's capacity-gap experiment with one command.
 
 ``python -m htd_tutorial reproduce --data ../shared/data/citeulike --dims 10 20 100 200 --epochs 100``
-trains (or loads) the dim-200 teacher, then every method at every student dimension, each run
-cached as soon as it finishes (so an interrupted sweep resumes where it stopped), and writes a
-JSON table plus the capacity-gap figure.
+trains (or loads) the dim-200 teacher, then every method at every student dimension (and seed, with
+``--seeds 0 1 2``), and writes a JSON table plus the capacity-gap figure. Each finished run is added to
+the JSON at once; a run already in the JSON with the same configuration is kept, not trained again, so
+a sweep resumes from the committed file even on a machine without the model cache (runs are cached
+too, see :mod:`htd_tutorial.experiments`). The file's layout is described in
+:mod:`htd_tutorial.paper.results`.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
@@ -17,50 +21,16 @@ from pathlib import Path
 
 import torch
 
-from ..cache import get_teacher
+from ..cache import get_teacher, tensor_digest
 from ..data import load_dataset
+from ..data.split import _check_int
 from ..evaluation import evaluate
 from ..experiments import NotCachedError, RunConfig, run_method
+from ..training import torch_threads
+from .results import (AUTHORS_LOG, DEFAULT_SEEDS, METRICS, PAPER_DIMS, PAPER_METHODS, all_runs, finalise,
+                      run_label, write_json_atomic)
 
 __all__ = ["AUTHORS_LOG", "reproduce", "format_table", "write_json_atomic", "save_figure_atomic"]
-
-#: Test Recall@50 after 100 epochs in the authors' published log (CiteULike, BPR, teacher dim 200),
-#: as quoted in the shared data README; the reproduction compares against these.
-AUTHORS_LOG = {
-    "teacher": 0.3123,
-    "student": {10: 0.1788, 20: 0.2276, 100: 0.2976, 200: 0.3152},
-    "ftd": {10: 0.2112, 20: 0.2516, 100: 0.3116, 200: 0.3175},
-    "htd": {10: 0.2282, 20: 0.2744, 100: 0.3116, 200: 0.3200},
-}
-
-
-def write_json_atomic(path: str | Path, payload: dict) -> Path:
-    """Write ``payload`` as indented JSON via a temporary file and a rename (never half-written).
-
-    Whatever fails (a value JSON cannot hold, a full disk, the rename), the previous file at ``path``
-    is left as it was and the temporary file is removed. NaN and infinite numbers are refused
-    (``TypeError``/``ValueError`` naming the file): JSON has no such numbers, and a results file with
-    them is a results file no strict reader (a browser, ``jq``) can open.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the results from the other users of a shared folder
-            try:
-                json.dump(payload, handle, indent=1, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                why = ("NaN and infinite numbers are not valid JSON" if "Out of range float" in str(exc)
-                       else str(exc))
-                raise type(exc)(f"{path} not written: {why}") from exc
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
 
 def save_figure_atomic(fig, path: str | Path) -> Path:
     """Save a matplotlib figure as PNG via a temporary file and a rename, then close it.
@@ -103,12 +73,53 @@ def format_table(runs: list[dict], metrics: tuple[str, ...] = ("Recall@50", "NDC
     return "\n".join(lines)
 
 
-def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
-              methods: tuple[str, ...] = ("student", "de", "ftd", "htd"), epochs: int = 100,
-              teacher_dim: int = 200, teacher_epochs: int = 100, kind: str = "bpr", mode: str = "authors",
-              seed: int = 0, eval_every: int | None = 10, out: str | Path = "results",
-              name: str | None = None, progress: bool = True, cached_only: bool = False) -> dict:
-    """Run the sweep and write ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
+
+def _teacher_entry(teacher, history, metrics: dict, threads: int | None) -> dict:
+    """The ``teachers`` entry of a teacher: SHA-256 of its embedding tables, metrics, seconds, threads."""
+    with torch.no_grad():
+        users, items = teacher.all_embeddings()
+    digest = tensor_digest({"users": users.detach().cpu().clone(), "items": items.detach().cpu().clone()})
+    return {"sha256": digest, **metrics, "seconds": history.seconds,
+            "threads": history.config.get("threads", threads), "curve": history.curve()}
+
+
+def _previous(path: Path, experiment: dict) -> dict | None:
+    """The results file at ``path`` if it holds the same experiment (dataset, teacher settings, settings);
+    ``None`` if there is none. A file that cannot be read, or that holds another experiment, is a
+    ``ValueError``: it is never replaced by a command that was not meant for it."""
+    if not path.exists():
+        return None
+    try:
+        payload = json.loads(path.read_text())
+        runs = payload["runs"]
+        if not isinstance(runs, list):
+            raise TypeError("'runs' is not a list")
+        stored = {"dataset": payload["dataset"], "settings": payload["settings"],
+                  "teacher": {k: payload["teacher"].get(k, payload["settings"]["seed"] if k == "seed" else None)
+                              for k in experiment["teacher"]}}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path} exists but is not a results file this command can add to "
+                         f"({type(exc).__name__}: {exc}); move it away or choose another --out/--name") from exc
+    differs = [f"{block}.{key}" for block in ("dataset", "teacher", "settings")
+               for key in sorted(set(stored[block]) | set(experiment[block]))
+               if stored[block].get(key) != experiment[block].get(key)]
+    if differs:
+        raise ValueError(f"{path} holds another experiment (it differs in {', '.join(differs)}); "
+                         "its runs cannot be mixed with these: choose another --out or --name")
+    return payload
+
+
+def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[str, ...] = PAPER_METHODS,
+              epochs: int = 100, teacher_dim: int = 200, teacher_epochs: int = 100, kind: str = "bpr",
+              mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
+              eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
+              progress: bool = True, cached_only: bool = False, threads: int | None = None) -> dict:
+    """Run the sweep into ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
+
+    Runs already in the JSON with the same configuration (and the same dataset, teacher settings and
+    sweep settings: otherwise ``ValueError``, the file is left alone) are kept and not trained again;
+    every other run is loaded from the model cache or trained, and added to the JSON as soon as it is
+    done. So ``--seeds 0 1 2`` over several sessions assembles into one file.
 
     Parameters
     ----------
@@ -126,7 +137,11 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
         Base model, ``"bpr"`` or ``"lightgcn"``.
     mode : str
         HTD behaviour, ``"authors"`` or ``"clean"``.
-    seed : int
+    seeds : tuple of int
+        The students' seeds; each (method, dim) is run once per seed.
+    teacher_seed : int
+        Seed of the one teacher (and of the data split, where the data is split here). Runs of this
+        seed are the file's ``runs``; the others are ``other_seeds``.
     eval_every : int, optional
         Evaluation period (curves in the JSON).
     out : path
@@ -135,10 +150,11 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
         File-name stem (default: the dataset's name).
     progress : bool
     cached_only : bool
-        Train no student: report the finished (cached) runs only and list the others under
-        ``"not_run"`` (for a sweep finished over several sessions, e.g. ``--dims 10 20 100 200``
-        when the large dimensions have only some methods done). The teacher is still trained
-        if it is not cached.
+        Train no student: add the runs found in the model cache, list the others under ``"not_run"``.
+        The teacher is still trained if it is not cached.
+    threads : int, optional
+        CPU threads for training and evaluation (default: the package's policy,
+        :func:`htd_tutorial.training.training_threads`). Recorded with each run.
 
     Returns
     -------
@@ -148,51 +164,102 @@ def reproduce(data: str, *, dims: tuple[int, ...] = (10, 20, 100, 200),
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     started = time.perf_counter()
-    configs = [RunConfig(method=m, dim=d, epochs=epochs, kind=kind, mode=mode, seed=seed,
-                         eval_every=eval_every or None) for d in dims for m in methods]  # validates first
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat, got {tuple(seeds)!r}")
+    configs = [RunConfig(method=m, dim=d, epochs=epochs, kind=kind, mode=mode, seed=s, eval_every=eval_every or None)
+               for s in seeds for d in dims for m in methods]  # validates first
     if not configs:
         raise ValueError(f"nothing to run: dims={tuple(dims)!r} and methods={tuple(methods)!r} must both be non-empty")
-    dataset = load_dataset(data, seed=seed)
-    teacher, t_history = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=seed,
-                                     eval_every=eval_every or None, progress=progress)
-    teacher_metrics = evaluate(teacher, dataset)["test"]
+    # the teacher's settings, checked as a run's would be
+    RunConfig(method="student", dim=teacher_dim, epochs=teacher_epochs, kind=kind, seed=teacher_seed)
+    if threads is not None:
+        _check_int("threads", threads, low=1)
+    with torch_threads(threads):
+        return _sweep(data, configs, epochs=epochs, teacher_dim=teacher_dim, teacher_epochs=teacher_epochs,
+                      kind=kind, mode=mode, teacher_seed=teacher_seed, eval_every=eval_every, out=Path(out),
+                      name=name, progress=progress, cached_only=cached_only, threads=threads, started=started)
+
+
+def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, teacher_seed, eval_every, out,
+           name, progress, cached_only, threads, started) -> dict:
+    dataset = load_dataset(data, seed=teacher_seed)
     stem = f"{name or dataset.name}_{kind}"
-    payload = {
-        "dataset": dataset.summary(),
-        "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, **teacher_metrics,
-                    "seconds": t_history.seconds, "curve": t_history.curve()},
-        "settings": {"epochs": epochs, "mode": mode, "seed": seed, "lam": 1e-3, "K": 30, "gamma": 0.5,
-                     "group_topology": "Pe", "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 1024},
-        "reference": {"source": "authors' published log, test Recall@50 after 100 epochs", **AUTHORS_LOG},
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
-        "runs": [],
-        "not_run": [],
-    }
-    out = Path(out)
+    path = out / f"{stem}.json"
+    settings = {"epochs": epochs, "mode": mode, "seed": teacher_seed, "lam": 1e-3, "K": 30, "gamma": 0.5,
+                "group_topology": "Pe", "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 1024}
+    experiment = {"dataset": dataset.summary(), "settings": settings,
+                  "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, "seed": teacher_seed}}
+    payload = _previous(path, experiment)  # before the teacher is trained: a wrong file fails in seconds
+    teacher, t_history = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed,
+                                     eval_every=eval_every or None, progress=progress, threads=threads)
+    teacher_metrics = evaluate(teacher, dataset)["test"]
+    entry = _teacher_entry(teacher, t_history, teacher_metrics, threads)
+    if payload is None:
+        payload = {
+            "dataset": experiment["dataset"],
+            "teacher": {**experiment["teacher"], **teacher_metrics, "seconds": t_history.seconds,
+                        "curve": t_history.curve(), "sha256": entry["sha256"], "threads": entry["threads"]},
+            "settings": settings,
+            "reference": {"source": "authors' published log, test Recall@50 after 100 epochs", **AUTHORS_LOG},
+            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                        "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+            "runs": [],
+            "not_run": [],
+        }
+    payload.setdefault("teachers", [])
+    if all(t["sha256"] != entry["sha256"] for t in payload["teachers"]):
+        payload["teachers"].append({**entry, "trained": datetime.date.today().isoformat()})
+    differs = {m: (payload["teacher"][m], teacher_metrics[m]) for m in METRICS
+               if payload["teacher"][m] != teacher_metrics[m]}
+    if differs:
+        print(f"Note: this teacher ({entry['sha256'][:12]}) is not the file's: "
+              + ", ".join(f"{m} {new!r} (file: {old!r})" for m, (old, new) in differs.items())
+              + "; each run records the teacher it used (teacher_sha256, see 'teachers').")
+    stored = {json.dumps(r["config"], sort_keys=True): r for r in all_runs(payload)}
+    finalise(payload)
+    session = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__}
+    requested, missing = 0, []
     for config in configs:
-        try:
-            result = run_method(dataset, teacher, config, progress=progress, train_missing=not cached_only)
-        except NotCachedError:
-            payload["not_run"].append(config.label)
-            print(f"{config.label:>14}: not run yet (skipped: cached runs only)")
+        label = run_label(config.method, config.dim, config.seed, teacher_seed)
+        key = json.dumps(json.loads(json.dumps(asdict(config))), sort_keys=True)
+        if key in stored:
+            requested += 1
+            row = stored[key]
+            print(f"{label:>20}: test Recall@50 {row['Recall@50']:.4f}  NDCG@50 {row['NDCG@50']:.4f}  (in the JSON)")
             continue
+        try:
+            result = run_method(dataset, teacher, config, progress=progress, train_missing=not cached_only,
+                                threads=threads)
+        except NotCachedError:
+            missing.append(label)
+            print(f"{label:>20}: not run yet (skipped: cached runs only)")
+            continue
+        requested += 1
         test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
-        row = {"method": config.method, "dim": config.dim, **test, "seconds": result.history.seconds,
-               "from_cache": result.from_cache, "curve": result.history.curve(), "config": asdict(config)}
-        payload["runs"].append(row)
+        row = {"method": config.method, "dim": config.dim, "seed": config.seed, **test,
+               "seconds": result.history.seconds, "threads": result.history.config.get("threads"),
+               "teacher_sha256": entry["sha256"], "from_cache": result.from_cache, "machine": session,
+               "curve": result.history.curve(), "config": asdict(config)}
+        payload["other_seeds"].append(row)  # finalise() files it under runs or other_seeds
+        stored[key] = row
         payload["wall_seconds"] = time.perf_counter() - started
-        write_json_atomic(out / f"{stem}.json", payload)  # after every run: partial results survive
-        print(f"{config.label:>14}: test Recall@50 {row['Recall@50']:.4f}  NDCG@50 {row['NDCG@50']:.4f}"
+        write_json_atomic(path, finalise(payload))  # after every run: partial results survive
+        print(f"{label:>20}: test Recall@50 {row['Recall@50']:.4f}  NDCG@50 {row['NDCG@50']:.4f}"
               f"  ({'cached' if result.from_cache else f'{result.history.seconds:.0f} s'})")
-    if not payload["runs"]:
+    if not requested:
         raise ValueError(f"none of the {len(configs)} runs is cached yet: run without cached_only first")
-    write_json_atomic(out / f"{stem}.json", payload)
-    print(format_table(payload["runs"]))
+    payload["not_run"] = list(payload["not_run"]) + missing
+    payload["wall_seconds"] = time.perf_counter() - started
+    write_json_atomic(path, finalise(payload))
+    print(format_table(payload["summary"]))
     from ..plots import plot_capacity_gap
+    methods = {e["method"] for e in payload["summary"]}
     reference = {m: AUTHORS_LOG[m] for m in methods if m in AUTHORS_LOG} if dataset.name == "citeulike" else None
-    fig = plot_capacity_gap(payload["runs"], teacher=teacher_metrics["Recall@50"], reference=reference,
-                            title=f"Capacity gap on {dataset.name} ({kind.upper()}, {epochs} epochs)")
+    fig = plot_capacity_gap(payload["summary"], teacher=payload["teacher"]["Recall@50"], reference=reference,
+                            title=f"Capacity gap on {dataset.name} ({kind.upper()}, {epochs} epochs; "
+                                  "mean ± s.e. over seeds where n ≥ 2)")
     figure_path = save_figure_atomic(fig, out / f"{stem}_capacity_gap.png")
-    print(f"wrote {out / f'{stem}.json'} and {figure_path}")
+    print(f"wrote {path} and {figure_path}")
     return payload

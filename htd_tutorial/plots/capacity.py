@@ -20,8 +20,9 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
     Parameters
     ----------
     runs : list of dict
-        Records with keys ``"method"``, ``"dim"`` and ``metric`` (as written by
-        :func:`htd_tutorial.paper.reproduce.reproduce`).
+        Records with keys ``"method"``, ``"dim"`` and ``metric``, one per (method, dim): runs, or the
+        seed summary of a results file (``"summary"``, :func:`htd_tutorial.paper.results.summarise`), whose
+        ``"<metric> se"`` (standard error over seeds; ``None`` for one seed) is drawn as an error bar.
     metric : str
         Which metric to plot.
     teacher : float, optional
@@ -32,12 +33,21 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
 
     Introduced in ``notebooks/01_capacity_gap.ipynb``.
     """
+    cells = [(r["method"], r["dim"]) for r in runs]
+    twice = sorted({cell for cell in cells if cells.count(cell) > 1})
+    if twice:
+        raise ValueError(f"one record per (method, dim) is drawn, got several for {twice}: "
+                         "pass the seed summary (mean ± s.e.) instead of the runs")
     fig, ax = get_ax(ax)
     methods = [m for m in METHOD_COLORS if any(r["method"] == m for r in runs)]
     for method in methods:
         rows = sorted((r for r in runs if r["method"] == method), key=lambda r: r["dim"])
         ax.plot([r["dim"] for r in rows], [r[metric] for r in rows], marker="o", color=METHOD_COLORS[method],
                 label=METHOD_LABELS[method])
+        bars = [r for r in rows if r.get(f"{metric} se") is not None]
+        if bars:  # standard error over seeds, where there are at least two
+            ax.errorbar([r["dim"] for r in bars], [r[metric] for r in bars], yerr=[r[f"{metric} se"] for r in bars],
+                        fmt="none", ecolor=METHOD_COLORS[method], capsize=4, elinewidth=1.2)
         if reference and method in reference:
             ref = sorted(reference[method].items())
             ax.plot([int(d) for d, _ in ref], [v for _, v in ref], linestyle=":", marker="o", mfc="none",

@@ -1,0 +1,291 @@
+"""The results JSON files of the paper's commands: the one place that reads, writes and summarises them.
+
+A reproduction is assembled over several sessions (a machine's model cache does not survive from one
+session to the next; only the committed JSON does), so the file itself is the record a sweep resumes
+from. Its layout (``results/<dataset>_<kind>.json``):
+
+- ``dataset``, ``teacher``, ``settings``, ``reference``, ``machine``: what was run, the teacher the file
+  was started with, the authors' log, the machine of that first session;
+- ``runs``: one row per (method, dim) of the seed in ``settings["seed"]`` (also the teacher's seed):
+  the single-seed table the notebooks and the first README table were built on;
+- ``other_seeds``: rows of the same format for the students' other seeds;
+- ``teachers``: every teacher a stored row was distilled from, by the SHA-256 of its embedding tables
+  (``teacher_sha256`` of each row), with its metrics, training seconds and thread count, so a reader
+  sees whether runs from different sessions used a bit-identical teacher;
+- ``summary``: per (method, dim) over all seeds: ``n``, ``seeds``, the mean of each metric and its
+  standard error (``"<metric> se"``: sample standard deviation / sqrt(n); ``None`` for one seed);
+- ``not_run``: the runs asked for that are not stored yet.
+
+Each row: ``method``, ``dim``, ``seed``, the six test metrics, ``seconds`` (training, from the run's
+history), ``threads`` (torch threads when training started; ``None``: not recorded, rows from before
+this was kept), ``teacher_sha256`` (``None`` likewise), ``from_cache``, ``curve`` and ``config`` (the
+:class:`~htd_tutorial.experiments.RunConfig`).
+
+Nothing here imports torch: the command line takes its defaults from this module.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import statistics
+import tempfile
+from pathlib import Path
+
+from ..choices import METHODS
+
+__all__ = ["AUTHORS_LOG", "PAPER_DIMS", "PAPER_METHODS", "DEFAULT_SEEDS", "METRICS", "write_json_atomic",
+           "results_path", "load_results", "all_runs", "mean_and_se", "summarise", "run_label", "finalise",
+           "readme_table", "update_readme"]
+
+#: Test Recall@50 after 100 epochs in the authors' published log (CiteULike, BPR, teacher dim 200),
+#: as quoted in the shared data README; the reproduction compares against these.
+AUTHORS_LOG = {
+    "teacher": 0.3123,
+    "student": {10: 0.1788, 20: 0.2276, 100: 0.2976, 200: 0.3152},
+    "ftd": {10: 0.2112, 20: 0.2516, 100: 0.3116, 200: 0.3175},
+    "htd": {10: 0.2282, 20: 0.2744, 100: 0.3116, 200: 0.3200},
+}
+#: The paper's capacity-gap grid (the ``reproduce`` command's defaults): student dimensions and methods.
+PAPER_DIMS = (10, 20, 100, 200)
+PAPER_METHODS = ("student", "de", "ftd", "htd")
+#: Student seeds of ``reproduce`` unless told otherwise (the teacher's seed is separate).
+DEFAULT_SEEDS = (0,)
+#: The test metrics every row holds (and the summary averages).
+METRICS = tuple(f"{m}@{k}" for m in ("Recall", "NDCG") for k in (10, 20, 50))
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_LABELS = {"student": "Student", "fitnet": "FitNet", "de": "DE", "ftd": "FTD", "htd": "HTD"}
+
+
+# ------------------------------------------------------------------------------------------ files
+def write_json_atomic(path: str | Path, payload: dict) -> Path:
+    """Write ``payload`` as indented JSON via a temporary file and a rename (never half-written).
+
+    Whatever fails (a value JSON cannot hold, a full disk, the rename), the previous file at ``path``
+    is left as it was and the temporary file is removed. NaN and infinite numbers are refused
+    (``TypeError``/``ValueError`` naming the file): JSON has no such numbers, and a results file with
+    them is a results file no strict reader (a browser, ``jq``) can open.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the results from the other users of a shared folder
+            try:
+                json.dump(payload, handle, indent=1, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                why = ("NaN and infinite numbers are not valid JSON" if "Out of range float" in str(exc)
+                       else str(exc))
+                raise type(exc)(f"{path} not written: {why}") from exc
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def results_path(name: str | Path) -> Path:
+    """Where a stored result lives: ``name`` itself if it is absolute or exists from the working
+    directory, else ``<repository>/results/<name>`` (the folder the reproduce command writes to).
+
+    On Colab (the package installed, no repository) the returned path does not exist, and
+    :func:`load_results` says so.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    path = Path(name).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return REPO_ROOT / "results" / path
+
+
+def load_results(path: str | Path, *, verbose: bool = True,
+                 command: str = "python -m htd_tutorial reproduce --data citeulike") -> dict | None:
+    """Read a results JSON file, or return ``None`` with a message saying why it cannot be used.
+
+    Parameters
+    ----------
+    path : str or Path
+        E.g. ``results/citeulike_bpr.json``.
+    verbose : bool
+        Print one line: what was loaded (how many runs) or why nothing was.
+    command : str
+        The command that writes the file (named in the message when it is missing).
+
+    Returns
+    -------
+    dict or None
+        The file's content; ``None`` when the file is missing, is not valid JSON, or has no
+        ``"runs"`` list.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    from ..cache import shown_path  # (torch; only when a file is read)
+
+    path = Path(path)
+    shown = shown_path(path)
+    reason = None
+    payload = None
+    if not path.is_file():
+        reason = (f"{shown} does not exist yet. It is written by `{command}` (see the README); "
+                  "the cells that use it are skipped.")
+    else:
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            reason = f"{shown} cannot be read ({type(exc).__name__}: {exc}); the cells that use it are skipped."
+        else:
+            if not isinstance(payload, dict) or not isinstance(payload.get("runs"), list) or not payload["runs"]:
+                reason = f"{shown} holds no finished runs yet; the cells that use it are skipped."
+                payload = None
+    if verbose:
+        if payload is None:
+            print(f"No stored results: {reason}")
+        else:
+            data = payload.get("dataset", {}).get("dataset", "?")
+            print(f"Loaded {len(payload['runs'])} stored runs on {data} from {shown}.")
+    return payload
+
+
+# ------------------------------------------------------------------------------------------ seeds
+def all_runs(payload: dict) -> list[dict]:
+    """Every stored row: ``runs`` (the first seed) and ``other_seeds``."""
+    return list(payload.get("runs") or []) + list(payload.get("other_seeds") or [])
+
+
+def mean_and_se(values) -> tuple[float, float | None]:
+    """Mean and standard error of the mean (sample standard deviation / sqrt(n)); ``None`` for one value."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("mean_and_se needs at least one value")
+    mean = math.fsum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, statistics.stdev(values) / math.sqrt(len(values))
+
+
+def _order(row: dict) -> tuple:
+    method = row["method"]
+    return (row["dim"], METHODS.index(method) if method in METHODS else len(METHODS), method, row.get("seed", 0))
+
+
+def summarise(rows: list[dict], metrics: tuple[str, ...] = METRICS) -> list[dict]:
+    """Per (method, dim), ordered by dim then method: ``method``, ``dim``, ``n``, ``seeds``, and for each
+    metric its mean over the seeds (``"<metric>"``) and standard error (``"<metric> se"``, ``None`` for n = 1).
+
+    The rows have the layout of a capacity-gap run, so :func:`htd_tutorial.plots.plot_capacity_gap`
+    draws a summary directly (error bars where n >= 2).
+    """
+    cells: dict[tuple[str, int], list[dict]] = {}
+    for row in sorted(rows, key=_order):
+        cells.setdefault((row["method"], row["dim"]), []).append(row)
+    summary = []
+    for (method, dim), group in cells.items():
+        seeds = [r["seed"] for r in group]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"{method} d={dim}: seed stored twice ({seeds})")
+        entry = {"method": method, "dim": dim, "n": len(group), "seeds": seeds}
+        for metric in metrics:
+            entry[metric], entry[f"{metric} se"] = mean_and_se(r[metric] for r in group)
+        summary.append(entry)
+    return summary
+
+
+def run_label(method: str, dim: int, seed: int, first_seed: int) -> str:
+    """``"DE d=20"`` for the first seed (the labels of ``not_run`` before seeds), ``"DE d=20 seed 1"`` else."""
+    label = f"{_LABELS.get(method, method)} d={dim}"
+    return label if seed == first_seed else f"{label} seed {seed}"
+
+
+def finalise(payload: dict) -> dict:
+    """Order the rows (dim, method, seed), split them into ``runs`` (the first seed) and ``other_seeds``,
+    drop stored runs from ``not_run`` and recompute ``summary``; returns ``payload`` (changed in place)."""
+    first = payload["settings"]["seed"]
+    rows = all_runs(payload)
+    for row in rows:  # rows written before seeds were kept: the seed is the config's, the rest was not recorded
+        row.setdefault("seed", row["config"]["seed"])
+        row.setdefault("threads", None)
+        row.setdefault("teacher_sha256", None)
+    rows = sorted(rows, key=_order)
+    payload["runs"] = [r for r in rows if r["seed"] == first]
+    payload["other_seeds"] = [r for r in rows if r["seed"] != first]
+    done = {run_label(r["method"], r["dim"], r["seed"], first) for r in rows}
+    payload["not_run"] = [label for label in dict.fromkeys(payload.get("not_run") or []) if label not in done]
+    payload["summary"] = summarise(rows)
+    return payload
+
+
+# ------------------------------------------------------------------------------------------ README
+def _cell(entry: dict | None, metric: str) -> str:
+    if entry is None:
+        return "–"
+    se = entry[f"{metric} se"]
+    return f"{entry[metric]:.4f} ({entry['n']})" if se is None else f"{entry[metric]:.4f} ± {se:.4f} ({entry['n']})"
+
+
+def readme_table(payload: dict, *, metric: str = "Recall@50", methods: tuple[str, ...] = PAPER_METHODS) -> str:
+    """The README's results table (Markdown) from a results file's ``summary``: one row per dimension,
+    each cell ``mean ± s.e. (n)`` over seeds (``mean (1)`` for one seed, ``–`` not run), and the authors'
+    log (Student / FTD / HTD) where the file has a ``reference``."""
+    summary = {(e["method"], e["dim"]): e for e in payload["summary"]}
+    reference = payload.get("reference") or {}
+    logged = [m for m in ("student", "ftd", "htd") if isinstance(reference.get(m), dict)]
+    head = ["student dim", *(_LABELS.get(m, m) for m in methods)]
+    if logged:
+        head.append("authors: " + " / ".join(_LABELS[m] for m in logged))
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for dim in sorted({e["dim"] for e in payload["summary"]}):
+        cells = [str(dim), *(_cell(summary.get((m, dim)), metric) for m in methods)]
+        if logged:
+            values = [reference[m].get(str(dim), reference[m].get(dim)) for m in logged]
+            cells.append(" / ".join("–" if v is None else f"{v:.4f}" for v in values))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: str | Path, payload: dict, *, name: str) -> bool:
+    """Replace the table between ``<!-- results-table: NAME -->`` and ``<!-- /results-table -->`` in
+    ``readme`` with :func:`readme_table` (atomically); returns whether the text changed. ``ValueError``
+    when the markers are missing."""
+    readme = Path(readme)
+    text = readme.read_text(encoding="utf-8")
+    pattern = re.compile(rf"(<!-- results-table: {re.escape(name)} -->\n).*?(<!-- /results-table -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme} has no '<!-- results-table: {name} -->' ... '<!-- /results-table -->' block")
+    new = pattern.sub(lambda m: m.group(1) + readme_table(payload) + "\n" + m.group(2), text)
+    if new == text:
+        return False
+    fd, tmp = tempfile.mkstemp(dir=readme.parent, prefix=readme.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(new)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, readme)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m htd_tutorial.paper.results README.md results/citeulike_bpr.json``: rewrite the file's
+    README table from its summary (the block is named after the file's stem)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m htd_tutorial.paper.results README.md RESULTS.json", file=sys.stderr)
+        return 2
+    readme, results = map(Path, args)
+    payload = json.loads(results.read_text())
+    changed = update_readme(readme, finalise(payload), name=results.stem)
+    print(f"{readme}: {'table updated' if changed else 'table already up to date'} ({results.stem})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
