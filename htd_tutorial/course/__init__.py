@@ -1,7 +1,9 @@
 """The course layer: what the notebooks use on top of the library, and nothing the library needs.
 
-``common`` holds the shared defaults and helpers of every notebook (datasets, teacher, claims),
-``lessons`` the helpers of notebooks 02-03, ``analysis`` those of notebook 04, ``explorer`` the
+``recipes`` owns the course's recipes (teacher, students, distillation, lesson sizes and seeds),
+``common`` the shared helpers of every notebook (datasets, teacher, ``claim``), ``seeds`` the seed
+sweep command and ``evidence`` its statistics and the lessons (each stated once), ``lessons`` the
+helpers of notebooks 02-03, ``analysis`` those of notebook 04, ``explorer`` the
 interactive explorer of notebook 05 (settings, compute, widget) and ``exercises`` the self-checks
 (the engine and one module per notebook). Nothing outside this folder imports it.
 ``from htd_tutorial.course import claim, course_teacher, ...`` reads the names of ``common``.

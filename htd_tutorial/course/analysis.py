@@ -90,23 +90,25 @@ def compare_with_reference(payload: dict, *, metric: str = "Recall@50", toleranc
     Returns
     -------
     pandas.DataFrame
-        One row per stored run that has a reference value: ``method``, ``dim``, ``ours``,
-        ``authors``, ``difference`` (ours − authors), ``within`` (``|difference| <= tolerance``).
+        One row per stored cell that has a reference value: ``method``, ``dim``, ``seeds`` (how many
+        runs ``ours`` averages: the file's seed ``"summary"`` when it has one, else its runs),
+        ``ours``, ``authors``, ``difference`` (ours − authors), ``within`` (``|difference| <= tolerance``).
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     reference = payload.get("reference") or {}
     rows = []
-    for run in payload["runs"]:
+    for run in payload.get("summary") or payload["runs"]:  # the seed means where the file has them
         table = reference.get(run["method"])
         if not isinstance(table, dict):
             continue
         value = table.get(str(run["dim"]), table.get(run["dim"]))
         if value is None:
             continue
-        rows.append({"method": run["method"], "dim": int(run["dim"]), "ours": float(run[metric]),
-                     "authors": float(value), "difference": float(run[metric]) - float(value)})
-    frame = pd.DataFrame(rows, columns=["method", "dim", "ours", "authors", "difference"])
+        rows.append({"method": run["method"], "dim": int(run["dim"]), "seeds": int(run.get("n", 1)),
+                     "ours": float(run[metric]), "authors": float(value),
+                     "difference": float(run[metric]) - float(value)})
+    frame = pd.DataFrame(rows, columns=["method", "dim", "seeds", "ours", "authors", "difference"])
     frame["within"] = frame["difference"].abs() <= tolerance
     return frame.sort_values(["dim", "method"], kind="stable").reset_index(drop=True)
 

@@ -111,7 +111,8 @@ def lesson_runs(data, *, dims, path: str | Path = SEEDS_FILE, **settings) -> pd.
     """The stored seed sweep, when it describes these settings; else ``None`` and a printed note.
 
     The sweep was trained on the course's dataset with :data:`~htd_tutorial.course.recipes.DISTILL`
-    at the dimensions :func:`~htd_tutorial.course.seeds.sweep_runs` lists. With another dataset, a
+    at the dimensions :func:`~htd_tutorial.course.seeds.sweep_runs` lists. The runs of the held-out
+    :data:`~htd_tutorial.course.recipes.CHECK_SEEDS` are left out (they are the tests'). With another dataset, a
     dimension it does not hold or a recipe setting (``settings``, e.g. ``epochs=30`` or ``K=5``) that
     differs from the recipe's, a notebook has only its live run, and says so.
 
@@ -135,7 +136,11 @@ def lesson_runs(data, *, dims, path: str | Path = SEEDS_FILE, **settings) -> pd.
         print(f"Note: {why}; with these settings the live run (one seed) is all this notebook shows, "
               "so read its differences with care.")
         return None
+    from .recipes import CHECK_SEEDS
+
     runs = pd.DataFrame(payload["runs"])
+    # the held-out seeds are for tests/test_lesson_seeds.py only: a notebook never sees them
+    runs = runs[~runs["seed"].isin(CHECK_SEEDS)].reset_index(drop=True)
     runs.attrs["teacher"] = payload.get("teacher", {})
     return runs
 

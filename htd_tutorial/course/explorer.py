@@ -42,6 +42,7 @@ from ..plots.maps import Projection, align_to, figure_png, load_umap, pca_2d, pl
 from ..evaluation import evaluate
 from ..experiments import RunConfig, RunResult, run_method
 from ..models import Recommender
+from .._checks import integer
 from ..topology import group_agreement, sample_entities, topology_report
 from ..training import torch_threads
 
@@ -69,12 +70,6 @@ EXPLORER_DATASETS = ("synthetic", "movielens-100k")
 #: Steps of one computation, for the progress bar.
 STAGES = ("checking the setting", "training or loading the student", "training or loading HTD (for the colours)",
           "2-D map of the teacher space", "2-D map of the student space", "topology metrics", "drawing")
-
-
-def _positive_int(name: str, value, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _positive_float(name: str, value) -> float:
@@ -145,33 +140,33 @@ class ExplorerSettings:
         dims = tuple(self.dims) if not isinstance(self.dims, (str, bytes)) else ()
         if not dims:
             raise ValueError(f"dims must be a non-empty sequence of student dimensions, got {self.dims!r}")
-        dims = tuple(_positive_int("each student dimension in dims", d) for d in dims)
+        dims = tuple(integer("each student dimension in dims", d, low=1) for d in dims)
         if list(dims) != sorted(set(dims)):
             raise ValueError(f"dims must be increasing without repeats, got {dims}")
         object.__setattr__(self, "dims", dims)
         if self.dim not in dims:
             raise ValueError(f"the first dimension shown, dim={self.dim!r}, must be one of dims={dims}")
-        _positive_int("K_max", self.K_max)
-        _positive_int("K", self.K)
+        integer("K_max", self.K_max, low=1)
+        integer("K", self.K, low=1)
         if self.K > self.K_max:
             raise ValueError(f"K={self.K} is larger than K_max={self.K_max}")
         if self.method not in EXPLORER_METHODS:
             raise ValueError(f"method must be one of {EXPLORER_METHODS}, got {self.method!r}")
-        _positive_int("epochs", self.epochs)
+        integer("epochs", self.epochs, low=1)
         _positive_float("lr", self.lr)
-        _positive_int("batch_size", self.batch_size)
+        integer("batch_size", self.batch_size, low=1)
         if isinstance(self.lam, bool) or not isinstance(self.lam, (int, float)) or not self.lam >= 0:
             raise ValueError(f"lam must be a number >= 0, got {self.lam!r}")
         if self.mode not in ("authors", "clean"):
             raise ValueError(f"mode must be 'authors' or 'clean', got {self.mode!r}")
-        _positive_int("n_users_shown", self.n_users_shown)
-        _positive_int("n_items_shown", self.n_items_shown)
-        _positive_int("k_neighbours", self.k_neighbours)
-        _positive_int("umap_neighbors", self.umap_neighbors, low=2)
-        _positive_int("umap_epochs", self.umap_epochs)
-        _positive_int("seed", self.seed, low=0)
+        integer("n_users_shown", self.n_users_shown, low=1)
+        integer("n_items_shown", self.n_items_shown, low=1)
+        integer("k_neighbours", self.k_neighbours, low=1)
+        integer("umap_neighbors", self.umap_neighbors, low=2)
+        integer("umap_epochs", self.umap_epochs, low=1)
+        integer("seed", self.seed, low=0)
         if self.torch_threads is not None:
-            _positive_int("torch_threads", self.torch_threads)
+            integer("torch_threads", self.torch_threads, low=1)
 
     def replace(self, **changes) -> "ExplorerSettings":
         """A copy with some settings changed (checked again); an unknown name raises ValueError."""
@@ -688,9 +683,10 @@ class ExplorerWidget:
         return None
 
 
-def claim(holds, statement: str, data: Interactions) -> bool:
-    """:func:`htd_tutorial.course.claim` about :data:`DEFAULT_EXPLORER_DATASET` (the text of notebook 05).
+def claim(holds, statement: str, data: Interactions, **options) -> bool:
+    """:func:`htd_tutorial.course.claim` about :data:`DEFAULT_EXPLORER_DATASET` (the text of notebook 05);
+    ``options`` (``evidence``, ``applies``) are passed on.
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
-    return course_claim(holds, statement, data, reference=DEFAULT_EXPLORER_DATASET)
+    return course_claim(holds, statement, data, reference=DEFAULT_EXPLORER_DATASET, **options)

@@ -62,7 +62,7 @@ def sweep_runs() -> list[SweepRun]:
        :data:`~recipes.CURVE_SEEDS` (the fair baseline: every method gets the same search);
     3. ``check``: the lesson and tuning runs at :data:`~recipes.CHECK_SEEDS`, seeds no lesson was
        written with;
-    4. ``pointwise``: the point-wise FitNet hint at the lesson dimensions, seeds :data:`~recipes.LESSON_SEEDS`;
+    4. ``pointwise``: the point-wise FitNet hint at the lesson dimensions, the lesson and check seeds;
     5. ``curve``: student, FTD and HTD at every :data:`~recipes.STUDENT_DIMS`, seeds
        :data:`~recipes.CURVE_SEEDS` (the crossover curve of notebook 04);
     6. ``de``: DE wherever the curve and the tuning have the other methods (last: the most expensive
@@ -76,7 +76,8 @@ def sweep_runs() -> list[SweepRun]:
                for d in lesson_dims for m in core]
     wanted += [SweepRun(m, d, s, r, "check") for r in recipes.TUNED_LRS for s in recipes.CHECK_SEEDS
                for d in lesson_dims for m in core]
-    wanted += [SweepRun("fitnet", d, s, lr, "pointwise") for s in recipes.LESSON_SEEDS for d in lesson_dims]
+    wanted += [SweepRun("fitnet", d, s, lr, "pointwise") for s in recipes.LESSON_SEEDS + recipes.CHECK_SEEDS
+               for d in lesson_dims]
     wanted += [SweepRun(m, d, s, lr, "curve") for s in recipes.CURVE_SEEDS for d in recipes.STUDENT_DIMS
                for m in core]
     wanted += [SweepRun("de", d, s, lr, "de") for s in recipes.CURVE_SEEDS for d in recipes.STUDENT_DIMS]

@@ -23,7 +23,7 @@ import torch
 
 from ..cache import get_teacher, tensor_digest
 from ..data import load_dataset
-from ..data.split import _check_int
+from .._checks import integer as _check_int
 from ..evaluation import evaluate
 from ..experiments import NotCachedError, RunConfig, run_method
 from ..training import torch_threads

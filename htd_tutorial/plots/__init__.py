@@ -1,6 +1,7 @@
 """Pictures: ``style`` (one colour and label per method, axes helpers), ``capacity`` (data counts,
 training curves, the capacity gap), ``topology`` (notebooks 02-03), ``analysis`` (notebook 04 and
-the ablation) and ``maps`` (2-D UMAP/PCA maps of embedding spaces and their alignment).
+the ablation), ``maps`` (2-D UMAP/PCA maps of embedding spaces and their alignment) and ``seeds``
+(curves with error bars and paired differences over seeds).
 
 Each ``plot_*`` function only draws what the library computed. Every one of them returns the
 matplotlib Figure it drew, and a chart on one axes takes ``ax`` (draw there; default: a new figure,

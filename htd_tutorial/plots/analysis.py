@@ -43,7 +43,7 @@ def plot_stored_capacity_gap(payload: dict, *, metric: str = "Recall@50", ax=Non
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
-    runs = payload.get("runs") or []
+    runs = payload.get("summary") or payload.get("runs") or []  # seed means ± s.e. where the file has them
     if not runs:
         raise ValueError("the stored results hold no runs")
     stored = payload.get("reference") or {}
