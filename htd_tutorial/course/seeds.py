@@ -65,8 +65,8 @@ def sweep_runs() -> list[SweepRun]:
     4. ``pointwise``: the point-wise FitNet hint at the lesson dimensions, the lesson and check seeds;
     5. ``curve``: student, FTD and HTD at every :data:`~recipes.STUDENT_DIMS`, seeds
        :data:`~recipes.CURVE_SEEDS` (the crossover curve of notebook 04);
-    6. ``de``: DE wherever the curve and the tuning have the other methods (last: the most expensive
-       method and no lesson rests on it alone).
+    6. ``de``: DE on the curve (last: the most expensive method, and no lesson rests on it alone;
+       it is not in the learning-rate search).
     """
     lr = recipes.DISTILL["lr"]
     lesson_dims = (recipes.SMALL_DIM, recipes.LARGE_DIM)
@@ -81,8 +81,6 @@ def sweep_runs() -> list[SweepRun]:
     wanted += [SweepRun(m, d, s, lr, "curve") for s in recipes.CURVE_SEEDS for d in recipes.STUDENT_DIMS
                for m in core]
     wanted += [SweepRun("de", d, s, lr, "de") for s in recipes.CURVE_SEEDS for d in recipes.STUDENT_DIMS]
-    wanted += [SweepRun("de", d, s, r, "de") for r in recipes.TUNED_LRS for s in recipes.CURVE_SEEDS
-               for d in lesson_dims]
     seen, runs = set(), []
     for run in wanted:
         key = (run.method, run.dim, run.seed, run.lr)
