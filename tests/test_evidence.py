@@ -73,7 +73,8 @@ def test_lesson_runs_only_where_the_stored_sweep_describes_the_settings(tmp_path
     other = Interactions("synthetic", n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]], test=[[0, 2]])
     for kwargs, why in [(dict(data=other, dims=(4,), epochs=20), "the stored seeds are on movielens-100k"),
                         (dict(data=data, dims=(4,), epochs=21), "the stored seeds use epochs = 20"),
-                        (dict(data=data, dims=(4, 6), epochs=20), "no student of dimension [6]")]:
+                        (dict(data=data, dims=(4, 6), epochs=20), "dimensions 4 and 32, not [6]"),
+                        (dict(data=data, dims=(2, 32), epochs=20), "dimensions 4 and 32, not [2]")]:
         assert lesson_runs(path=path, **kwargs) is None
         assert why in capsys.readouterr().out
     assert lesson_runs(data, dims=(4,), epochs=20, path=tmp_path / "none.json") is None
