@@ -25,7 +25,7 @@ import pandas as pd
 
 from .seeds import SEEDS_FILE
 
-__all__ = ["Lesson", "LESSONS", "lesson_difference", "check_lesson", "Spread", "Difference", "load_seed_runs", "lesson_runs", "contrast", "tuned_choice", "tuned_table", "select", "spread", "compare", "seed_table"]
+__all__ = ["Lesson", "LESSONS", "lesson_difference", "check_lesson", "Spread", "Difference", "load_seed_runs", "lesson_runs", "tuned_choice", "tuned_table", "select", "spread", "compare", "seed_table"]
 
 #: How a method is named in a difference's printout.
 SHORT_NAMES = {"student": "Student", "fitnet": "FitNet", "de": "DE", "ftd": "FTD", "htd": "HTD"}
@@ -181,23 +181,6 @@ def compare(runs: pd.DataFrame, a: tuple[str, int], b: tuple[str, int], metric: 
         raise ValueError(f"{a} and {b} share no seed")
     return Difference(_name(a, lr_a), _name(b, lr_b), metric, tuple(int(s) for s in shared),
                       tuple(float(v) for v in (left[shared] - right[shared])))
-
-
-def contrast(first: Difference, second: Difference, label: str | None = None) -> Difference:
-    """The paired difference of two differences over their shared seeds: ``first − second``.
-
-    E.g. FTD's gain over the student at dimension 4 minus its gain at dimension 32: "is the gain
-    smaller for the tiny student?" is then one paired comparison with its own noise.
-    """
-    if first.metric != second.metric:
-        raise ValueError(f"cannot contrast {first.metric} with {second.metric}")
-    one, two = dict(zip(first.seeds, first.values)), dict(zip(second.seeds, second.values))
-    shared = tuple(s for s in first.seeds if s in two)
-    if not shared:
-        raise ValueError("the two differences share no seed")
-    name = label or f"({first.a} − {first.b})"
-    return Difference(name, f"({second.a} − {second.b})", first.metric, shared,
-                      tuple(one[s] - two[s] for s in shared))
 
 
 def tuned_choice(runs: pd.DataFrame, method: str, dim: int, lrs, *, metric: str = "valid Recall@50",
