@@ -179,15 +179,17 @@ def test_claim_prints_what_it_checked_and_fails_only_where_the_text_makes_it(tin
     course_data = Interactions(course.DEFAULT_DATASET, n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]],
                                test=[[0, 2]])
     monkeypatch.setenv("HTD_STRICT_CLAIMS", "1")
-    assert course.claim(True, "it holds", course_data, evidence="0.5 > 0.4") is True
+    verdict = course.claim(True, "it holds", course_data, evidence="0.5 > 0.4")
+    assert verdict.holds is True and bool(verdict)
+    assert verdict._ipython_display_() is None  # a cell ending with a claim shows no stray "True"
     assert capsys.readouterr().out == "✓ it holds — 0.5 > 0.4\n"
     with pytest.raises(AssertionError, match="does not hold with the shipped settings: it fails — 0.3 < 0.4"):
         course.claim(False, "it fails", course_data, evidence="0.3 < 0.4")
     assert "✗ This lesson does not hold with these settings: it fails — 0.3 < 0.4" in capsys.readouterr().out
     # other data, or settings the text does not describe: reported, never raised
-    assert course.claim(np.bool_(False), "it fails", tiny) is False
-    assert course.claim(False, "it fails", course_data, applies=False) is False
+    assert course.claim(np.bool_(False), "it fails", tiny).holds is False
+    assert course.claim(False, "it fails", course_data, applies=False).holds is False
     assert capsys.readouterr().out.count("✗ This lesson does not hold with these settings: it fails") == 2
     # a learner's kernel (no HTD_STRICT_CLAIMS): the notebook goes on
     monkeypatch.delenv("HTD_STRICT_CLAIMS")
-    assert course.claim(False, "it fails", course_data) is False
+    assert course.claim(False, "it fails", course_data).holds is False

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -105,7 +106,7 @@ def _strict_claims() -> bool:
 
 
 def claim(holds, statement: str, data: Interactions | None = None, *, evidence=None, applies: bool = True,
-          reference: str = DEFAULT_DATASET) -> bool:
+          reference: str = DEFAULT_DATASET) -> "Verdict":
     """Check a lesson's claim about a result and print what was checked, with its numbers.
 
     Prints ``✓ statement — evidence`` when the claim holds, and ``✗ This lesson does not hold with
@@ -135,8 +136,9 @@ def claim(holds, statement: str, data: Interactions | None = None, *, evidence=N
 
     Returns
     -------
-    bool
-        ``holds``.
+    Verdict
+        True when the claim holds (``bool(verdict)``, ``verdict.holds``); a cell that ends with a
+        claim shows only the printed line, not a stray ``True``.
 
     Raises
     ------
@@ -149,12 +151,26 @@ def claim(holds, statement: str, data: Interactions | None = None, *, evidence=N
     detail = f" — {evidence}" if evidence is not None else ""
     if holds:
         print(f"✓ {statement}{detail}")
-        return True
+        return Verdict(True)
     about_these = applies and (data is None or data.name == DATASETS.get(reference, reference))
     print(f"✗ This lesson does not hold with these settings: {statement}{detail}")
     if about_these and _strict_claims():
         raise AssertionError(f"the lesson's claim does not hold with the shipped settings: {statement}{detail}")
-    return False
+    return Verdict(False)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`claim` found: truthy when the claim holds. It has no display of its own, because
+    :func:`claim` has printed the verdict with its numbers already."""
+
+    holds: bool
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+    def _ipython_display_(self) -> None:
+        """Show nothing when a notebook cell ends with a claim (the claim printed its line)."""
 
 
 def course_teacher(data: Interactions, *, epochs: int | None = None, seed: int = SEED, progress: bool = True,
