@@ -42,6 +42,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
@@ -326,6 +327,8 @@ def _run_all_and_wait(page, done_text: str | None, deadline_s: float, log: list[
         if attempt == RECOVERIES:
             break
         log.append(f"Run All lost (kernel idle, nothing queued for {STALL_S} s): reloading the page")
+        warnings.warn(f"JupyterLab lost a Run All (attempt {attempt + 1}); the page is reloaded and run again",
+                      stacklevel=2)   # shown in pytest's summary even when the test then passes
         page.reload(timeout=PAGE_LOAD_S * 1000)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=PAGE_LOAD_S * 1000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator", timeout=PAGE_LOAD_S * 1000)
