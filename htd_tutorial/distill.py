@@ -116,6 +116,13 @@ class Distiller(nn.Module):
         self.register_buffer("t_items", items, persistent=False)
 
     @property
+    def loss_weights(self) -> dict[str, float]:
+        """``{term: weight}``: the factor each logged term carries in the training loss, so that
+        ``out["loss"] = sum(weight * out[term])``. The trainer uses it to record what each term adds to
+        the loss (:attr:`htd_tutorial.training.History.loss_trace`); subclasses define it."""
+        return {}
+
+    @property
     def teacher_dim(self) -> int:
         """d_t, the teacher's embedding dimension."""
         return int(self.t_users.shape[1])
@@ -161,6 +168,11 @@ class FTDDistiller(Distiller):
         t_users, t_items = self.teacher(users, items)
         value = ftd_loss(torch.cat([s_users, s_items]), torch.cat([t_users, t_items]), eps=self.eps)
         return {"loss": self.lam * value, "ftd": value.detach()}
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        """``{"ftd": lambda}``."""
+        return {"ftd": self.lam}
 
 
 class HTDDistiller(Distiller):
@@ -236,6 +248,13 @@ class HTDDistiller(Distiller):
         """The Gumbel-softmax temperature this distiller uses at ``epoch`` of ``max_epoch``."""
         return gumbel_temperature(epoch, max_epoch, lag=self.options.tau_lag)
 
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        """``lambda * gamma`` for the entity and group levels, ``lambda * (1 - gamma)`` for L_GA (the
+        parts of ``lambda * L_HTD``; ``"htd"`` itself is their sum and carries no weight of its own)."""
+        gamma = self.htd.gamma
+        return {"entity": self.lam * gamma, "group": self.lam * gamma, "ga": self.lam * (1 - gamma)}
+
 
 class DEDistiller(Distiller):
     """DE (HTD's group-assignment reconstruction alone, gamma = 0): ``lam * L_GA``.
@@ -263,6 +282,11 @@ class DEDistiller(Distiller):
         value = self.de(s_users, s_items, t_users, t_items, self.temperature(epoch, max_epoch))
         return {"loss": self.lam * value, "ga": value.detach()}
 
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        """``{"ga": lambda}``."""
+        return {"ga": self.lam}
+
     def temperature(self, epoch: int, max_epoch: int) -> float:
         """The Gumbel-softmax temperature this distiller uses at ``epoch`` of ``max_epoch``."""
         return gumbel_temperature(epoch, max_epoch, lag=self.tau_lag)
@@ -289,6 +313,11 @@ class FitNetDistiller(Distiller):
         t_users, t_items = self.teacher(users, items)
         value = self.users_hint(s_users, t_users) + self.items_hint(s_items, t_items)
         return {"loss": self.lam * value, "hint": value.detach()}
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        """``{"hint": lambda}``."""
+        return {"hint": self.lam}
 
 
 def make_distiller(method: str, teacher_users=None, teacher_items=None, student_dim: int | None = None, *,

@@ -21,7 +21,7 @@ from .optim import OPTIMIZERS, make_optimizer
 from .sampling import TripleSampler
 
 __all__ = ["History", "train", "resolve_device", "seed_everything", "training_threads", "torch_threads",
-           "SMALL_DATA_CELLS"]
+           "loss_weights", "SMALL_DATA_CELLS"]
 
 #: Datasets with at most this many user x item pairs train on one CPU thread by default (see
 #: :func:`training_threads`): MovieLens-100K (1.6 M) and the synthetic data (0.5 M) do, CiteULike
@@ -54,7 +54,14 @@ class History:
     ----------
     losses : list of dict
         One record per epoch: ``{"epoch": e, "loss": total, "bpr": ..., <distillation terms>,
-        "seconds": training time of the epoch}`` (losses summed over the epoch's batches).
+        "seconds": training time of the epoch}`` (losses summed over the epoch's batches; the
+        distillation terms as the distiller computed them, before lambda).
+    loss_trace : list of dict
+        One record per epoch: what each term added to the training loss, as a mean per batch:
+        ``{"epoch": e, "bpr": mean L_BPR, <term>: mean weight * term, ..., "loss": mean total}``,
+        the weights being the distiller's :attr:`~htd_tutorial.distill.Distiller.loss_weights`
+        (lambda for FTD; lambda * gamma for HTD's entity and group levels, lambda * (1 - gamma) for
+        its L_GA), so the terms add up to ``"loss"``. Read it with :meth:`trace_frame`.
     metrics : list of dict
         One record per evaluation: ``{"epoch": e, "split": "test", "Recall@50": ..., ...}``.
     seconds : float
@@ -69,6 +76,7 @@ class History:
     metrics: list = field(default_factory=list)
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
+    loss_trace: list = field(default_factory=list)
 
     def final(self, metric: str = "Recall@50", split: str = "test") -> float:
         """The metric at the last evaluation (the paper reports the last epoch)."""
@@ -87,15 +95,28 @@ class History:
         import pandas as pd
         return pd.DataFrame(self.metrics)
 
+    def trace_frame(self):
+        """:attr:`loss_trace` as a pandas DataFrame indexed by epoch (one column per term).
+
+        Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+        """
+        import pandas as pd
+        if not self.loss_trace:
+            raise ValueError("this history has no loss trace (it was trained before the trace was recorded)")
+        return pd.DataFrame(self.loss_trace).set_index("epoch")
+
     def to_dict(self) -> dict:
         """Plain-JSON form (for cache files and results/)."""
-        return {"losses": self.losses, "metrics": self.metrics, "seconds": self.seconds, "config": self.config}
+        return {"losses": self.losses, "metrics": self.metrics, "seconds": self.seconds, "config": self.config,
+                "loss_trace": self.loss_trace}
 
     @classmethod
     def from_dict(cls, state: dict) -> "History":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (a state without ``"loss_trace"``, written before it existed, gives an
+        empty trace)."""
         return cls(losses=list(state["losses"]), metrics=list(state["metrics"]),
-                   seconds=float(state["seconds"]), config=dict(state["config"]))
+                   seconds=float(state["seconds"]), config=dict(state["config"]),
+                   loss_trace=list(state.get("loss_trace", [])))
 
 
 def training_threads(data: Interactions, device: torch.device, threads: int | None = None) -> int:
@@ -242,6 +263,7 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
         if extra:
             extra_opt = make_optimizer("adam", extra, lr=lr, weight_decay=weight_decay)
     sampler = TripleSampler(data, batch_size, seed=seed)
+    weights = loss_weights(distiller)
     history = History(config={"epochs": epochs, "lr": lr, "weight_decay": weight_decay, "batch_size": batch_size,
                               "optimizer": optimizer, "seed": seed, "dim": model.dim,
                               "model": type(model).__name__, "threads": torch.get_num_threads(),
@@ -295,6 +317,7 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
         seconds = time.perf_counter() - started
         history.seconds += seconds
         history.losses.append({"epoch": epoch + 1, **totals, "seconds": seconds})
+        history.loss_trace.append(_trace_record(epoch + 1, totals, weights, len(sampler)))
         if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             record(epoch + 1)
             top = f"Recall@{max(ks)}"
@@ -304,6 +327,30 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
     bar.close()
     model.eval()
     return history
+
+
+def loss_weights(distiller: torch.nn.Module | None) -> dict[str, float]:
+    """``{term: weight}``: how each logged term of ``distiller`` enters the training loss.
+
+    The distiller's own :attr:`~htd_tutorial.distill.Distiller.loss_weights` when it has them (every
+    distiller of :mod:`htd_tutorial.distill` does); none for a plain student or a distiller without
+    them (its loss trace then holds only L_BPR and the total).
+    """
+    if distiller is None:
+        return {}
+    return {name: float(weight) for name, weight in dict(getattr(distiller, "loss_weights", {})).items()}
+
+
+def _trace_record(epoch: int, totals: dict[str, float], weights: dict[str, float], steps: int) -> dict:
+    """One epoch of :attr:`History.loss_trace`: per-batch means of L_BPR, of each weighted term, of the loss.
+
+    Computed from the epoch's sums after training has used them, so the trace changes no number of a run.
+    """
+    steps = max(steps, 1)
+    record = {"epoch": epoch, "bpr": totals.get("bpr", 0.0) / steps}
+    record.update({name: weight * totals.get(name, 0.0) / steps for name, weight in weights.items()})
+    record["loss"] = totals.get("loss", 0.0) / steps
+    return record
 
 
 def _where(epoch: int, epochs: int, step: int, steps: int) -> str:

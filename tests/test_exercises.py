@@ -18,9 +18,45 @@ from htd_tutorial.course import exercises
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.course.exercises import (EXERCISES, Exercise, all_exercises, as_number, as_numbers, check, is_correct,
                                     register)
+from htd_tutorial.course.lessons import group_level_pe_by_hand, group_level_pp_by_hand, prototypes_by_hand
 from htd_tutorial.models import make_model
+from htd_tutorial.training import History
 
 SMALL_DIM = 2
+
+
+def _trace(*epochs) -> History:
+    """A History whose loss trace holds the given epochs (means per batch, weights included; numbers made up)."""
+    return History(loss_trace=[{"epoch": e, **values} for e, values in enumerate(epochs, start=1)])
+
+
+def _pe_batch():
+    gen = torch.Generator().manual_seed(0)
+    student = torch.randn(14, 3, generator=gen, dtype=torch.float64)
+    teacher = torch.randn(14, 8, generator=gen, dtype=torch.float64)
+    groups = torch.tensor([0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 3, 5, 5, 5])      # users 0-2, items 3 + k
+    return student, teacher, groups
+
+
+def _pe_masked(student, teacher, groups):
+    """(P, e) without each prototype's own members: the clean reading, not the recipe."""
+    labels = groups.unique()
+    p_t, p_s = prototypes_by_hand(teacher, groups), prototypes_by_hand(student.detach(), groups)
+    unit = lambda x: x / x.norm(dim=1, keepdim=True)  # noqa: E731
+    outside = labels[:, None] != groups[None, :]
+    return (((unit(p_t) @ unit(teacher).T - unit(p_s) @ unit(student).T) ** 2) * outside).sum()
+
+
+def _pe_with_prototype_gradient(student, teacher, groups):
+    labels = groups.unique()
+    p_t = torch.stack([teacher[groups == g].mean(0) for g in labels])
+    p_s = torch.stack([student[groups == g].mean(0) for g in labels])       # not detached
+    unit = lambda x: x / x.norm(dim=1, keepdim=True)  # noqa: E731
+    return ((unit(p_t) @ unit(teacher).T - unit(p_s) @ unit(student).T) ** 2).sum()
+
+
+def _raises(student, teacher, groups):
+    raise IndexError("index 99 is out of bounds")
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +109,14 @@ def inputs(small_data, tmp_path_factory):
                                      index=["authors", "clean", "authors + proto_grad", "authors + mask_pe",
                                             "authors + lag_tau", "student"]),
             "explorer": ExplorerStandIn(),                                                           # 05.2, 05.3
+            # 02.4: lambda L_FTD's share of the loss in the last epoch: 200/600 (small) vs 6/116 (large)
+            "ftd_small": _trace({"bpr": 700.0, "ftd": 300.0, "loss": 1000.0}, {"bpr": 400.0, "ftd": 200.0, "loss": 600.0}),
+            "ftd_large": _trace({"bpr": 700.0, "ftd": 34.0, "loss": 734.0}, {"bpr": 110.0, "ftd": 6.0, "loss": 116.0}),
+            # 03.1: first epoch 300 / (20 + 10) = 10
+            "ftd_history": _trace({"bpr": 700.0, "ftd": 300.0, "loss": 1000.0}, {"bpr": 400.0, "ftd": 200.0, "loss": 600.0}),
+            "htd_history": _trace({"bpr": 700.0, "entity": 20.0, "group": 10.0, "ga": 5.0, "loss": 735.0},
+                                  {"bpr": 300.0, "entity": 8.0, "group": 2.0, "ga": 1.0, "loss": 311.0}),
+            **dict(zip(("student", "teacher_emb", "groups"), _pe_batch())),                           # 03.4
         }
 
 
@@ -151,9 +195,19 @@ def _cases(exercise_id: str, inputs: dict) -> tuple[list, list]:
     if exercise_id == "02.3":  # FTD - student at d=4 and d=32
         return [(0.03, -0.01), [0.0302, -0.0099]], [((-0.01, 0.03), "wrong order"), ((-0.03, 0.01), "Signs"),
                                                      ((0.05, 0.01), "subtract")]
-    if exercise_id == "03.1":  # (1e-10)^(5/20) = 10^-2.5
-        return [10 ** -2.5, 0.0031623], [(1e-2, "lagged"), (1e-10 ** (5 / 19), "count from 0"),
-                                         (1e-10 ** (6 / 20), "count from 0"), (0.75, "tau =")]
+    if exercise_id == "02.4":
+        return ["small", " Small "], [("large", "33% of the tiny student's loss and 5% of the roomy")]
+    if exercise_id == "03.1":  # 300 / (20 + 10) = 10, within a factor of 2 counts
+        return [10, 6.0, 19.5], [(4.0, "factor of 2"), (25, "is 10.0 times as large (20.0 times in the last"),
+                                 (-3, "positive number")]
+    if exercise_id == "03.4":
+        student, teacher, groups = _pe_batch()
+        assert not torch.allclose(_pe_masked(student, teacher, groups),
+                                  group_level_pe_by_hand(student, teacher, groups))
+        return [group_level_pe_by_hand], [(_pe_masked, "own members"), (_pe_with_prototype_gradient, "no_grad"),
+                                          (group_level_pp_by_hand, "one prototype per group"),
+                                          (_raises, "raised IndexError"),
+                                          (lambda s, t, g: 1.5, "torch scalar")]
     if exercise_id == "03.2":  # user groups of sizes 2, 1, 3 and item groups of sizes 1, 2: 4 + 1 + 9 + 1 + 4
         return [19], [(81, "FTD's count"), (5, "ordered pairs"), (10, "ordered pairs"), (27, "different groups"),
                       (9, "m * m")]

@@ -27,8 +27,11 @@ from ..sampling import TripleSampler
 from ..topology import embedding_array
 
 __all__ = ["DISTILL", "KD", "SMALL_DIM", "LARGE_DIM", "distill_run", "results_table", "ftd_by_hand", "show_source",
-           "cosine_matrix", "cluster_order", "popular_items", "real_batch", "pair_counts", "toy_space",
-           "group_coherence", "item_table", "teacher_clusters", "neighbour_agreement", "umap_maps"]
+           "cosine_matrix", "cluster_order", "popular_items", "real_batch", "batch_triples", "pair_counts",
+           "toy_space", "group_coherence", "item_table", "teacher_clusters", "neighbour_agreement", "umap_maps",
+           "HTD_BY_HAND", "cosine_by_hand", "alpha_by_hand", "gumbel_noise", "z_by_hand", "hard_groups_by_hand",
+           "prototypes_by_hand", "entity_level_by_hand", "group_level_pp_by_hand", "group_level_pe_by_hand",
+           "ga_by_hand", "htd_by_hand", "student_loss_by_hand", "htd_check_batch"]
 
 # The recipe (DISTILL, old name KD) and the lesson dimensions are owned by recipes.py.
 
@@ -221,8 +224,186 @@ def real_batch(data: Interactions, *, batch_size: int = 1024, seed: int = SEED) 
     return torch.unique(users), torch.unique(torch.cat([pos, neg]))
 
 
+def batch_triples(data: Interactions, *, batch_size: int = 1024, seed: int = SEED
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The (user, positive item, negative item) triples of the batch :func:`real_batch` takes its entities from.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    return next(iter(TripleSampler(data, batch_size, seed=seed)))
+
+
 # ----------------------------------------------------------------------------------------------
-# Notebook 03: HTD
+# Notebook 03: HTD by hand
+# ----------------------------------------------------------------------------------------------
+# Each piece of HTD as the equations of notebook 03 write it, in plain torch and for reading, with
+# the course's recipe (the authors' code, mode "authors"): plain cosine, the entity level keeps only
+# same-group pairs the teacher finds similar (rho > 0), the student's prototypes are constants and
+# every prototype is related to every batch entity. Pairs are counted one way throughout the course:
+# ordered pairs, i = j included (a sum over i and over j). tests/test_by_hand.py checks each piece
+# against htd_tutorial.losses on random batches.
+
+def cosine_by_hand(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``rho(a_i, b_j)`` for every row i of ``a`` and j of ``b``: unit rows, then dot products.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    a = a / a.norm(dim=1, keepdim=True)
+    b = b / b.norm(dim=1, keepdim=True)
+    return a @ b.T
+
+
+def alpha_by_hand(teacher: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Group probabilities ``alpha_e = softmax(W t_e + b)``, one row of K per entity.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    return torch.softmax(teacher @ weight.T + bias, dim=1)
+
+
+def gumbel_noise(alpha: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Gumbel(0, 1) noise of ``alpha``'s shape, drawn as the library draws it: ``g = -log(E)``, E ~ Exp(1).
+
+    (``-log(E)`` with E exponential is Gumbel-distributed; drawing it this way, from the same random
+    state, gives the library's very numbers.) Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    return -torch.empty_like(alpha).exponential_(generator=generator).log()
+
+
+def z_by_hand(alpha: torch.Tensor, noise: torch.Tensor, tau: float) -> torch.Tensor:
+    """The Gumbel-softmax sample ``z_e = softmax((log(alpha_e + 1e-10) + g_e) / tau)``: it only feeds L_GA.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    return torch.softmax((torch.log(alpha + 1e-10) + noise) / tau, dim=1)
+
+
+def hard_groups_by_hand(alpha: torch.Tensor) -> torch.Tensor:
+    """Each entity's hard group ``argmax_k alpha_{e,k}`` (no noise): what both topology levels use.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    return alpha.argmax(dim=1)
+
+
+def prototypes_by_hand(emb: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """``P_g = mean of emb_e over the entities e of group g``, one row per group present, in label order.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    return torch.stack([emb[groups == g].mean(dim=0) for g in groups.unique()])
+
+
+def entity_level_by_hand(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """``L_entity = sum over ordered pairs (i, j) with g_i = g_j of (rho(t_i, t_j) - rho(s_i, s_j))^2``.
+
+    As in the authors' code, a same-group pair counts only when the teacher finds it similar
+    (``rho(t_i, t_j) > 0``). Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    rho_t = cosine_by_hand(teacher, teacher)
+    rho_s = cosine_by_hand(student, student)
+    same_group = groups[:, None] == groups[None, :]          # n x n: True where g_i = g_j
+    kept = same_group & (rho_t > 0)
+    return ((rho_t - rho_s) ** 2)[kept].sum()
+
+
+def group_level_pp_by_hand(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """``L_group (P, P) = sum over ordered prototype pairs (p, q) of (rho(P^t_p, P^t_q) - rho(P^s_p, P^s_q))^2``.
+
+    The student's prototypes are computed from detached embeddings, as in the authors' code: this
+    term is a constant for the student (no gradient). Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    proto_t = prototypes_by_hand(teacher, groups)
+    proto_s = prototypes_by_hand(student.detach(), groups)  # the authors: torch.no_grad()
+    return ((cosine_by_hand(proto_t, proto_t) - cosine_by_hand(proto_s, proto_s)) ** 2).sum()
+
+
+def group_level_pe_by_hand(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """``L_group (P, e) = sum over prototypes p and batch entities e of (rho(P^t_p, t_e) - rho(P^s_p, s_e))^2``.
+
+    Every prototype with every entity (users' and items' alike, its own members included), as in
+    the authors' code; the student's prototypes are constants, so the gradient reaches the student
+    through ``s_e`` only. Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    proto_t = prototypes_by_hand(teacher, groups)
+    proto_s = prototypes_by_hand(student.detach(), groups)  # the authors: torch.no_grad()
+    return ((cosine_by_hand(proto_t, teacher) - cosine_by_hand(proto_s, student)) ** 2).sum()
+
+
+def ga_by_hand(student: torch.Tensor, teacher: torch.Tensor, z: torch.Tensor, experts) -> torch.Tensor:
+    """``L_GA = sum_e || t_e - sum_k z_{e,k} f_k(s_e) ||^2``, expert by expert.
+
+    ``experts`` is one :class:`~htd_tutorial.losses.GroupAssignment` (users' or items'): expert k
+    is ``f_k(s) = relu(s W1_k + b1_k) W2_k + b2_k``. Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    mixture = torch.zeros_like(teacher)
+    for k in range(z.shape[1]):
+        hidden = torch.relu(student @ experts.w1[:, k, :] + experts.b1[k])
+        mixture = mixture + z[:, k:k + 1] * (hidden @ experts.w2[k] + experts.b2[k])
+    return ((teacher - mixture) ** 2).sum()
+
+
+def htd_by_hand(s_users: torch.Tensor, s_items: torch.Tensor, t_users: torch.Tensor, t_items: torch.Tensor,
+                htd, tau: float, noise: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``L_HTD = gamma (L_entity + L_group) + (1 - gamma) L_GA`` from the pieces above, and its parts.
+
+    ``htd`` is an :class:`~htd_tutorial.losses.HTDLoss` (its layers and experts, its K, gamma and
+    group-level design are read, nothing else); ``noise`` the users' and items' Gumbel noise
+    (:func:`gumbel_noise`). Returns ``{"entity", "group", "ga", "htd"}`` like ``HTDLoss``.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    alpha_u = alpha_by_hand(t_users, htd.users.assign_weight, htd.users.assign_bias)
+    alpha_i = alpha_by_hand(t_items, htd.items.assign_weight, htd.items.assign_bias)
+    ga = (ga_by_hand(s_users, t_users, z_by_hand(alpha_u, noise[0], tau), htd.users)       # Gumbel z:
+          + ga_by_hand(s_items, t_items, z_by_hand(alpha_i, noise[1], tau), htd.items))    # L_GA only
+    groups = torch.cat([hard_groups_by_hand(alpha_u), hard_groups_by_hand(alpha_i) + htd.K])  # hard groups
+    student, teacher = torch.cat([s_users, s_items]), torch.cat([t_users, t_items])
+    entity = entity_level_by_hand(student, teacher, groups)
+    by_design = {"PP": group_level_pp_by_hand, "Pe": group_level_pe_by_hand}
+    group = by_design[htd.group_topology](student, teacher, groups)
+    total = htd.gamma * (entity + group) + (1 - htd.gamma) * ga
+    return {"entity": entity, "group": group, "ga": ga, "htd": total}
+
+
+def student_loss_by_hand(s_users: torch.Tensor, s_pos: torch.Tensor, s_neg: torch.Tensor,
+                         l_htd: torch.Tensor, lam: float) -> torch.Tensor:
+    """The student's loss on one batch: ``L_BPR + lambda * L_HTD``, with ``L_BPR = -sum log sigmoid(<u, i+> - <u, i->)``.
+
+    ``s_users``, ``s_pos``, ``s_neg`` (B, d_s): the student's embeddings of each triple's user,
+    positive and negative item. Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    bpr = -torch.log(torch.sigmoid((s_users * (s_pos - s_neg)).sum(dim=1))).sum()
+    return bpr + lam * l_htd
+
+
+#: The by-hand pieces of HTD, in the order notebook 03 shows them (tests/test_by_hand.py checks each one).
+HTD_BY_HAND = (alpha_by_hand, z_by_hand, hard_groups_by_hand, prototypes_by_hand, entity_level_by_hand,
+               group_level_pp_by_hand, group_level_pe_by_hand, ga_by_hand, htd_by_hand, student_loss_by_hand)
+
+
+def htd_check_batch(run: RunResult, teacher: Recommender, users: torch.Tensor, items: torch.Tensor):
+    """The batch notebook 03 checks its by-hand HTD on, in float64: ``(htd, s_users, s_items, t_users, t_items)``.
+
+    ``htd`` is a float64 copy of the trained run's :class:`~htd_tutorial.losses.HTDLoss` (the run is
+    left as it is); the embeddings are the trained student's and the teacher's of ``users`` and
+    ``items``, detached, the student's with ``requires_grad`` (to follow gradients).
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    import copy
+
+    if run.distiller is None or not hasattr(run.distiller, "htd"):
+        raise ValueError(f"expected an HTD run, got method {run.config.method!r}")
+    htd = copy.deepcopy(run.distiller.htd).double()
+    with torch.no_grad():
+        s_users, s_items = (x.double() for x in run.student.embed(users, items))
+        t_users, t_items = (x.double() for x in teacher.embed(users, items))
+    return htd, s_users.requires_grad_(), s_items.requires_grad_(), t_users, t_items
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 03: HTD's pair counts, toy space and groups
 # ----------------------------------------------------------------------------------------------
 
 def pair_counts(groups) -> dict[str, int]:

@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Exercise", "EXERCISES", "all_exercises", "register", "check", "is_correct", "hint", "solution", "question",
-           "as_number", "as_int", "as_numbers", "close"]
+           "as_number", "as_int", "as_numbers", "as_choice", "as_function", "close", "within_factor"]
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,41 @@ def as_numbers(length: int | None = None) -> Callable:
             raise ValueError(f"expected {length} numbers, got {len(values)}")
         return values
     return parse
+
+
+def as_choice(*options: str) -> Callable:
+    """A parser for one of ``options`` (case and surrounding spaces ignored), for predict-then-run questions.
+
+    Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
+    """
+    if not options:
+        raise ValueError("as_choice needs at least one option")
+
+    def parse(answer) -> str:
+        if not isinstance(answer, str) or answer.strip().lower() not in options:
+            raise ValueError(f"expected one of {', '.join(repr(o) for o in options)}, got {answer!r}")
+        return answer.strip().lower()
+    return parse
+
+
+def as_function(answer) -> Callable:
+    """A function written by the learner (the exercise calls it); ValueError for anything not callable.
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    if not callable(answer):
+        raise ValueError(f"expected a function (def ...), got {type(answer).__name__} {answer!r}")
+    return answer
+
+
+def within_factor(answer: float, expected: float, factor: float) -> bool:
+    """Whether two positive numbers agree within a factor (a guess of an order of magnitude).
+
+    Introduced in ``notebooks/03_htd.ipynb``.
+    """
+    if not (answer > 0 and expected > 0 and factor >= 1):
+        return False
+    return max(answer / expected, expected / answer) <= factor
 
 
 def close(answer: float, expected: float, *, rel: float = 1e-3, abs_tol: float = 1e-6) -> bool:

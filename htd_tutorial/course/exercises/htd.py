@@ -6,33 +6,47 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Exercise, as_number, as_int, close
+from .engine import Exercise, as_function, as_int, as_number, close, within_factor
 
 NOTEBOOK_EXERCISES: list[Exercise] = []
 
 
-def _solve_03_1():
-    epoch, epochs = 5, 20
-    return 1e-10 ** (epoch / epochs)                       # tau = (1e-10)^(epoch / epochs), 1 at epoch 0
+def _topology_ratio(ftd_history, htd_history, epoch: int = 0) -> float:
+    """lambda L_FTD over HTD's lambda gamma (L_entity + L_group), per batch, in one epoch of the two loss traces."""
+    ftd, htd = ftd_history.loss_trace[epoch], htd_history.loss_trace[epoch]
+    return ftd["ftd"] / (htd["entity"] + htd["group"])
 
 
-def _judge_03_1(answer, expected):
-    if close(answer, expected, rel=1e-3, abs_tol=1e-9):
+def _solve_03_1(ftd_history, htd_history):
+    return _topology_ratio(ftd_history, htd_history)           # first epoch, from the loss traces
+
+
+def _why_03_1(ftd_history, htd_history) -> str:
+    ftd, htd = ftd_history.loss_trace[0], htd_history.loss_trace[0]
+    last = _topology_ratio(ftd_history, htd_history, -1)
+    return (f"In the first epoch λ·L_FTD is {ftd['ftd']:.0f} per batch, HTD's λγ·L_entity + λγ·L_group "
+            f"{htd['entity']:.0f} + {htd['group']:.0f}: FTD's is {_topology_ratio(ftd_history, htd_history):.1f} "
+            f"times as large ({last:.1f} times in the last epoch), next to an L_BPR of about {ftd['bpr']:.0f}. "
+            "HTD matches far fewer relations (pairs inside a group, and prototypes instead of every other "
+            "entity) and weighs its topology by γ, so the same tiny student is asked much less.")
+
+
+def _judge_03_1(answer, expected, ftd_history, htd_history):
+    if answer <= 0:
+        return "Both terms are sums of squares times positive weights: the ratio is a positive number."
+    if within_factor(answer, expected, 2.0):
         return None
-    if close(answer, 1e-10 ** (4 / 20), rel=1e-3):
-        return "That is the authors' lagged value (the temperature of the previous epoch); the formula uses the " \
-               "epoch itself."
-    if close(answer, 1e-10 ** (5 / 19), rel=1e-3) or close(answer, 1e-10 ** (6 / 20), rel=1e-3):
-        return "Epochs count from 0, and the exponent is epoch / (number of epochs) = 5 / 20."
-    return "tau = (1e-10) ** (epoch / epochs); htd_tutorial.losses.gumbel_temperature computes it."
+    return f"Not within a factor of 2. {_why_03_1(ftd_history, htd_history)}"
 
 
 NOTEBOOK_EXERCISES.append(Exercise(
     exercise_id="03.1",
-    question="At which Gumbel-softmax temperature does the paper's schedule (clean mode) run epoch 5 (0-based) of "
-             "a 20-epoch training?",
-    inputs=(), parse=as_number, solve=_solve_03_1, judge=_judge_03_1,
-    hint="tau = (1e-10) ** (epoch / epochs): 1 at epoch 0, 1e-10 at the end."))
+    question="Predict, then run: for the tiny student, in the first epoch, how many times larger is FTD's topology "
+             "term λ·L_FTD (per batch) than HTD's two topology terms together, λγ·(L_entity + L_group)? "
+             "Within a factor of 2 counts as right.",
+    inputs=("ftd_history", "htd_history"), parse=as_number, solve=_solve_03_1, judge=_judge_03_1,
+    hint="Think of the counts of Section 3: how many relations each matches, and HTD's weight γ = 0.5.",
+    explain=lambda answer, ftd_history, htd_history: _why_03_1(ftd_history, htd_history)))
 
 
 def _group_labels(user_groups, item_groups) -> np.ndarray:
@@ -105,3 +119,90 @@ NOTEBOOK_EXERCISES.append(Exercise(
     inputs=("data", "teacher", "small_dim"), parse=as_number, solve=_solve_03_3, judge=_judge_03_3,
     hint="run.history.final('Recall@50') of the returned run gives the test Recall@50 after the last epoch.",
     explain=_explain_03_3))
+
+
+def _solve_03_4(student, teacher, groups):
+    import torch   # noqa: PLC0415 (torch is heavy; only when asked)
+
+    def group_level(student, teacher, groups):
+        def cosine(a, b):                                   # rho(a_i, b_j) for all rows
+            return (a / a.norm(dim=1, keepdim=True)) @ (b / b.norm(dim=1, keepdim=True)).T
+
+        labels = groups.unique()                            # the groups present (users' and items')
+        proto_t = torch.stack([teacher[groups == g].mean(dim=0) for g in labels])
+        with torch.no_grad():                               # the authors: student prototypes are constants
+            proto_s = torch.stack([student[groups == g].mean(dim=0) for g in labels])
+        # every prototype p with every batch entity e (its own members included), ordered pairs
+        return ((cosine(proto_t, teacher) - cosine(proto_s, student)) ** 2).sum()
+
+    return group_level
+
+
+def _library_pe(student, teacher, groups, **changes):
+    """The library's (P, e) term with the recipe's (authors') switches, or with ``changes`` to them."""
+    from ...losses.htd import HTDOptions, group_level_topology   # noqa: PLC0415
+
+    options = HTDOptions.preset("authors").replace(**changes)
+    is_item = groups.new_zeros(groups.shape, dtype=bool)    # read only with same_type_only, which stays off
+    return group_level_topology(student, teacher, groups, is_item, group_topology="Pe", proto_grad=options.proto_grad,
+                                mask_pe=options.mask_pe, same_type_only=options.same_type_only, eps=options.eps)
+
+
+def _try(function, student, teacher, groups):
+    """``(value, gradient on the student, error message)`` of the learner's function on fresh copies."""
+    s = student.detach().clone().requires_grad_()
+    try:
+        value = function(s, teacher.detach(), groups)
+        if value is None:
+            return None, None, "your function returns None: write its body, returning the term as a torch scalar"
+        if not hasattr(value, "backward") or value.numel() != 1:
+            return None, None, "your function must return one number as a torch scalar (a 0-d tensor)"
+        grad = None
+        if value.requires_grad:
+            value.backward()
+            grad = s.grad
+        return value.detach(), grad, None
+    except Exception as exc:   # noqa: BLE001 (a learner's bug is a hint, never an error)
+        return None, None, f"your function raised {type(exc).__name__}: {exc}"
+
+
+def _judge_03_4(answer, expected, student, teacher, groups):
+    import torch   # noqa: PLC0415
+
+    value, grad, error = _try(answer, student, teacher, groups)
+    if error:
+        return error
+    s = student.detach().clone().requires_grad_()
+    library = _library_pe(s, teacher.detach(), groups)
+    library.backward()
+    same = torch.allclose(value.double(), library.detach().double(), rtol=1e-6, atol=1e-8)
+    if same and grad is not None and torch.allclose(grad, s.grad, rtol=1e-5, atol=1e-8):
+        return None
+    if same:
+        return ("The value is right but the gradient is not: in the authors' code the student's prototypes are "
+                "computed under torch.no_grad(), so the gradient reaches the student only through s_e.")
+    near = lambda other: torch.allclose(value.double(), other.detach().double(), rtol=1e-6, atol=1e-8)  # noqa: E731
+    if near(_library_pe(student, teacher, groups, mask_pe=True)):
+        return ("You left out each prototype's own members (the clean reading); the recipe, the authors' code, "
+                "relates every prototype to every batch entity.")
+    return ("Build one prototype per group present (the mean of its members' embeddings, teacher and student "
+            "apart), then the G x n cosine matrices rho(P_p, e) in both spaces; sum the squared differences.")
+
+
+def _explain_03_4(answer, student, teacher, groups):
+    value = _try(answer, student, teacher, groups)[0]
+    n, g = len(groups), len(groups.unique())
+    return (f"L_group (P, e) = {float(value):.3f} on this batch: {g} prototypes x {n} entities = {g * n:,} "
+            "ordered (prototype, entity) relations, each prototype's own members included, with the student's "
+            "prototypes held constant (its gradient reaches the student through s_e only).")
+
+
+NOTEBOOK_EXERCISES.append(Exercise(
+    exercise_id="03.4",
+    question="Implement the (P, e) group-level term as the recipe (the authors' code) computes it: write "
+             "my_group_level(student, teacher, groups) returning the sum over prototypes p and batch entities e of "
+             "(rho(P^t_p, t_e) - rho(P^s_p, s_e))^2, with the student's prototypes held constant.",
+    inputs=("student", "teacher_emb", "groups"), parse=as_function, solve=_solve_03_4, judge=_judge_03_4,
+    hint="prototypes: torch.stack([x[groups == g].mean(0) for g in groups.unique()]); cosine: normalise rows, then "
+         "a @ b.T; hold the student's prototypes constant with torch.no_grad() or .detach().",
+    explain=_explain_03_4))

@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from .engine import Exercise, as_number, as_int, as_numbers, close
+from .engine import Exercise, as_choice, as_int, as_number, as_numbers, close
 
 NOTEBOOK_EXERCISES: list[Exercise] = []
 
@@ -84,3 +84,39 @@ NOTEBOOK_EXERCISES.append(Exercise(
     inputs=("results",), parse=as_numbers(2), solve=_solve_02_3, judge=_judge_02_3,
     hint="table.pivot(index='dim', columns='method', values='Recall@50') gives one row per dimension; subtract "
          "the 'student' column from the 'ftd' column."))
+
+
+def _ftd_share(history) -> float:
+    """lambda L_FTD's share of the student's loss in the last epoch (means per batch, from the loss trace)."""
+    last = history.loss_trace[-1]
+    return last["ftd"] / last["loss"]
+
+
+def _solve_02_4(ftd_small, ftd_large):
+    small, large = _ftd_share(ftd_small), _ftd_share(ftd_large)    # the last epoch of each run's loss trace
+    return "small" if small > large else "large"
+
+
+def _why_02_4(ftd_small, ftd_large) -> str:
+    first_s, last_s = ftd_small.loss_trace[0], ftd_small.loss_trace[-1]
+    first_l, last_l = ftd_large.loss_trace[0], ftd_large.loss_trace[-1]
+    return (f"In the last epoch λ·L_FTD is {_ftd_share(ftd_small):.0%} of the tiny student's loss and "
+            f"{_ftd_share(ftd_large):.0%} of the roomy one's. The roomy student brings its term from "
+            f"{first_l['ftd']:.0f} to {last_l['ftd']:.0f} per batch; the tiny one only from {first_s['ftd']:.0f} to "
+            f"{last_s['ftd']:.0f}: its few dimensions cannot hold the teacher's topology, so the term stays, "
+            "and keeps pulling against the ranking loss, for the whole training.")
+
+
+def _judge_02_4(answer, expected, ftd_small, ftd_large):
+    if answer == expected:
+        return None
+    return f"Not what happened. {_why_02_4(ftd_small, ftd_large)}"
+
+
+NOTEBOOK_EXERCISES.append(Exercise(
+    exercise_id="02.4",
+    question="Predict, then run: in the last epoch, for which student is λ·L_FTD the larger share of its loss, the "
+             "tiny one ('small') or the roomy one ('large')?",
+    inputs=("ftd_small", "ftd_large"), parse=as_choice("small", "large"), solve=_solve_02_4, judge=_judge_02_4,
+    hint="history.loss_trace[-1] holds the last epoch's means per batch: 'ftd' (already times λ) and 'loss'.",
+    explain=lambda answer, ftd_small, ftd_large: _why_02_4(ftd_small, ftd_large)))
