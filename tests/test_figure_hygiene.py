@@ -28,7 +28,7 @@ def _whole(ticks) -> bool:
 def test_training_curves_draw_validation_and_test_with_whole_epoch_ticks():
     fig, ax = plt.subplots()
     plots.plot_training_curves({"teacher": _history()}, ax=ax, baselines={"popular": 0.2})
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["teacher, valid", "teacher, test", "popular"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["teacher, validation", "teacher, test", "popular"]
     valid, test = ax.get_lines()[:2]
     assert valid.get_linestyle() == "--" and test.get_linestyle() == "-"
     assert valid.get_color() == test.get_color()

@@ -14,7 +14,8 @@ without any training:
 
 :func:`direction_table` measures both on random unit vectors (seeded, a fraction of a second);
 :func:`cosine_samples` gives the raw cosines for a histogram. The pictures are
-:func:`htd_tutorial.plots.plot_cosine_spread` and :func:`htd_tutorial.plots.plot_direction_room`.
+:func:`htd_tutorial.plots.plot_cosine_histograms`, :func:`htd_tutorial.plots.plot_cosine_spread` and
+:func:`htd_tutorial.plots.plot_direction_count`.
 
 Introduced in ``notebooks/01_capacity_gap.ipynb``.
 """
@@ -111,7 +112,7 @@ def direction_table(dims, *, n_directions: int = 1000, threshold: float = 0.3, n
     rows = []
     for dim in dims:
         cosines = cosine_samples(dim, n_pairs, seed=seed)
-        directions = random_directions(n_directions, dim, seed=seed + 1)
+        directions = random_directions(n_directions, dim, seed=seed + 1).astype(np.float32)  # 2x faster, ample
         abs_gram = np.abs(directions @ directions.T)
         rows.append({"dim": dim, "cosine std": float(cosines.std()), "1/sqrt(dim)": 1 / np.sqrt(dim),
                      "max |cos|": _max_abs_cosine(abs_gram), "near-orthogonal": _greedy_count(abs_gram, threshold)})

@@ -78,8 +78,9 @@ def _baseline_lines(ax, baselines: dict | None) -> None:
         ax.axhline(value, color="gray", linestyle=style, label=label)
 
 
-#: Line style of each evaluation split in :func:`plot_training_curves`.
+#: Line style and name of each evaluation split in :func:`plot_training_curves`.
 SPLIT_STYLES = {"valid": "--", "test": "-"}
+SPLIT_NAMES = {"valid": "validation", "test": "test"}
 
 
 def plot_training_curves(histories: dict, *, metric: str = "Recall@50", splits=None, ax=None,
@@ -106,9 +107,9 @@ def plot_training_curves(histories: dict, *, metric: str = "Recall@50", splits=N
         for split in splits:
             epochs, values = history.curve(metric, split)
             ax.plot(epochs, values, marker=".", color=color, linestyle=SPLIT_STYLES[split],
-                    label=f"{label}, {split}" if len(splits) > 1 else label)
+                    label=f"{label}, {SPLIT_NAMES[split]}" if len(splits) > 1 else label)
     _baseline_lines(ax, baselines)
-    what = " and ".join(splits)
+    what = " and ".join(SPLIT_NAMES[s] for s in splits)
     finish_axes(ax, "epoch", f"{metric} ({what})" if len(splits) > 1 else f"{what} {metric}",
                 title or f"{what} {metric} during training")
     return fig
@@ -268,14 +269,15 @@ def plot_cosine_spread(table, *, marks: dict | None = None, ax=None, title: str 
     """
     fig, ax = get_ax(ax)
     rows = table.sort_values("dim")
-    ax.plot(rows["dim"], rows["cosine std"], "o", color="tab:blue", label="std of cos, measured")
+    ax.plot(rows["dim"], rows["cosine std"], "o", color="tab:blue", label="std of cos (measured)")
     ax.plot(rows["dim"], rows["1/sqrt(dim)"], "--", color="tab:blue", label="1/√d (exact)")
     ax.plot(rows["dim"], rows["max |cos|"], "s-", color="tab:red", markersize=4,
-            label="closest pair: max |cos| of the random set")
+            label="closest pair: max |cos|")
     _dimension_marks(ax, marks)
     ax.set_ylim(0, 1.05)
     dimension_axis(ax, rows["dim"])
-    finish_axes(ax, "dimension d", "cosine similarity", title or "Random directions spread less as d grows")
+    finish_axes(ax, "dimension d", "cosine similarity", title or "Random directions spread less as d grows",
+                loc="upper right")
     return fig
 
 
@@ -297,11 +299,16 @@ def plot_direction_count(table, *, n_directions: int, threshold: float, marks: d
     ax.set_yscale("log")
     dimension_axis(ax, rows["dim"])
     finish_axes(ax, "dimension d", "directions kept (log scale)",
-                title or "Room for near-orthogonal directions", loc="lower right")
+                title or "Room for near-orthogonal directions", loc="upper left")
     return fig
 
 
 def _dimension_marks(ax, marks: dict | None) -> None:
-    """``{label: dimension}`` as thin vertical lines."""
-    for (label, dim), color in zip((marks or {}).items(), ("tab:gray", "black") * 5):
-        ax.axvline(dim, color=color, linewidth=1, alpha=0.6, linestyle="-", label=label)
+    """``{label: dimension}`` as thin vertical lines, each labelled beside it (not in the legend)."""
+    from matplotlib.transforms import blended_transform_factory
+
+    at_x_on_axes = blended_transform_factory(ax.transData, ax.transAxes)
+    for label, dim in (marks or {}).items():
+        ax.axvline(dim, color="0.35", linewidth=1, alpha=0.6, zorder=0)
+        ax.text(dim, 0.03, f" {label}", transform=at_x_on_axes, rotation=90, va="bottom", ha="right",
+                fontsize="small", color="0.3")
