@@ -5,6 +5,8 @@
 #                    and the browser tests, which walk the course in JupyterLab (skipped without
 #                    Chromium unless HTD_REQUIRE_BROWSER=1)
 #   make notebooks   re-execute every notebook in place, refreshing the committed outputs
+#   make slides      export every notebook as reveal.js slides to build/slides/ (the lecture's cells only,
+#                    see docs/instructor.md; opens in a browser, reveal.js comes from a CDN)
 #   make benchmark   run the timing scripts benchmarks/bench_*.py (BENCH_ARGS are passed to each)
 #   make clean-cache remove data/cache (trained teachers, numba's compiled code)
 #
@@ -43,11 +45,11 @@ unexport MPLBACKEND
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 RUN := env -u MPLBACKEND PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: lab test notebooks benchmark install reinstall clean-cache help
+.PHONY: lab test notebooks slides benchmark install reinstall clean-cache help
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 install: $(STAMP)
 
@@ -78,6 +80,15 @@ notebooks: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
 	HTD_STRICT_CLAIMS=1 $(RUN) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=900 notebooks/*.ipynb
+
+# The slide types come from the lecture plan (htd_tutorial/course/slides.py); the stored outputs are shown,
+# nothing is executed. Long slides scroll.
+SLIDES_DIR := build/slides
+slides: $(STAMP)
+	@mkdir -p $(SLIDES_DIR)
+	$(RUN) $(BIN)/jupyter nbconvert --to slides --output-dir $(SLIDES_DIR) \
+		--SlidesExporter.reveal_scroll=True notebooks/*.ipynb
+	@echo ">>> slides written to $(SLIDES_DIR)/ (open NN_name.slides.html in a browser)"
 
 benchmark: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"

@@ -21,6 +21,9 @@ conventions (the developers' guide, issue 4):
 - imports from the package's current layout only (``htd_tutorial.course.lessons``, ``htd_tutorial.plots``,
   ...), never from the flat paths that stay as aliases for one release (``htd_tutorial.lessons``, ...);
 - at least one figure among the outputs, and a file size that keeps the repository light;
+- clean stored outputs: no absolute path of the machine that ran the notebook (paths relative to
+  the repository or with ``~``), no empty progress bar, no message that results or files were
+  missing, no lesson claim that failed;
 - no dead ends: every relative link in a notebook or a Markdown file of the repository points to a
   file that exists, and each notebook but the last links to the next one.
 """
@@ -89,16 +92,28 @@ def test_outputs_are_one_clean_run(notebook):
 
 
 #: Absolute paths of a machine in stored outputs (a learner's copy never has them): the repository that
-#: ran the notebook, temporary folders, home folders.
-MACHINE_PATH = re.compile(r"(?:/tmp|/home|/root|/work|/Users|[A-Za-z]:\\\\Users)[/\\\\][^\s'\"]{0,60}")
+#: ran the notebook, temporary folders, home folders, Windows drives. Not inside a longer path or a
+#: URL ("data/work/x", "https://x.org/home/"), and not after "~" (a path shown with ``~`` is fine).
+MACHINE_PATH = re.compile(r"(?<![\w.~/:-])(?:/tmp|/home|/root|/work|/Users|/private|/var/folders|/mnt)"
+                          r"(?:[/\\][^\s'\"]{0,60}|(?=[\s'\",;:)]|$))"
+                          r"|(?<![\w])[A-Za-z]:\\{1,2}[^\s'\"]{0,60}")
+#: A stored progress bar that shows no progress: tqdm's widget keeps the text of its first frame
+#: ("  0%|          | 0/40") as its stored form, whatever it later showed in a live session.
+EMPTY_PROGRESS_BAR = re.compile(r"(?<![\d.])0%\|")
+#: Messages that say a result or a file the notebook wanted was not there.
+RESULTS_MISSING = re.compile(r"results? (?:files? )?(?:is |are )?missing|missing results?|not available|"
+                             r"no such file|not found|could not (?:load|find|read)", re.IGNORECASE)
+#: What :func:`htd_tutorial.course.claim` prints for a lesson that does not hold.
+FAILED_CLAIM = "✗ This lesson does not hold"
 
 
 def _output_text(nb) -> str:
-    """Every stored output's text (streams, text/plain, HTML), images left out."""
+    """Every stored output's text (streams, text/plain, HTML, errors), images left out."""
     parts = []
     for cell in _code_cells(nb):
         for out in cell.outputs:
             parts.append("".join(out.get("text", "")))
+            parts.append(" ".join(str(part) for part in (out.get("ename"), out.get("evalue")) if part))
             for mime, value in out.get("data", {}).items():
                 if not mime.startswith("image/"):
                     parts.append(value if isinstance(value, str) else json.dumps(value))
@@ -116,7 +131,41 @@ def test_stored_outputs_show_no_machine_paths(notebook):
 def test_machine_path_pattern():
     assert MACHINE_PATH.findall("from /work/main/results/x.json.") == ["/work/main/results/x.json."]
     assert MACHINE_PATH.findall("Loaded cached teacher from /tmp/nbcache/t.pt") == ["/tmp/nbcache/t.pt"]
+    assert MACHINE_PATH.findall("cache: /root/.cache/htd and /home/ada/x") == ["/root/.cache/htd", "/home/ada/x"]
+    assert MACHINE_PATH.findall("in /tmp, then") == ["/tmp"]
+    assert MACHINE_PATH.findall(r"saved to C:\Users\ada\x.npz") == [r"C:\Users\ada\x.npz"]
+    assert MACHINE_PATH.findall(r'{"path": "D:\\data\\ml"}') == [r'D:\\data\\ml']
     assert MACHINE_PATH.findall("from results/citeulike_bpr.json and ~/.cache/htd-tutorial") == []
+    assert MACHINE_PATH.findall("see https://example.org/home/x, data/work/y and ~/work/z") == []
+    assert MACHINE_PATH.findall("/tmpfs is not /tmp/") == ["/tmp/"]
+
+
+def test_stored_outputs_show_no_empty_progress_bar(notebook):
+    """A progress bar is for the live run: clear it when the cell is done (``IPython.display.clear_output``)."""
+    path, nb = notebook
+    bars = sorted({line.strip()[:60] for line in _output_text(nb).splitlines() if EMPTY_PROGRESS_BAR.search(line)})
+    assert not bars, f"{path.name}: stored outputs keep {len(bars)} empty progress bar(s), e.g. {bars[:2]}"
+
+
+def test_stored_outputs_show_no_missing_results(notebook):
+    path, nb = notebook
+    found = sorted({line.strip()[:100] for line in _output_text(nb).splitlines() if RESULTS_MISSING.search(line)})
+    assert not found, f"{path.name}: stored outputs say that something was missing: {found[:2]}"
+
+
+def test_stored_outputs_show_no_failed_claim(notebook):
+    path, nb = notebook
+    failed = [line.strip()[:100] for line in _output_text(nb).splitlines() if FAILED_CLAIM in line]
+    assert not failed, f"{path.name}: stored outputs show a lesson that does not hold: {failed[:2]}"
+
+
+def test_output_patterns():
+    assert EMPTY_PROGRESS_BAR.search("teacher bpr d=200:   0%|          | 0/40 [00:00<?, ?it/s]")
+    assert not EMPTY_PROGRESS_BAR.search("teacher bpr d=200: 100%|██████████| 40/40 [00:24<00:00]")
+    assert not EMPTY_PROGRESS_BAR.search("share 10%| of items, 2.0%|")
+    assert RESULTS_MISSING.search("Stored results missing: running live instead")
+    assert RESULTS_MISSING.search("umap-learn is not available: the maps below use PCA instead.")
+    assert not RESULTS_MISSING.search("Loaded cached teacher from data/cache/teacher.pt")
 
 
 def test_has_a_figure(notebook):

@@ -1,4 +1,5 @@
-"""Pictures of notebooks 00-01 and of the reproduction: data counts, training curves, the capacity gap.
+"""Pictures of notebooks 00-01 and of the reproduction: data counts, training curves, the capacity gap,
+and the geometry of random directions behind it.
 
 Each ``plot_*`` function draws on ``ax`` (or a new figure) and returns the figure. They only draw:
 what they show is computed elsewhere (training, evaluation, topology), so the same function serves
@@ -12,9 +13,13 @@ import numpy as np
 from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
 
 __all__ = ["plot_capacity_gap", "plot_training_curves", "plot_count_histogram",
-           "plot_long_tail", "plot_interaction_matrix", "plot_by_dim", "plot_similarity_scatter"]
+           "plot_long_tail", "plot_interaction_matrix", "plot_by_dim", "plot_similarity_scatter",
+           "plot_cosine_histograms", "plot_cosine_spread", "plot_direction_count"]
+
+
 def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: float | None = None,
-                      reference: dict | None = None, ax=None, title: str | None = None):
+                      reference: dict | None = None, baselines: dict | None = None, ax=None,
+                      title: str | None = None):
     """The capacity-gap figure: test ``metric`` against student dimension, one line per method.
 
     Parameters
@@ -29,6 +34,9 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
         The teacher's value, drawn as a horizontal line.
     reference : dict, optional
         ``{method: {dim: value}}`` published numbers, drawn as hollow markers for comparison.
+    baselines : dict, optional
+        ``{label: value}`` of models without a dimension, drawn as gray horizontal lines, e.g.
+        ``{"most popular items": 0.30}`` (:func:`htd_tutorial.course.popularity_baseline`).
     title : str, optional
 
     Introduced in ``notebooks/01_capacity_gap.ipynb``.
@@ -54,6 +62,7 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
                     color=METHOD_COLORS[method], label=f"{METHOD_LABELS[method]} (authors' log)")
     if teacher is not None:
         ax.axhline(teacher, color="black", linestyle="--", label="Teacher")
+    _baseline_lines(ax, baselines)
     dims = {r["dim"] for r in runs}
     for method in methods:  # the published points are drawn too, so their dimensions get ticks
         dims |= {int(d) for d in (reference or {}).get(method, {})}
@@ -63,22 +72,46 @@ def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: f
     return fig
 
 
-def plot_training_curves(histories: dict, *, metric: str = "Recall@50", split: str = "test", ax=None,
-                         title: str | None = None, baselines: dict | None = None):
-    """``metric`` over epochs for several runs, e.g. ``{"Teacher d=200": history, ...}``.
+def _baseline_lines(ax, baselines: dict | None) -> None:
+    """``{label: value}`` as gray horizontal lines, one line style each."""
+    for (label, value), style in zip((baselines or {}).items(), ("-.", ":", (0, (5, 2, 1, 2))) * 10):
+        ax.axhline(value, color="gray", linestyle=style, label=label)
 
-    ``baselines`` (optional) maps a label to a constant value drawn as a dashed horizontal line,
-    e.g. ``{"most popular items": 0.30}``.
+
+#: Line style and name of each evaluation split in :func:`plot_training_curves`.
+SPLIT_STYLES = {"valid": "--", "test": "-"}
+SPLIT_NAMES = {"valid": "validation", "test": "test"}
+
+
+def plot_training_curves(histories: dict, *, metric: str = "Recall@50", splits=None, ax=None,
+                         title: str | None = None, baselines: dict | None = None):
+    """``metric`` over epochs for several runs, e.g. ``{"Teacher d=200": history, ...}``, one line per split.
+
+    ``splits`` is a split name or a sequence of them (``"valid"``, ``"test"``); by default every
+    split the histories recorded. A run's splits share its colour, the validation curve dashed.
+    ``baselines`` (optional) maps a label to a constant value drawn as a gray horizontal line, e.g.
+    ``{"most popular items": 0.30}``. The x axis has ticks at whole epochs.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
+    if splits is None:
+        recorded = {r["split"] for history in histories.values() for r in history.metrics}
+        splits = [s for s in SPLIT_STYLES if s in recorded] or ["test"]
+    splits = (splits,) if isinstance(splits, str) else tuple(splits)
+    unknown = [s for s in splits if s not in SPLIT_STYLES]
+    if not splits or unknown:
+        raise ValueError(f"splits must name one or more of {list(SPLIT_STYLES)}, got {list(splits)}")
     fig, ax = get_ax(ax)
-    for label, history in histories.items():
-        epochs, values = history.curve(metric, split)
-        ax.plot(epochs, values, marker=".", label=label)
-    for (label, value), style in zip((baselines or {}).items(), ("--", ":", "-.") * 10):
-        ax.axhline(value, color="gray", linestyle=style, label=label)
-    finish_axes(ax, "epoch", f"{split} {metric}", title or f"{split} {metric} during training")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (label, history), color in zip(histories.items(), colors * 10):
+        for split in splits:
+            epochs, values = history.curve(metric, split)
+            ax.plot(epochs, values, marker=".", color=color, linestyle=SPLIT_STYLES[split],
+                    label=f"{label}, {SPLIT_NAMES[split]}" if len(splits) > 1 else label)
+    _baseline_lines(ax, baselines)
+    what = " and ".join(SPLIT_NAMES[s] for s in splits)
+    finish_axes(ax, "epoch", f"{metric} ({what})" if len(splits) > 1 else f"{what} {metric}",
+                title or f"{what} {metric} during training")
     return fig
 
 
@@ -203,3 +236,79 @@ def plot_similarity_scatter(teacher_sims, student_sims, *, label: str = "student
     finish_axes(ax, "cosine similarity, teacher (d=200)", f"cosine similarity, {label}",
                 title or f"Item-item similarity: {label} vs teacher", loc="lower right", markerscale=4)
     return fig
+
+
+def plot_cosine_histograms(samples: dict, *, ax=None, title: str | None = None):
+    """How the cosine similarity of two random directions is spread, one histogram per dimension.
+
+    ``samples`` maps a dimension to cosines of random pairs in it
+    (:func:`htd_tutorial.course.geometry.cosine_samples`). Drawn as densities on ``[-1, 1]``: in a
+    small space they cover the whole range, in a large one they crowd around 0 (nearly orthogonal).
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    if not samples:
+        raise ValueError("samples is empty: give the cosines of at least one dimension")
+    fig, ax = get_ax(ax)
+    bins = np.linspace(-1, 1, 41)
+    for dim, cosines in sorted(samples.items()):
+        ax.hist(np.asarray(cosines), bins=bins, density=True, histtype="step", linewidth=1.8, label=f"d = {dim}")
+    ax.set_xlim(-1, 1)
+    finish_axes(ax, "cosine similarity of two random directions", "density",
+                title or "Random directions: cosine similarity by dimension")
+    return fig
+
+
+def plot_cosine_spread(table, *, marks: dict | None = None, ax=None, title: str | None = None):
+    """The spread of random cosines against the dimension: measured, its exact ``1/sqrt(d)``, and the closest pair.
+
+    ``table`` is :func:`htd_tutorial.course.geometry.direction_table`; ``marks`` (optional) maps a
+    label to a dimension marked with a vertical line, e.g. ``{"student": 4, "teacher": 200}``.
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    fig, ax = get_ax(ax)
+    rows = table.sort_values("dim")
+    ax.plot(rows["dim"], rows["cosine std"], "o", color="tab:blue", label="std of cos (measured)")
+    ax.plot(rows["dim"], rows["1/sqrt(dim)"], "--", color="tab:blue", label="1/√d (exact)")
+    ax.plot(rows["dim"], rows["max |cos|"], "s-", color="tab:red", markersize=4,
+            label="closest pair: max |cos|")
+    _dimension_marks(ax, marks)
+    ax.set_ylim(0, 1.05)
+    dimension_axis(ax, rows["dim"])
+    finish_axes(ax, "dimension d", "cosine similarity", title or "Random directions spread less as d grows",
+                loc="upper right")
+    return fig
+
+
+def plot_direction_count(table, *, n_directions: int, threshold: float, marks: dict | None = None, ax=None,
+                         title: str | None = None):
+    """How many random directions a space of each dimension keeps pairwise near-orthogonal (log scale).
+
+    ``table`` is :func:`htd_tutorial.course.geometry.direction_table` made with ``n_directions``
+    candidates and ``threshold``; a dotted line marks ``n_directions`` (every candidate kept).
+
+    Introduced in ``notebooks/01_capacity_gap.ipynb``.
+    """
+    fig, ax = get_ax(ax)
+    rows = table.sort_values("dim")
+    ax.plot(rows["dim"], rows["near-orthogonal"], "o-", color="tab:green",
+            label=f"kept with every pair at |cos| < {threshold:g}")
+    ax.axhline(n_directions, color="gray", linestyle=":", label=f"all {n_directions} candidates")
+    _dimension_marks(ax, marks)
+    ax.set_yscale("log")
+    dimension_axis(ax, rows["dim"])
+    finish_axes(ax, "dimension d", "directions kept (log scale)",
+                title or "Room for near-orthogonal directions", loc="upper left")
+    return fig
+
+
+def _dimension_marks(ax, marks: dict | None) -> None:
+    """``{label: dimension}`` as thin vertical lines, each labelled beside it (not in the legend)."""
+    from matplotlib.transforms import blended_transform_factory
+
+    at_x_on_axes = blended_transform_factory(ax.transData, ax.transAxes)
+    for label, dim in (marks or {}).items():
+        ax.axvline(dim, color="0.35", linewidth=1, alpha=0.6, zorder=0)
+        ax.text(dim, 0.03, f" {label}", transform=at_x_on_axes, rotation=90, va="bottom", ha="right",
+                fontsize="small", color="0.3")

@@ -6,9 +6,9 @@ method looks the same in every notebook, in the reproduction figure and in the e
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
-__all__ = ["get_ax", "dimension_axis", "finish_axes", "METHOD_COLORS", "METHOD_LABELS"]
+__all__ = ["get_ax", "dimension_axis", "epoch_axis", "finish_axes", "METHOD_COLORS", "METHOD_LABELS"]
 
 METHOD_COLORS = {"teacher": "black", "student": "tab:gray", "fitnet": "tab:olive", "de": "tab:purple",
                  "ftd": "tab:blue", "htd": "tab:red"}
@@ -40,11 +40,22 @@ def dimension_axis(ax, dims) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def epoch_axis(ax) -> None:
+    """Ticks at whole epochs only on the x axis (an epoch 2.5 does not exist).
+
+    Introduced in ``notebooks/00_data_and_teacher.ipynb``.
+    """
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def finish_axes(ax, xlabel: str, ylabel: str, title: str, **legend) -> None:
     """The finish every line and bar chart of the course shares: axis labels, title, a small legend, a light grid.
 
-    ``legend`` goes to ``ax.legend`` (e.g. ``loc="lower right"``), after ``fontsize="small"``.
+    ``legend`` goes to ``ax.legend`` (e.g. ``loc="lower right"``), after ``fontsize="small"``. An x
+    axis labelled ``"epoch"`` gets whole-epoch ticks (:func:`epoch_axis`), in every chart alike.
     """
+    if xlabel == "epoch":
+        epoch_axis(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
