@@ -63,3 +63,14 @@ def test_bars_start_at_zero():
     assert topology_plots.plot_method_bars(table).axes[0].get_ylim()[0] == 0
     fig = topology_plots.plot_gumbel_samples([0.2, 0.8], {"τ = 1": [0.3, 0.7]})
     assert fig.axes[0].get_ylim()[0] == 0
+
+
+def test_horizontal_bars_start_at_zero_unless_they_are_differences():
+    from htd_tutorial.plots import analysis as analysis_plots
+
+    lengths = pd.DataFrame({"label": ["a", "b"], "Recall@50": [0.40, 0.42], "Recall@50 std": [0.01, 0.02]})
+    assert analysis_plots.plot_bars(lengths, error="Recall@50 std").axes[0].get_xlim()[0] == 0
+    differences = pd.DataFrame({"label": ["a", "b"], "Recall@50": [-0.02, 0.03]})
+    left, right = analysis_plots.plot_bars(differences).axes[0].get_xlim()
+    assert left < -0.02 and right > 0.03
+    plt.close("all")

@@ -131,9 +131,11 @@ def plot_bars(table, *, metric: str = "Recall@50", label: str = "label", error: 
     low, high = float(np.nanmin(values - spread)), float(np.nanmax(values + spread))
     if reference is not None:
         low, high = min(low, reference), max(high, reference)
-    span = max(high - low, 1e-3)
-    left = low - 0.35 * span if low < 0 else max(0.0, low - 0.35 * span)
-    ax.set_xlim(left, high + 0.35 * span)
+    if low >= 0:   # bars of lengths start at 0, so their lengths compare; room on the right for the labels
+        ax.set_xlim(0.0, 1.3 * max(high, 1e-3))
+    else:          # differences: both signs, zero inside
+        span = max(high - low, 1e-3)
+        ax.set_xlim(low - 0.35 * span, max(high, 0.0) + 0.35 * span)
     ax.set_xlabel(xlabel or f"test {metric}")
     ax.set_ylabel(ylabel or label)
     ax.set_title(title or f"test {metric}")
