@@ -57,9 +57,10 @@ LECTURE: dict[str, tuple[str, ...]] = {
         "4. FTD on a roomy and on a tiny student",
     ),
     "03_htd.ipynb": (
-        "1.1 Gumbel-softmax: choosing a group, differentiably",
+        "1.1 Gumbel-softmax: a random expert choice for L_GA",
         "2. Prototypes and the two levels of topology",
         "3. HTD vs FTD vs the plain student",
+        "4.3 The group level: (P, P) and (P, e)",
         "Summary",
     ),
     "04_analysis.ipynb": (
