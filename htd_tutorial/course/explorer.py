@@ -326,7 +326,8 @@ def result_titles(result: ExplorerResult, *, teacher_dim: int | None = None) -> 
     name = _METHOD_LABELS.get(result.method, result.method)
     teacher = "Teacher" + (f" (d={teacher_dim})" if teacher_dim else "")
     n_users = int((~result.is_item).sum())
-    return {"teacher": f"{teacher} space", "student": f"{name} student space (d={result.dim})",
+    student = "Student space" if result.method == "student" else f"{name} student space"   # not "Student student"
+    return {"teacher": f"{teacher} space", "student": f"{student} (d={result.dim})",
             "suptitle": (f"The same {n_users} users (o) and {len(result.is_item) - n_users} items (^) in both "
                          f"spaces; colour = HTD group (K={result.K}, learned at d={result.dim})")}
 
@@ -334,6 +335,14 @@ def result_titles(result: ExplorerResult, *, teacher_dim: int | None = None) -> 
 # ----------------------------------------------------------------------------------------------
 # The compute layer
 # ----------------------------------------------------------------------------------------------
+
+def _import_optimiser_machinery() -> None:
+    """Import what torch's first optimiser imports (``torch._dynamo``); any failure is left to that optimiser."""
+    try:
+        import torch._dynamo  # noqa: F401, PLC0415
+    except Exception:  # noqa: BLE001
+        pass
+
 
 class TopologyExplorer:
     """Computes and caches what the explorer shows; no widgets involved.
@@ -413,6 +422,9 @@ class TopologyExplorer:
         self._umap_missing: bool | None = None       # None: not known yet (umap-learn not imported yet)
         self._umap_error: str | None = None
         self.umap_seconds: float | None = None
+        # torch's optimisers import torch._dynamo (about a thousand modules, 1-2 s) when the first one is
+        # made: done now in the background, while the learner reads on, instead of before the first picture
+        threading.Thread(target=_import_optimiser_machinery, name="htd-explorer-imports", daemon=True).start()
         self.stats = {"runs_trained": 0, "runs_from_disk": 0, "runs_from_memory": 0, "projections": 0,
                       "results_from_memory": 0}
 

@@ -205,6 +205,7 @@ def write_page(path: str | os.PathLike, data: dict, **render_options) -> Path:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(text)
+        os.chmod(temp, 0o644)             # readable like any page (mkstemp makes it private)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -242,9 +243,9 @@ def build_explorer_page(out: str | os.PathLike = PAGE_PATH, *, dims=None, Ks=DEF
 
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px;color:#222;max-width:1100px}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px;color:#222;max-width:1450px}
 h1{font-size:1.4em;margin:0 0 8px}
-p{line-height:1.4;font-size:0.95em}
+p{line-height:1.4;font-size:0.95em;max-width:1100px}
 .controls{display:flex;flex-wrap:wrap;gap:8px 24px;align-items:center;margin:10px 0}
 .controls label{display:flex;align-items:center;gap:8px}
 .controls input[type=range]{width:180px}
