@@ -101,7 +101,7 @@ clean-cache:
 #   make test-compat    a second virtual environment ($(VENV_COMPAT)) with ipywidgets 7 (Colab's), then
 #                       the explorer's tests and notebook 05 under nbval there
 VENV_COMPAT ?= build/venv-compat
-IPYWIDGETS_COMPAT_SPEC ?= ipywidgets>=7.7,<8
+IPYWIDGETS_COMPAT_SPEC ?= ipywidgets==7.7.1
 COMPAT_STAMP := $(VENV_COMPAT)/.htd-tutorial-installed
 
 .PHONY: explorer-page warm-up test-compat

@@ -159,3 +159,41 @@ def test_committed_page_in_chromium(chromium_executable, artifacts_dir, repo_roo
             browser.close()
     assert requested == [], f"the page asked the network for {requested}"
     assert errors == [], f"the page reported errors: {errors}"
+
+
+# ------------------------------------------------------------------------------------------- warm-up and command line
+def test_warm_up_runs_its_steps_in_order(monkeypatch):
+    """The steps without their cost: data, teachers and the explorer replaced by stand-ins that log calls."""
+    import htd_tutorial.course.common as common
+    import htd_tutorial.course.explorer as explorer_module
+    from htd_tutorial.course.warm_up import WARM_UP_STEPS, warm_up
+
+    calls = []
+    monkeypatch.setattr(common, "load_course_data", lambda name, verbose=True: calls.append(("data", name)) or name)
+    monkeypatch.setattr(common, "course_teacher",
+                        lambda data, progress=True, verbose=True: calls.append(("teacher", data)) or ("T", None))
+
+    class Explorer:
+        def __init__(self, data, teacher, settings, projection):
+            calls.append(("explorer", data, teacher, projection))
+
+        def prepare_umap(self, background):
+            calls.append(("umap", background))
+
+        def compute(self, method, dim, K):
+            calls.append(("compute", method, dim, K))
+
+    monkeypatch.setattr(explorer_module, "TopologyExplorer", Explorer)
+    seconds = warm_up(progress=False)
+    assert list(seconds) == list(WARM_UP_STEPS)
+    assert calls == [("data", "synthetic"), ("teacher", "synthetic"), ("explorer", "synthetic", "T", "auto"),
+                     ("umap", False), ("compute", SHIPPED.method, SHIPPED.dim, SHIPPED.K),
+                     ("data", "movielens-100k"), ("teacher", "movielens-100k")]
+
+
+def test_explorer_page_command_rejects_a_folder_as_output(tmp_path, capsys):
+    from htd_tutorial.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["explorer-page", "--out", str(tmp_path)])
+    assert stop.value.code == 2 and "is a folder" in capsys.readouterr().err
