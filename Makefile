@@ -108,11 +108,11 @@ COMPAT_STAMP := $(VENV_COMPAT)/.htd-tutorial-installed
 
 explorer-page: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
-	$(RUN) $(BIN)/python -m htd_tutorial explorer-page --out docs/explorer.html
+	$(RUN) $(BIN)/python -m htd_tutorial.course.explorer_page --out docs/explorer.html
 
 warm-up: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
-	$(RUN) $(BIN)/python -m htd_tutorial warm-up
+	$(RUN) $(BIN)/python -m htd_tutorial.course.warm_up
 
 $(VENV_COMPAT)/bin/python:
 	$(PYTHON) -m venv $(VENV_COMPAT)

@@ -1,5 +1,4 @@
-"""Command line: ``python -m htd_tutorial reproduce ...``, ``... ablation ...``, ``... explorer-page``
-(the kernel-free explorer) or ``... warm-up`` (teachers and UMAP into the caches); see ``--help``.
+"""Command line: ``python -m htd_tutorial reproduce ...`` or ``... ablation ...`` (see ``--help``).
 
 Bad arguments fail at once, before torch is even imported: every value is checked by its argparse
 ``type=`` (whole numbers, an existing dataset, an output folder that can be one), and argparse, like
@@ -77,15 +76,6 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-progress", action="store_true")
 
 
-def output_folder_file(text: str) -> str:
-    """argparse ``type=``: a file whose folder exists or can be made, and which is not a folder itself."""
-    path = Path(text).expanduser()
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{path} is a folder; give the path of the HTML file to write")
-    output_folder(str(path.parent))
-    return text
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m htd_tutorial",
                      description="Topology distillation course: experiments from the command line.")
@@ -125,18 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--teacher-dim", type=positive_int, default=200)
     abl.add_argument("--teacher-seed", type=non_negative_int, default=0)
     _run_options(abl)
-    page = sub.add_parser("explorer-page", help="write the kernel-free explorer: one offline HTML page "
-                                                "(default docs/explorer.html)")
-    page.add_argument("--out", type=output_folder_file, default="docs/explorer.html",
-                      help="the HTML file to write (default: docs/explorer.html)")
-    page.add_argument("--dims", type=positive_int, nargs="+", default=None,
-                      help="student dimensions (default: the explorer's slider, 2 4 8 16 32)")
-    page.add_argument("--ks", type=positive_int, nargs="+", default=None,
-                      help="values of K (default: 1 2 3 5 9 14 20)")
-    page.add_argument("--no-progress", action="store_true")
-    warm = sub.add_parser("warm-up", help="train the course's teachers and compile UMAP into the caches "
-                                          "(what Binder's postBuild runs)")
-    warm.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -160,17 +138,6 @@ def main(argv: list[str] | None = None) -> int:
                          teacher_seed=args.teacher_seed, eval_every=args.eval_every,
                          baselines=tuple(args.baselines), out=args.out, name=args.name,
                          progress=not args.no_progress)
-        elif args.command == "explorer-page":
-            from .course.explorer_page import DEFAULT_PAGE_KS, build_explorer_page
-
-            path = build_explorer_page(args.out, dims=args.dims, Ks=tuple(args.ks or DEFAULT_PAGE_KS),
-                                       progress=not args.no_progress)
-            print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
-        elif args.command == "warm-up":
-            from .course.warm_up import warm_up
-
-            seconds = warm_up(progress=not args.no_progress)
-            print("warm-up done: " + ", ".join(f"{step} {s:.1f} s" for step, s in seconds.items()))
     except ValueError as exc:
         message = " ".join(str(exc).split())  # one line, whatever the exception's text
         print(f"python -m htd_tutorial {args.command}: error: {message}", file=sys.stderr)

@@ -192,8 +192,8 @@ def test_warm_up_runs_its_steps_in_order(monkeypatch):
 
 
 def test_explorer_page_command_rejects_a_folder_as_output(tmp_path, capsys):
-    from htd_tutorial.__main__ import main
+    from htd_tutorial.course.explorer_page import main
 
     with pytest.raises(SystemExit) as stop:
-        main(["explorer-page", "--out", str(tmp_path)])
+        main(["--out", str(tmp_path)])
     assert stop.value.code == 2 and "is a folder" in capsys.readouterr().err

@@ -344,6 +344,24 @@ def _import_optimiser_machinery() -> None:
         pass
 
 
+_optimiser_imports: threading.Thread | None = None
+
+
+def _import_optimiser_machinery_in_background() -> None:
+    """Start :func:`_import_optimiser_machinery` in a daemon thread (once per process).
+
+    torch's first optimiser imports ``torch._dynamo``: about a thousand modules, 1-2 s on a 2-core
+    CPU, which the explorer's first picture would otherwise wait for (its first setting trains a
+    student). Started when this module is imported (notebook 05's settings cell), it is done while
+    the data and teacher load and the learner reads on.
+    """
+    global _optimiser_imports
+    if _optimiser_imports is None:
+        _optimiser_imports = threading.Thread(target=_import_optimiser_machinery, name="htd-explorer-imports",
+                                              daemon=True)
+        _optimiser_imports.start()
+
+
 class TopologyExplorer:
     """Computes and caches what the explorer shows; no widgets involved.
 
@@ -422,9 +440,7 @@ class TopologyExplorer:
         self._umap_missing: bool | None = None       # None: not known yet (umap-learn not imported yet)
         self._umap_error: str | None = None
         self.umap_seconds: float | None = None
-        # torch's optimisers import torch._dynamo (about a thousand modules, 1-2 s) when the first one is
-        # made: done now in the background, while the learner reads on, instead of before the first picture
-        threading.Thread(target=_import_optimiser_machinery, name="htd-explorer-imports", daemon=True).start()
+        _import_optimiser_machinery_in_background()     # started when this module was imported; once
         self.stats = {"runs_trained": 0, "runs_from_disk": 0, "runs_from_memory": 0, "projections": 0,
                       "results_from_memory": 0}
 
@@ -921,3 +937,6 @@ def claim(holds, statement: str, data: Interactions, **options) -> bool:
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
     return course_claim(holds, statement, data, reference=DEFAULT_EXPLORER_DATASET, **options)
+
+
+_import_optimiser_machinery_in_background()

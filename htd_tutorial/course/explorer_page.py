@@ -1,6 +1,6 @@
 """The explorer without a kernel: one self-contained HTML page with the pictures precomputed.
 
-``python -m htd_tutorial explorer-page`` (or ``make explorer-page``) computes the explorer's result for
+``python -m htd_tutorial.course.explorer_page`` (or ``make explorer-page``) computes the explorer's result for
 every setting of a grid (student dimension x K x method) with the explorer's own compute path
 (:meth:`htd_tutorial.course.explorer.TopologyExplorer.compute`, so the maps, colours and numbers are
 the widget's) and writes them into one HTML file: the data as JSON inside the page, the pictures drawn
@@ -391,3 +391,44 @@ _SCRIPT = r"""
   draw();
 })();
 """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m htd_tutorial.course.explorer_page [--out FILE] [--dims ...] [--ks ...]``: write the page.
+
+    Bad arguments exit with status 2 (argparse); a grid the explorer cannot show returns 2 with one line.
+    """
+    import argparse
+    import sys
+
+    def positive_int(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+        return int(text)
+
+    def html_file(text: str) -> str:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{path} is a folder; give the path of the HTML file to write")
+        return text
+
+    parser = argparse.ArgumentParser(prog="python -m htd_tutorial.course.explorer_page",
+                                     description="Write the kernel-free explorer: one offline HTML page.")
+    parser.add_argument("--out", type=html_file, default=PAGE_PATH, help=f"the HTML file (default: {PAGE_PATH})")
+    parser.add_argument("--dims", type=positive_int, nargs="+", default=None,
+                        help="student dimensions (default: the explorer's slider, 2 4 8 16 32)")
+    parser.add_argument("--ks", type=positive_int, nargs="+", default=list(DEFAULT_PAGE_KS),
+                        help=f"values of K (default: {' '.join(map(str, DEFAULT_PAGE_KS))})")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        path = build_explorer_page(args.out, dims=args.dims, Ks=tuple(args.ks), progress=not args.no_progress)
+    except ValueError as exc:
+        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Warm a machine up for the course: the teachers trained and numba's compiled UMAP cached.
 
-``python -m htd_tutorial warm-up`` (``make warm-up``; Binder's ``postBuild`` runs it while building the
+``python -m htd_tutorial.course.warm_up`` (``make warm-up``; Binder's ``postBuild`` runs it while building the
 image) does once what a learner's first notebook run would otherwise wait for:
 
 1. the course teacher on the explorer's synthetic data (notebook 05), trained with
@@ -64,3 +64,20 @@ def warm_up(*, progress: bool = True) -> dict[str, float]:
     finally:
         bar.close()
     return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m htd_tutorial.course.warm_up [--no-progress]``: run :func:`warm_up`, print the seconds."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m htd_tutorial.course.warm_up",
+                                     description="Train the course's teachers and compile UMAP into the caches.")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    seconds = warm_up(progress=not args.no_progress)
+    print("warm-up done: " + ", ".join(f"{step} {s:.1f} s" for step, s in seconds.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
