@@ -11,8 +11,11 @@ Each run is a fresh Python process, as a learner's kernel is:
   trained teacher, no student run) and an empty numba cache (``NUMBA_CACHE_DIR``: UMAP not compiled),
   both temporary (the repository's ``data/cache`` and ``~/.cache/htd-tutorial`` are not touched,
   which is the same as clearing them: the package reads neither when ``HTD_CACHE_DIR`` is set);
-- ``warm``: the same folders as the cold run left them (teacher trained, UMAP compiled, what
-  ``make warm-up`` or Binder's ``postBuild`` leave), but every student run still trained afresh.
+- ``warm``: the same folders as the cold run left them (teacher trained, UMAP compiled), but every
+  student run still trained afresh (in a temporary folder);
+- ``warmed-up``: the same folders after ``python -m htd_tutorial.course.warm_up`` (what ``make warm-up``
+  and Binder's ``postBuild`` run), student runs in the cache folder as in the notebook: the explorer's
+  first setting is then loaded, not trained.
 
 What is timed, all through :class:`htd_tutorial.course.explorer.ExplorerWidget` (end to end: training,
 maps, metrics, drawing the PNG), as in notebook 05:
@@ -50,7 +53,7 @@ TARGETS = {"first_picture_s": 5.0, "uncached_s": 10.0, "cached_s": 1.0, "first_u
 #: Slider changes timed, in this order, from the shipped first setting (HTD, d=4, K=9).
 CHANGES = (("dim", 8), ("method", "student"), ("method", "ftd"), ("dim", 16), ("method", "htd"),
            ("groups", 20), ("dim", 2))
-MODES = ("cold", "warm")
+MODES = ("cold", "warm", "warmed-up")
 
 
 def load_average() -> list[float]:
@@ -74,7 +77,7 @@ def measure(mode: str) -> dict:
 
     runs = tempfile.TemporaryDirectory(prefix="htd-bench-runs-")
     built = time.perf_counter()
-    explorer = TopologyExplorer(data, teacher, SHIPPED, directory=runs.name)
+    explorer = TopologyExplorer(data, teacher, SHIPPED, directory=None if mode == "warmed-up" else runs.name)
     explorer_s = time.perf_counter() - built
     started = time.perf_counter()
     ui = ExplorerWidget(explorer)
@@ -133,7 +136,8 @@ def measure(mode: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=MODES, default=None, help="run one mode only (default: cold, then warm)")
+    parser.add_argument("--only", choices=MODES, default=None,
+                        help="run one mode only (default: cold, warm, then warmed-up)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "explorer.json"))
     parser.add_argument("--child", choices=MODES, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -150,7 +154,7 @@ def main() -> None:
     for mode in (args.only,) if args.only else MODES:
         if mode == "warm" and not args.only:
             pass                                     # the cold run's caches are now warm
-        elif mode == "warm":                         # warm alone: warm the scratch caches first
+        elif mode != "cold":                         # warm alone, or warmed-up: run the warm-up first
             subprocess.run([sys.executable, "-m", "htd_tutorial.course.warm_up", "--no-progress"], env=env, cwd=ROOT,
                            check=True)
         process = subprocess.run([sys.executable, __file__, "--child", mode], env=env, cwd=ROOT, check=True,
@@ -180,8 +184,9 @@ def main() -> None:
         "settings": {name: getattr(SHIPPED, name) for name in SHIPPED.__dataclass_fields__},
         "dataset": load_course_data(DEFAULT_EXPLORER_DATASET, verbose=False).summary(),
         "how": "cold: empty HTD_CACHE_DIR and NUMBA_CACHE_DIR (fresh temporary folders); warm: the same folders "
-               "after the cold run (teacher trained, UMAP compiled); student runs trained afresh in both; each "
-               "in a fresh Python process",
+               "after the cold run (teacher trained, UMAP compiled), student runs trained afresh; warmed-up: the "
+               "same folders after python -m htd_tutorial.course.warm_up (Binder's postBuild), runs cached as in "
+               "the notebook; each in a fresh Python process",
         "targets": TARGETS,
         **{mode: previous[mode] for mode in MODES if mode in previous and mode not in results},
         **results,
