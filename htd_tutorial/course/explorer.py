@@ -12,7 +12,14 @@ Two layers, so that everything but the wiring is testable without a browser:
   once per setting; every result is kept, so returning to a setting is instant.
 - **Widgets** (:class:`ExplorerWidget`): a method selector and two sliders (``continuous_update=False``),
   a progress bar, the picture and the metrics. It only wires controls to :meth:`TopologyExplorer.compute`
-  and uses the API common to ipywidgets 7 (Colab) and 8.
+  and uses the API common to ipywidgets 7 (Colab) and 8 (``make test-compat`` runs the tests with 7.7.1).
+
+A cold machine: UMAP needs numba to compile it (up to a minute), so the widget's first picture is
+drawn with PCA (aligned the same way) while :meth:`TopologyExplorer.prepare_umap` compiles UMAP in a
+background thread, and is replaced by the UMAP picture when it is ready. A 2-D student is never
+projected: its map is its own directions (:data:`RAW_2D`). ``python -m htd_tutorial.course.warm_up``
+does the compiling (and trains the teachers) ahead of time; :mod:`htd_tutorial.course.explorer_page`
+writes the same pictures into an offline HTML page.
 
 Colours: a point's colour is its HTD group at the current dimension and K, learned by an HTD run
 at that setting (trained alongside when the method shown is Student or FTD). So the colours are the
