@@ -101,3 +101,42 @@ benchmark: $(STAMP)
 
 clean-cache:
 	rm -rf data/cache
+
+# ---------------------------------------------------------------------------------------------------------
+# The explorer for Binder, Colab and no kernel at all (issue 14):
+#
+#   make explorer-page  write docs/explorer.html: the explorer's pictures and numbers for a grid of
+#                       settings, one offline HTML page (no server, no kernel, no network)
+#   make warm-up        train the course's teachers and compile UMAP into the caches (Binder's postBuild
+#                       runs the same; use it on a classroom machine or a Colab runtime)
+#   make test-compat    a second virtual environment ($(VENV_COMPAT)) with ipywidgets 7 (Colab's), then
+#                       the explorer's tests and notebook 05 under nbval there
+VENV_COMPAT ?= build/venv-compat
+IPYWIDGETS_COMPAT_SPEC ?= ipywidgets==7.7.1
+COMPAT_STAMP := $(VENV_COMPAT)/.htd-tutorial-installed
+
+.PHONY: explorer-page warm-up test-compat
+
+explorer-page: $(STAMP)
+	@mkdir -p "$(NUMBA_CACHE_DIR)"
+	$(RUN) $(BIN)/python -m htd_tutorial.course.explorer_page --out docs/explorer.html
+
+warm-up: $(STAMP)
+	@mkdir -p "$(NUMBA_CACHE_DIR)"
+	$(RUN) $(BIN)/python -m htd_tutorial.course.warm_up
+
+$(VENV_COMPAT)/bin/python:
+	$(PYTHON) -m venv $(VENV_COMPAT)
+
+$(COMPAT_STAMP): pyproject.toml | $(VENV_COMPAT)/bin/python
+	@echo ">>> installing into $(VENV_COMPAT) (torch: $(TORCH_SPEC); $(IPYWIDGETS_COMPAT_SPEC))"
+	$(VENV_COMPAT)/bin/python -m pip install $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(VENV_COMPAT)/bin/python -m pip install -e ".[test]" "$(IPYWIDGETS_COMPAT_SPEC)"
+	$(VENV_COMPAT)/bin/python -m pip install --no-deps "$(WIDEDEEP_SPEC)"
+	@echo "torch: $(TORCH_SPEC); $(IPYWIDGETS_COMPAT_SPEC)" > $@
+
+test-compat: $(COMPAT_STAMP)
+	@mkdir -p "$(NUMBA_CACHE_DIR)"
+	@$(VENV_COMPAT)/bin/python -c "import ipywidgets; print('ipywidgets', ipywidgets.__version__)"
+	env -u MPLBACKEND PATH="$(CURDIR)/$(VENV_COMPAT)/bin:$$PATH" $(VENV_COMPAT)/bin/python -m pytest \
+		tests/test_explorer.py tests/test_explorer_page.py notebooks/05_explorer.ipynb $(PYTEST_ARGS)

@@ -16,10 +16,13 @@ import pytest
 
 from htd_tutorial.cache import get_teacher
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.plots.maps import figure_png, group_colors, plot_embedding_map, plot_space_pair
+from htd_tutorial.plots.maps import (Projection, figure_png, group_colors, plot_embedding_map, plot_space_pair,
+                                     unit_directions)
 from htd_tutorial.course.exercises import EXERCISES, is_correct
-from htd_tutorial.course.explorer import (PCA_NOTICE, SHIPPED, ExplorerWidget, TopologyExplorer,
-                                   align_to, load_umap, metrics_html, pca_2d, plot_result, project_2d)
+import htd_tutorial.course.explorer as explorer_module
+from htd_tutorial.course.explorer import (PCA_NOTICE, RAW_2D, SHIPPED, UMAP_PREPARING, ExplorerWidget,
+                                          TopologyExplorer, align_to, load_umap, metrics_html, pca_2d, plot_result,
+                                          project_2d)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -261,6 +264,7 @@ def test_pca_fallback_when_umap_is_missing(tiny, teacher, settings, tmp_path, mo
         project_2d(np.eye(5), method="umap")
     explorer = TopologyExplorer(tiny, teacher, settings, directory=tmp_path, projection="auto")
     ui = ExplorerWidget(explorer)
+    assert ui.wait_for_umap(timeout=60)                      # finds out in the background that UMAP is missing
     assert ui.last_result.projection == "PCA" and ui.last_result.notice == PCA_NOTICE
     assert "umap-learn is not installed" in ui.message.value
     assert bytes(ui.image.value).startswith(PNG_MAGIC)
@@ -324,7 +328,7 @@ def test_widget_shows_a_message_for_a_bad_setting_and_stays_usable(explorer):
 def test_widget_turns_unexpected_failures_into_messages(explorer, monkeypatch):
     ui = ExplorerWidget(explorer)
 
-    def broken(*args, on_stage=None):
+    def broken(*args, **options):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(explorer, "compute", broken)
@@ -364,3 +368,83 @@ def test_exercise_module_names_the_explorer_methods():
     from htd_tutorial.course.explorer import EXPLORER_METHODS
 
     assert exercises_05.EXPLORER_METHODS == EXPLORER_METHODS
+
+
+# ------------------------------------------------------------------------------------------- 2-D students
+def test_unit_directions():
+    xy = unit_directions(np.array([[3.0, 4.0], [0.0, -2.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(xy, [[0.6, 0.8], [0.0, -1.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="2-D embeddings"):
+        unit_directions(np.ones((4, 3)))
+
+
+def test_a_2d_student_is_drawn_with_its_own_directions(explorer):
+    flat = explorer.compute("htd", 2, 3)
+    assert flat.student_projection == RAW_2D and flat.projection == "PCA"
+    # its own directions, only rotated, scaled and shifted onto the teacher's map: all distances keep their ratios
+    directions = unit_directions(explorer.student_shown(explorer.run(explorer.run_config("htd", 2, 3))))
+    pairwise_map = np.linalg.norm(flat.student_xy[:, None] - flat.student_xy[None], axis=-1)
+    pairwise_raw = np.linalg.norm(directions[:, None] - directions[None], axis=-1)
+    ratio = pairwise_map[pairwise_raw > 1e-6] / pairwise_raw[pairwise_raw > 1e-6]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-9)          # a similarity transform of the directions
+    roomy = explorer.compute("htd", 4, 3)
+    assert roomy.student_projection is None                          # projected like the teacher
+    fig = plot_result(flat, teacher_dim=16)
+    assert fig.axes[1].get_xlabel() == f"{RAW_2D} 1" and fig.axes[0].get_xlabel() == "PCA 1"
+    plt.close(fig)
+
+
+def test_metrics_html_without_timing(explorer):
+    result = explorer.compute("student", 4, 2)
+    assert "trained in" in metrics_html(result)
+    assert metrics_html(result, timing=False).endswith("</table>") and "trained" not in metrics_html(result, timing=False)
+
+
+# ------------------------------------------------------------------------------------------- UMAP in the background
+@pytest.fixture
+def slow_umap(monkeypatch):
+    """A stand-in for umap-learn that takes half a second per map (PCA coordinates, labelled UMAP)."""
+    import threading
+
+    release = threading.Event()
+
+    def project(embeddings, *, method="auto", **options):
+        if method == "umap":
+            release.wait(30)
+            return Projection(pca_2d(embeddings)[:, ::-1].copy(), "UMAP", 0.5)
+        return project_2d(embeddings, method=method, **options)
+
+    monkeypatch.setattr(explorer_module, "load_umap", lambda: object())
+    monkeypatch.setattr(explorer_module, "project_2d", project)
+    return release
+
+
+def test_widget_draws_with_pca_first_and_switches_to_umap_when_ready(tiny, teacher, settings, tmp_path, slow_umap):
+    explorer = TopologyExplorer(tiny, teacher, settings, directory=tmp_path, projection="auto")
+    ui = ExplorerWidget(explorer)
+    assert ui.last_result.projection == "PCA" and ui.first_picture_seconds is not None
+    assert "UMAP is being prepared" in ui.message.value and "PCA until UMAP" in ui.status.value
+    assert not explorer.umap_ready()
+    pca_picture = bytes(ui.image.value)
+    ui.dim.value = 4                                   # slider changes keep working while UMAP is prepared
+    assert ui.last_result.projection == "PCA" and ui.last_result.dim == 4
+    slow_umap.set()                                    # UMAP "compiled"
+    assert ui.wait_for_umap(timeout=30)
+    assert explorer.umap_ready() and explorer.umap_seconds is not None
+    assert ui.last_result.projection == "UMAP" and ui.last_result.dim == 4
+    assert ui.message.value == "" and "PCA" not in ui.status.value
+    assert bytes(ui.image.value) != pca_picture
+    ui.dim.value = 2                                   # from now on UMAP (and the 2-D student's own directions)
+    assert ui.last_result.projection == "UMAP" and ui.last_result.student_projection == RAW_2D
+    assert UMAP_PREPARING not in ui.message.value
+
+
+def test_compute_waits_for_umap_being_prepared(tiny, teacher, settings, tmp_path, slow_umap):
+    explorer = TopologyExplorer(tiny, teacher, settings, directory=tmp_path, projection="auto")
+    thread = explorer.prepare_umap()
+    assert thread is not None and explorer.prepare_umap() is thread       # started once
+    assert explorer.compute("htd", 4, 3, projection="pca").projection == "PCA"
+    slow_umap.set()
+    result = explorer.compute("htd", 4, 3)                                 # "auto": waits for UMAP
+    assert result.projection == "UMAP" and explorer.stats["projections"] == 4   # PCA and UMAP maps, each twice
+    assert explorer.prepare_umap() is None                                 # nothing left to prepare

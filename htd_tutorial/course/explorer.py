@@ -12,7 +12,14 @@ Two layers, so that everything but the wiring is testable without a browser:
   once per setting; every result is kept, so returning to a setting is instant.
 - **Widgets** (:class:`ExplorerWidget`): a method selector and two sliders (``continuous_update=False``),
   a progress bar, the picture and the metrics. It only wires controls to :meth:`TopologyExplorer.compute`
-  and uses the API common to ipywidgets 7 (Colab) and 8.
+  and uses the API common to ipywidgets 7 (Colab) and 8 (``make test-compat`` runs the tests with 7.7.1).
+
+A cold machine: UMAP needs numba to compile it (up to a minute), so the widget's first picture is
+drawn with PCA (aligned the same way) while :meth:`TopologyExplorer.prepare_umap` compiles UMAP in a
+background thread, and is replaced by the UMAP picture when it is ready. A 2-D student is never
+projected: its map is its own directions (:data:`RAW_2D`). ``python -m htd_tutorial.course.warm_up``
+does the compiling (and trains the teachers) ahead of time; :mod:`htd_tutorial.course.explorer_page`
+writes the same pictures into an offline HTML page.
 
 Colours: a point's colour is its HTD group at the current dimension and K, learned by an HTD run
 at that setting (trained alongside when the method shown is Student or FTD). So the colours are the
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +46,8 @@ import torch
 
 from .common import claim as course_claim
 from ..data import Interactions
-from ..plots.maps import Projection, align_to, figure_png, load_umap, pca_2d, plot_space_pair, project_2d
+from ..plots.maps import (Projection, align_to, figure_png, load_umap, pca_2d, plot_space_pair, project_2d,
+                          unit_directions)
 from ..evaluation import evaluate
 from ..experiments import RunConfig, RunResult, run_method
 from ..models import Recommender
@@ -48,7 +57,7 @@ from ..training import torch_threads
 
 __all__ = ["ExplorerSettings", "SHIPPED", "METHOD_CHOICES", "Projection", "ExplorerResult", "TopologyExplorer",
            "ExplorerWidget", "load_umap", "project_2d", "align_to", "pca_2d", "plot_result", "metrics_html",
-           "PCA_NOTICE", "EXPLORER_METHODS", "DEFAULT_EXPLORER_DATASET", "EXPLORER_DATASETS", "claim"]
+           "PCA_NOTICE", "UMAP_PREPARING", "result_titles", "RAW_2D", "EXPLORER_METHODS", "DEFAULT_EXPLORER_DATASET", "EXPLORER_DATASETS", "claim"]
 
 #: The methods the explorer offers, as (label, value) pairs for the selector.
 METHOD_CHOICES = (("Student (no distillation)", "student"), ("FTD", "ftd"), ("HTD", "htd"))
@@ -60,6 +69,15 @@ _RUN_DEFAULT_K = next(f.default for f in dataclasses.fields(RunConfig) if f.name
 PCA_NOTICE = ("umap-learn is not installed, so the maps use PCA instead of UMAP: a linear projection that "
               "keeps the large-scale spread but not the neighbourhoods. Install it with "
               "<code>pip install umap-learn</code> and restart the kernel for the UMAP pictures.")
+
+#: Shown while UMAP is being prepared in the background and the maps are drawn with PCA meanwhile.
+UMAP_PREPARING = ("UMAP is being prepared (numba compiles it once per machine: up to a minute on a cold one). "
+                  "Meanwhile the maps use PCA, a linear projection that keeps the large-scale spread but not "
+                  "the neighbourhoods; the picture is replaced by the UMAP one as soon as it is ready.")
+
+#: How a 2-D student's map is drawn: its own embedding directions (unit length), rotated to line up
+#: with the teacher's map. A 2-D space needs no projection, and a UMAP of it would only distort it.
+RAW_2D = "2-D directions"
 
 #: The dataset the explorer's notebook uses by default, and the ones it offers. The synthetic data is
 #: small enough for slider changes within seconds and has planted groups to compare HTD's with;
@@ -209,7 +227,7 @@ class ExplorerResult:
     teacher_metrics : dict
         The teacher's test ``"Recall@50"`` and ``"NDCG@50"`` for comparison.
     projection : str
-        ``"UMAP"`` or ``"PCA"``.
+        ``"UMAP"`` or ``"PCA"``: how the teacher's map is drawn (and the student's, unless it is 2-D).
     notice : str or None
         Shown above the pictures (e.g. the PCA fallback notice).
     seconds : float
@@ -218,6 +236,9 @@ class ExplorerResult:
         True when the whole result came from the in-memory cache.
     trained : tuple of str
         Runs that were trained for this call (empty when everything was cached).
+    student_projection : str or None
+        How the student's map is drawn when it differs from ``projection``: :data:`RAW_2D` for a
+        2-D student, whose own directions are shown (no projection needed). None: as ``projection``.
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
@@ -236,6 +257,7 @@ class ExplorerResult:
     seconds: float = 0.0
     cached: bool = False
     trained: tuple[str, ...] = ()
+    student_projection: str | None = None
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -256,8 +278,11 @@ def _provenance(result: ExplorerResult) -> str:
     return "trained" if result.trained else "loaded from the disk cache"
 
 
-def metrics_html(result: ExplorerResult, *, k: int = 10) -> str:
+def metrics_html(result: ExplorerResult, *, k: int = 10, timing: bool = True) -> str:
     """The metrics panel: accuracy and topology fidelity of the student, as a small HTML table.
+
+    ``timing``: add the line saying how the result came about and how long it took (the widget's; the
+    kernel-free page, :mod:`htd_tutorial.course.explorer_page`, leaves it out).
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
@@ -281,10 +306,10 @@ def metrics_html(result: ExplorerResult, *, k: int = 10) -> str:
     how = f"{_provenance(result)} in {result.seconds:.2f} s"
     if result.trained:
         how += f" (trained: {html.escape(', '.join(result.trained))})"
+    footer = f"<div style='font-size:80%;color:#666;margin-top:4px'>{how}</div>" if timing else ""
     return (f"<table class='htd-explorer-metrics' style='border-collapse:collapse;font-size:90%'>"
             f"<tr><th style='text-align:left;padding:1px 6px'></th><th style='padding:1px 6px'>{html.escape(label)}"
-            f"</th><th style='padding:1px 6px;color:#666'>teacher</th></tr>{body}</table>"
-            f"<div style='font-size:80%;color:#666;margin-top:4px'>{how}</div>")
+            f"</th><th style='padding:1px 6px;color:#666'>teacher</th></tr>{body}</table>{footer}")
 
 
 def plot_result(result: ExplorerResult, *, teacher_dim: int | None = None, axes=None):
@@ -292,20 +317,57 @@ def plot_result(result: ExplorerResult, *, teacher_dim: int | None = None, axes=
 
     Returns the matplotlib figure. Introduced in ``notebooks/05_explorer.ipynb``.
     """
+    titles = result_titles(result, teacher_dim=teacher_dim)
+    return plot_space_pair(
+        result.teacher_xy, result.student_xy, result.is_item, result.groups, n_groups=result.K,
+        teacher_title=titles["teacher"], student_title=titles["student"],
+        projection=result.projection, axes=axes, student_projection=result.student_projection,
+        suptitle=titles["suptitle"])
+
+
+def result_titles(result: ExplorerResult, *, teacher_dim: int | None = None) -> dict[str, str]:
+    """The picture's texts: ``"teacher"`` and ``"student"`` panel titles and the ``"suptitle"`` above both.
+
+    One owner for :func:`plot_result` and the kernel-free page (:mod:`htd_tutorial.course.explorer_page`).
+    """
     name = _METHOD_LABELS.get(result.method, result.method)
     teacher = "Teacher" + (f" (d={teacher_dim})" if teacher_dim else "")
     n_users = int((~result.is_item).sum())
-    return plot_space_pair(
-        result.teacher_xy, result.student_xy, result.is_item, result.groups, n_groups=result.K,
-        teacher_title=f"{teacher} space", student_title=f"{name} student space (d={result.dim})",
-        projection=result.projection, axes=axes,
-        suptitle=(f"The same {n_users} users (o) and {len(result.is_item) - n_users} items (^) in both spaces; "
-                  f"colour = HTD group (K={result.K}, learned at d={result.dim})"))
+    student = "Student space" if result.method == "student" else f"{name} student space"   # not "Student student"
+    return {"teacher": f"{teacher} space", "student": f"{student} (d={result.dim})",
+            "suptitle": (f"The same {n_users} users (o) and {len(result.is_item) - n_users} items (^) in both "
+                         f"spaces; colour = HTD group (K={result.K}, learned at d={result.dim})")}
 
 
 # ----------------------------------------------------------------------------------------------
 # The compute layer
 # ----------------------------------------------------------------------------------------------
+
+def _import_optimiser_machinery() -> None:
+    """Import what torch's first optimiser imports (``torch._dynamo``); any failure is left to that optimiser."""
+    try:
+        import torch._dynamo  # noqa: F401, PLC0415
+    except Exception:  # noqa: BLE001
+        pass
+
+
+_optimiser_imports: threading.Thread | None = None
+
+
+def _import_optimiser_machinery_in_background() -> None:
+    """Start :func:`_import_optimiser_machinery` in a daemon thread (once per process).
+
+    torch's first optimiser imports ``torch._dynamo``: about a thousand modules, 1-2 s on a 2-core
+    CPU, which the explorer's first picture would otherwise wait for (its first setting trains a
+    student). Started when this module is imported (notebook 05's settings cell), it is done while
+    the data and teacher load and the learner reads on.
+    """
+    global _optimiser_imports
+    if _optimiser_imports is None:
+        _optimiser_imports = threading.Thread(target=_import_optimiser_machinery, name="htd-explorer-imports",
+                                              daemon=True)
+        _optimiser_imports.start()
+
 
 class TopologyExplorer:
     """Computes and caches what the explorer shows; no widgets involved.
@@ -328,7 +390,15 @@ class TopologyExplorer:
     ----------
     stats : dict
         Counters: ``"runs_trained"``, ``"runs_from_disk"``, ``"runs_from_memory"``,
-        ``"projections"`` (2-D maps fitted), ``"results_from_memory"``.
+        ``"projections"`` (2-D maps made), ``"results_from_memory"``.
+    umap_seconds : float or None
+        How long :meth:`prepare_umap` took (import, numba's compilation, the teacher's UMAP), once done.
+
+    Maps: the teacher's map is made once per projection, each student's once per run and projection,
+    aligned to the teacher's; a 2-D student is drawn with its own directions (:data:`RAW_2D`). UMAP
+    needs numba to compile it (seconds warm, up to a minute on a cold machine), PCA nothing: so
+    :meth:`compute` takes ``projection="pca"`` for a picture at once, and :meth:`prepare_umap` makes
+    UMAP ready in a background thread (the widget does both).
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
@@ -365,9 +435,19 @@ class TopologyExplorer:
             self.teacher_metrics["ari_users"] = group_agreement(data.user_groups[:, 0], data.user_groups[:, -1])
             self.teacher_metrics["ari_items"] = group_agreement(data.item_groups[:, 0], data.item_groups[:, -1])
         self._runs: dict[RunConfig, RunResult] = {}
-        self._student_maps: dict[RunConfig, Projection] = {}
-        self._teacher_map: Projection | None = None
-        self._results: dict[tuple[str, int, int], ExplorerResult] = {}
+        self._student_maps: dict[tuple[RunConfig, str], Projection] = {}
+        self._teacher_maps: dict[str, Projection] = {}
+        self._results: dict[tuple[str, int, int, str], ExplorerResult] = {}
+        # UMAP's preparation (prepare_umap): done once, maybe in a background thread; compute is serialised.
+        self._compute_lock = threading.RLock()
+        self._umap_lock = threading.Lock()
+        self._umap_thread: threading.Thread | None = None
+        self._umap_done = threading.Event()
+        self._umap_callbacks: list[Callable[[], None]] = []
+        self._umap_missing: bool | None = None       # None: not known yet (umap-learn not imported yet)
+        self._umap_error: str | None = None
+        self.umap_seconds: float | None = None
+        _import_optimiser_machinery_in_background()     # started when this module was imported; once
         self.stats = {"runs_trained": 0, "runs_from_disk": 0, "runs_from_memory": 0, "projections": 0,
                       "results_from_memory": 0}
 
@@ -417,16 +497,105 @@ class TopologyExplorer:
         self._runs[config] = result
         return result
 
-    def _project(self, embeddings) -> Projection:
+    def _project(self, embeddings, kind: str) -> Projection:
         self.stats["projections"] += 1
-        return project_2d(embeddings, method=self.projection_method, seed=self.settings.seed,
+        return project_2d(embeddings, method=kind, seed=self.settings.seed,
                           n_neighbors=self.settings.umap_neighbors, n_epochs=self.settings.umap_epochs)
 
-    def teacher_map(self) -> Projection:
-        """The teacher space's 2-D map of the shown entities (fitted once)."""
-        if self._teacher_map is None:
-            self._teacher_map = self._project(self.teacher_shown)
-        return self._teacher_map
+    # -- which projection ----------------------------------------------------------------------
+    def _kind(self, projection: str | None) -> str:
+        """``"umap"`` or ``"pca"``: what ``projection`` (None: the explorer's own) means now.
+
+        ``"auto"`` is UMAP when umap-learn imports (waiting for :meth:`prepare_umap` if it is running),
+        else PCA.
+        """
+        projection = self.projection_method if projection is None else projection
+        if projection not in ("auto", "umap", "pca"):
+            raise ValueError(f"projection must be 'auto', 'umap' or 'pca', got {projection!r}")
+        if projection != "auto":
+            return projection
+        self._wait_for_umap()
+        if self._umap_missing is None:
+            self._umap_missing = load_umap() is None
+        return "pca" if self._umap_missing or self._umap_error else "umap"
+
+    def _wait_for_umap(self) -> None:
+        thread = self._umap_thread
+        if thread is not None and thread is not threading.current_thread():
+            self._umap_done.wait()
+
+    def umap_ready(self) -> bool:
+        """Whether a map needs no more preparation: UMAP prepared (or failed, or not installed), or not used."""
+        if self.projection_method == "pca":
+            return True
+        return self._umap_done.is_set() or "umap" in self._teacher_maps
+
+    def prepare_umap(self, *, background: bool = True,
+                     on_ready: Callable[[], None] | None = None) -> threading.Thread | None:
+        """Make UMAP ready: import umap-learn (numba compiles it) and fit the teacher's UMAP map.
+
+        Parameters
+        ----------
+        background : bool
+            Do it in a daemon thread and return at once (the thread; None when there is nothing to do);
+            ``False`` does it now. Calling it again while it runs starts nothing new.
+        on_ready : callable, optional
+            Called without arguments once UMAP is ready (or known to be unavailable), in the thread that
+            prepared it; at once when it already is. It must not raise.
+
+        Meanwhile :meth:`compute` with ``projection="pca"`` works as usual; a computation that needs UMAP
+        waits for the preparation to end.
+        """
+        with self._umap_lock:
+            if self.umap_ready():
+                run_now = True
+            else:
+                run_now = False
+                if on_ready is not None:
+                    self._umap_callbacks.append(on_ready)
+                if self._umap_thread is not None:
+                    return self._umap_thread
+                self._umap_thread = threading.Thread(target=self._prepare_umap, name="htd-explorer-umap",
+                                                     daemon=True)
+        if run_now:
+            if on_ready is not None:
+                on_ready()
+            return None
+        if background:
+            self._umap_thread.start()
+            return self._umap_thread
+        self._umap_thread.start()
+        self._umap_thread.join()
+        return None
+
+    def _prepare_umap(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._umap_missing = load_umap() is None
+            if not self._umap_missing and "umap" not in self._teacher_maps:
+                self._teacher_maps["umap"] = self._project(self.teacher_shown, "umap")
+        except Exception as exc:  # noqa: BLE001 (reported in the notice; the maps fall back to PCA)
+            self._umap_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.umap_seconds = time.perf_counter() - started
+            self._umap_done.set()
+            with self._umap_lock:
+                callbacks, self._umap_callbacks = self._umap_callbacks, []
+            for callback in callbacks:
+                callback()
+
+    # -- maps ----------------------------------------------------------------------------------
+    def teacher_map(self, projection: str | None = None) -> Projection:
+        """The teacher space's 2-D map of the shown entities (fitted once per projection).
+
+        ``projection``: ``"auto"``, ``"umap"`` or ``"pca"`` (None: the explorer's own).
+        """
+        kind = self._kind(projection)
+        if kind == "umap":
+            self._wait_for_umap()
+        if kind not in self._teacher_maps:
+            self._teacher_maps[kind] = self._project(self.teacher_shown, kind)
+        return self._teacher_maps[kind]
 
     def student_shown(self, run: RunResult) -> torch.Tensor:
         """The student's embeddings of the shown users and items, shape (n_shown, dim)."""
@@ -434,13 +603,25 @@ class TopologyExplorer:
             s_users, s_items = run.student.all_embeddings()
         return torch.cat([s_users[self.users], s_items[self.items]]).detach().cpu().double()
 
-    def student_map(self, run: RunResult) -> Projection:
-        """A student space's 2-D map (fitted once per run), aligned to the teacher's map."""
-        if run.config not in self._student_maps:
-            projection = self._project(self.student_shown(run))
-            projection.coords = align_to(projection.coords, self.teacher_map().coords)
-            self._student_maps[run.config] = projection
-        return self._student_maps[run.config]
+    def student_map(self, run: RunResult, projection: str | None = None) -> Projection:
+        """A student space's 2-D map (made once per run and projection), aligned to the teacher's map.
+
+        A 2-D student is drawn with its own directions (:data:`RAW_2D`), any other with ``projection``.
+        """
+        kind = self._kind(projection)
+        key = (run.config, kind)
+        if key not in self._student_maps:
+            teacher = self.teacher_map(kind)
+            if run.config.dim == 2:
+                self.stats["projections"] += 1
+                started = time.perf_counter()
+                projection_ = Projection(unit_directions(self.student_shown(run)), RAW_2D, 0.0)
+                projection_.seconds = time.perf_counter() - started
+            else:
+                projection_ = self._project(self.student_shown(run), kind)
+            projection_.coords = align_to(projection_.coords, teacher.coords)
+            self._student_maps[key] = projection_
+        return self._student_maps[key]
 
     def htd_groups(self, htd_run: RunResult) -> tuple[np.ndarray, np.ndarray]:
         """Hard HTD groups (argmax of the assignment) of all users and all items, each in [0, K)."""
@@ -451,8 +632,8 @@ class TopologyExplorer:
         return user_groups.cpu().numpy().astype(np.int64), item_groups.cpu().numpy().astype(np.int64)
 
     # -- the whole computation -----------------------------------------------------------------
-    def compute(self, method: str, dim: int, K: int, *,
-                on_stage: Callable[[int, str], None] | None = None) -> ExplorerResult:
+    def compute(self, method: str, dim: int, K: int, *, on_stage: Callable[[int, str], None] | None = None,
+                projection: str | None = None) -> ExplorerResult:
         """Everything shown for one setting (cached: the second call with it returns at once).
 
         Parameters
@@ -465,6 +646,10 @@ class TopologyExplorer:
         on_stage : callable, optional
             ``on_stage(step, text)`` is called before each step (``step`` indexes :data:`STAGES`),
             e.g. to move a progress bar.
+        projection : {"auto", "umap", "pca"}, optional
+            How the maps are drawn (default: the explorer's own). ``"pca"`` needs no compilation, so
+            gives a picture at once on a cold machine; ``"auto"`` waits for :meth:`prepare_umap`
+            when it runs.
 
         Returns
         -------
@@ -475,10 +660,10 @@ class TopologyExplorer:
         ValueError
             A setting the explorer cannot show (the message says why).
         """
-        with torch_threads(self.settings.torch_threads):
-            return self._compute(method, dim, K, on_stage)
+        with self._compute_lock, torch_threads(self.settings.torch_threads):
+            return self._compute(method, dim, K, on_stage, projection)
 
-    def _compute(self, method, dim, K, on_stage) -> ExplorerResult:
+    def _compute(self, method, dim, K, on_stage, projection) -> ExplorerResult:
         started = time.perf_counter()
 
         def stage(step: int) -> None:
@@ -487,10 +672,12 @@ class TopologyExplorer:
 
         stage(0)
         method, dim, K = self.check_setting(method, dim, K)
-        key = (method, dim, K)
+        kind = self._kind(projection)
+        key = (method, dim, K, kind)
+        notice = self._notice(kind, projection)
         if key in self._results:
             self.stats["results_from_memory"] += 1
-            return dataclasses.replace(self._results[key], cached=True, trained=(),
+            return dataclasses.replace(self._results[key], cached=True, trained=(), notice=notice,
                                        seconds=time.perf_counter() - started)
         labels: list[str] = []
 
@@ -507,9 +694,9 @@ class TopologyExplorer:
         htd_run = run if method == "htd" else fetch(self.run_config("htd", dim, K))
         user_groups, item_groups = self.htd_groups(htd_run)
         stage(3)
-        teacher_map = self.teacher_map()
+        teacher_map = self.teacher_map(kind)
         stage(4)
-        student_map = self.student_map(run)
+        student_map = self.student_map(run, kind)
         stage(5)
         metrics = {name: float(run.history.final(name)) for name in ("Recall@50", "NDCG@50")}
         student_shown = self.student_shown(run)
@@ -520,14 +707,24 @@ class TopologyExplorer:
             metrics["ari_users"] = group_agreement(user_groups, self.data.user_groups[:, -1])
             metrics["ari_items"] = group_agreement(item_groups, self.data.item_groups[:, -1])
         groups = np.r_[user_groups[self.users.numpy()], item_groups[self.items.numpy()]]
-        notice = PCA_NOTICE if teacher_map.method == "PCA" and self.projection_method == "auto" else None
+        student_projection = student_map.method if student_map.method != teacher_map.method else None
         result = ExplorerResult(method=method, dim=dim, K=K, teacher_xy=teacher_map.coords,
                                 student_xy=student_map.coords, is_item=self.is_item.copy(), groups=groups,
                                 metrics=metrics, teacher_metrics=dict(self.teacher_metrics),
                                 projection=teacher_map.method, notice=notice,
-                                seconds=time.perf_counter() - started, trained=tuple(labels))
+                                seconds=time.perf_counter() - started, trained=tuple(labels),
+                                student_projection=student_projection)
         self._results[key] = result
         return result
+
+    def _notice(self, kind: str, projection: str | None) -> str | None:
+        """The notice of a map drawn with ``kind`` when ``projection`` was asked for (PCA instead of UMAP)."""
+        if kind != "pca" or (projection or self.projection_method) != "auto":
+            return None
+        if self._umap_error is not None:
+            return (f"UMAP could not be used ({html.escape(self._umap_error)}), so the maps use PCA instead: a "
+                    "linear projection that keeps the large-scale spread but not the neighbourhoods.")
+        return PCA_NOTICE
 
     def figure(self, result: ExplorerResult, axes=None):
         """The picture of ``result`` (see :func:`plot_result`)."""
@@ -546,6 +743,11 @@ class ExplorerWidget:
     then replaces the picture and the metrics. A setting that cannot be shown puts a readable
     message in the message area; the controls stay usable.
 
+    A first picture at once, even on a cold machine: while UMAP is not ready (numba compiles it once
+    per machine, up to a minute), the maps are drawn with PCA and a message says so; UMAP is prepared
+    in a background thread (:meth:`TopologyExplorer.prepare_umap`), and when it is ready the picture of
+    the current setting is replaced by its UMAP one.
+
     Parameters
     ----------
     explorer : TopologyExplorer
@@ -553,6 +755,9 @@ class ExplorerWidget:
         Compute and show the initial setting right away.
     dpi : int
         Resolution of the picture.
+    background_umap : bool
+        Draw with PCA until UMAP is ready, preparing it in the background (for an explorer whose
+        projection is ``"auto"``). ``False``: wait for UMAP before the first picture.
 
     Attributes
     ----------
@@ -567,12 +772,17 @@ class ExplorerWidget:
         The last message shown instead of a picture (None after a success).
     renders : int
         How many pictures were drawn (cached pictures are not redrawn).
+    first_picture_seconds : float or None
+        Time from building the widget to its first picture (None until there is one).
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
 
-    def __init__(self, explorer: TopologyExplorer, *, compute_now: bool = True, dpi: int = 80):
+    def __init__(self, explorer: TopologyExplorer, *, compute_now: bool = True, dpi: int = 80,
+                 background_umap: bool = True):
         import ipywidgets as widgets
+
+        built = time.perf_counter()
 
         if not isinstance(explorer, TopologyExplorer):
             raise ValueError(f"explorer must be a TopologyExplorer, got {type(explorer).__name__}")
@@ -604,8 +814,13 @@ class ExplorerWidget:
         self.last_result: ExplorerResult | None = None
         self.last_error: str | None = None
         self.renders = 0
-        self._pictures: dict[tuple[str, int, int], bytes] = {}
+        self.background_umap = bool(background_umap)
+        self.first_picture_seconds: float | None = None
+        self._built = built
+        self._pictures: dict[tuple, bytes] = {}
         self._holding = False
+        self._umap_requested = False
+        self._update_lock = threading.RLock()   # a slider change and UMAP's arrival never draw at once
         for control in (self.method, self.dim, self.groups):
             control.observe(self._on_change, names="value")
         if compute_now:
@@ -644,17 +859,47 @@ class ExplorerWidget:
         Never raises: a bad setting (ValueError) or an unexpected failure becomes a message in the
         message area, and the previous picture stays.
         """
+        with self._update_lock:
+            return self._update()
+
+    def _waiting_for_umap(self) -> bool:
+        return (self.background_umap and self.explorer.projection_method == "auto"
+                and not self.explorer.umap_ready())
+
+    def _on_umap_ready(self) -> None:
+        """Called once UMAP is ready (in the thread that prepared it): the PCA picture gives way to UMAP's."""
+        try:
+            if self.last_result is not None and self.last_result.projection == "PCA":
+                self.update()
+        except Exception:  # noqa: BLE001 (update never raises; this is only a guard for the thread)
+            pass
+
+    def wait_for_umap(self, timeout: float | None = None) -> bool:
+        """Wait until UMAP's background preparation has ended and the picture was redrawn with it.
+
+        Returns whether it has (True at once when nothing is being prepared). Code that reads
+        :attr:`last_result` right after building the widget calls this first to get the UMAP result.
+        """
+        thread = self.explorer._umap_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _update(self) -> ExplorerResult | None:
         setting = (self.method.value, self.dim.value, self.groups.value)
         self.progress.bar_style = ""
         started = time.perf_counter()
+        fast = self._waiting_for_umap()
         try:
-            result = self.explorer.compute(*setting, on_stage=self._stage)
+            result = self.explorer.compute(*setting, on_stage=self._stage, projection="pca" if fast else None)
             self._stage(len(STAGES) - 1, STAGES[-1])
-            if result.key not in self._pictures:
+            picture_key = result.key + (result.projection,)
+            if picture_key not in self._pictures:
                 fig = self.explorer.figure(result)
-                self._pictures[result.key] = figure_png(fig, dpi=self.dpi)
+                self._pictures[picture_key] = figure_png(fig, dpi=self.dpi)
                 self.renders += 1
-            self.image.value = self._pictures[result.key]
+            self.image.value = self._pictures[picture_key]
         except ValueError as exc:
             return self._fail(f"Cannot show this setting: {html.escape(str(exc))}")
         except Exception as exc:  # a widget callback must never dump a traceback on the learner
@@ -663,6 +908,8 @@ class ExplorerWidget:
         seconds = time.perf_counter() - started
         result = dataclasses.replace(result, seconds=seconds)      # end to end, drawing included
         self.metrics.value = metrics_html(result, k=self.explorer.settings.k_neighbours)
+        if fast:
+            result = dataclasses.replace(result, notice=UMAP_PREPARING)
         if result.notice:
             self._show_message(result.notice, error=False)
         else:
@@ -671,8 +918,15 @@ class ExplorerWidget:
         self.progress.bar_style = "success"
         label = _METHOD_LABELS[result.method]
         self.status.value = f"{label} d={result.dim}, K={result.K}: {_provenance(result)} in {seconds:.1f} s"
+        if fast:
+            self.status.value += " (PCA until UMAP is ready)"
         self.last_result, self.last_error = result, None
-        return result
+        if self.first_picture_seconds is None:
+            self.first_picture_seconds = time.perf_counter() - self._built
+        if fast and not self._umap_requested:
+            self._umap_requested = True
+            self.explorer.prepare_umap(on_ready=self._on_umap_ready)
+        return self.last_result
 
     def _fail(self, text: str) -> None:
         self.last_error = text
@@ -690,3 +944,6 @@ def claim(holds, statement: str, data: Interactions, **options) -> bool:
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
     return course_claim(holds, statement, data, reference=DEFAULT_EXPLORER_DATASET, **options)
+
+
+_import_optimiser_machinery_in_background()

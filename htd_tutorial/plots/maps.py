@@ -22,7 +22,7 @@ from .._checks import one_of, positive_int
 from ..cache import cache_dir
 from ..topology import embedding_array
 
-__all__ = ["Projection", "load_umap", "pca_2d", "project_2d", "align_to", "group_colors", "plot_embedding_map",
+__all__ = ["Projection", "load_umap", "pca_2d", "unit_directions", "project_2d", "align_to", "group_colors", "plot_embedding_map",
            "plot_space_pair", "figure_png", "USER_MARKER", "ITEM_MARKER"]
 
 #: Marker of users and of items in every map (filled circles and triangles).
@@ -113,7 +113,8 @@ def plot_embedding_map(xy, is_item, groups, *, n_groups: int | None = None, titl
 
 def plot_space_pair(teacher_xy, student_xy, is_item, groups, *, n_groups: int | None = None,
                     teacher_title: str = "Teacher space", student_title: str = "Student space",
-                    projection: str = "UMAP", suptitle: str | None = None, axes=None):
+                    projection: str = "UMAP", suptitle: str | None = None, axes=None,
+                    student_projection: str | None = None):
     """The teacher's and a student's space side by side, same points, same colours.
 
     Parameters
@@ -130,6 +131,9 @@ def plot_space_pair(teacher_xy, student_xy, is_item, groups, *, n_groups: int | 
         Title above both panels.
     axes : pair of matplotlib axes, optional
         Where to draw (default: a new figure with two panels).
+    student_projection : str, optional
+        Name of the student map's projection when it differs from ``projection`` (e.g. a 2-D student
+        drawn with its own directions); default: ``projection``.
 
     Introduced in ``notebooks/05_explorer.ipynb``.
     """
@@ -150,9 +154,9 @@ def plot_space_pair(teacher_xy, student_xy, is_item, groups, *, n_groups: int | 
                        legend=True)
     plot_embedding_map(student_xy, is_item, groups, n_groups=n_groups, title=student_title, ax=axes[1],
                        legend=False)
-    for ax in axes:
-        ax.set_xlabel(f"{projection} 1", fontsize="small")
-        ax.set_ylabel(f"{projection} 2", fontsize="small")
+    for ax, name in zip(axes, (projection, student_projection or projection)):
+        ax.set_xlabel(f"{name} 1", fontsize="small")
+        ax.set_ylabel(f"{name} 2", fontsize="small")
     if suptitle:
         fig.suptitle(suptitle, fontsize="medium")
     fig.tight_layout()
@@ -240,6 +244,20 @@ def pca_2d(embeddings) -> np.ndarray:
     if n_components < 2:
         coords = np.c_[coords, np.zeros(len(coords))]
     return coords
+
+
+def unit_directions(embeddings) -> np.ndarray:
+    """A 2-D space's own map: each row scaled to unit length, shape (n, 2) (no projection).
+
+    Cosine similarity only sees directions, so a 2-D embedding's topology is its angle on the unit
+    circle; a zero row stays at the origin.
+
+    Introduced in ``notebooks/05_explorer.ipynb``.
+    """
+    x = embedding_array("embeddings", embeddings, min_rows=1)
+    if x.shape[1] != 2:
+        raise ValueError(f"unit_directions draws 2-D embeddings as they are, got {x.shape[1]} dimensions")
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def project_2d(embeddings, *, method: str = "auto", seed: int = 0, n_neighbors: int = 15,
