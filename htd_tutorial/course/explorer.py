@@ -55,7 +55,7 @@ from .._checks import integer
 from ..topology import group_agreement, sample_entities, topology_report
 from ..training import torch_threads
 
-__all__ = ["ExplorerSettings", "SHIPPED", "METHOD_CHOICES", "Projection", "ExplorerResult", "TopologyExplorer",
+__all__ = ["ExplorerSettings", "preload_optimiser", "SHIPPED", "METHOD_CHOICES", "Projection", "ExplorerResult", "TopologyExplorer",
            "ExplorerWidget", "load_umap", "project_2d", "align_to", "pca_2d", "plot_result", "metrics_html",
            "PCA_NOTICE", "UMAP_PREPARING", "result_titles", "RAW_2D", "EXPLORER_METHODS", "DEFAULT_EXPLORER_DATASET", "EXPLORER_DATASETS", "claim"]
 
@@ -354,13 +354,14 @@ def _import_optimiser_machinery() -> None:
 _optimiser_imports: threading.Thread | None = None
 
 
-def _import_optimiser_machinery_in_background() -> None:
+def preload_optimiser() -> None:
     """Start :func:`_import_optimiser_machinery` in a daemon thread (once per process).
 
     torch's first optimiser imports ``torch._dynamo``: about a thousand modules, 1-2 s on a 2-core
     CPU, which the explorer's first picture would otherwise wait for (its first setting trains a
-    student). Started when this module is imported (notebook 05's settings cell), it is done while
-    the data and teacher load and the learner reads on.
+    student). Notebook 05 calls it with its imports, so it is done while the data and the teacher
+    load; :class:`TopologyExplorer` calls it too (it starts once). Importing this module starts
+    nothing.
     """
     global _optimiser_imports
     if _optimiser_imports is None:
@@ -447,7 +448,7 @@ class TopologyExplorer:
         self._umap_missing: bool | None = None       # None: not known yet (umap-learn not imported yet)
         self._umap_error: str | None = None
         self.umap_seconds: float | None = None
-        _import_optimiser_machinery_in_background()     # started when this module was imported; once
+        preload_optimiser()     # once per process (notebook 05 starts it earlier)
         self.stats = {"runs_trained": 0, "runs_from_disk": 0, "runs_from_memory": 0, "projections": 0,
                       "results_from_memory": 0}
 
@@ -945,5 +946,3 @@ def claim(holds, statement: str, data: Interactions, **options) -> bool:
     """
     return course_claim(holds, statement, data, reference=DEFAULT_EXPLORER_DATASET, **options)
 
-
-_import_optimiser_machinery_in_background()
