@@ -1,0 +1,74 @@
+"""Loss traces of the runs the notebooks do not train live: HTD and the plain student at the roomy size.
+
+Notebook 03 trains HTD only for the tiny student (:data:`recipes.SMALL_DIM`); one HTD run at the roomy
+size (:data:`recipes.LARGE_DIM`) would add about two minutes to its run time. Its per-epoch loss trace
+(:attr:`htd_tutorial.training.History.loss_trace`) is what Section 5 needs to compare the two sizes,
+so ``python -m htd_tutorial.course.traces`` trains that run once, with the course recipe and seed 0
+(plus the plain student of the same size, the dashed baseline), and writes the traces to
+``data/loss_traces.json`` (committed). ``tests/test_traces.py`` checks the file and retrains the
+plain student to the stored trace.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..cache import REPO_ROOT
+from ..paper.reproduce import write_json_atomic
+from . import recipes
+from .common import SEED, course_teacher, load_course_data
+from .lessons import distill_run
+
+__all__ = ["TRACES_FILE", "STORED_TRACES", "make_traces", "load_trace", "main"]
+
+#: Where the traces live (committed with the project).
+TRACES_FILE = REPO_ROOT / "data" / "loss_traces.json"
+#: The (method, dimension) runs whose traces are stored, all with seed :data:`SEED` and the recipe.
+STORED_TRACES = (("student", recipes.LARGE_DIM), ("htd", recipes.LARGE_DIM))
+
+
+def make_traces(path: str | Path = TRACES_FILE) -> dict:
+    """Train (or load) every run of :data:`STORED_TRACES` and write their traces to ``path``."""
+    data = load_course_data(verbose=False)
+    teacher, _ = course_teacher(data, progress=False, verbose=False)
+    runs = []
+    for method, dim in STORED_TRACES:
+        result = distill_run(data, teacher, method, dim, seed=SEED, progress=False)
+        runs.append({"method": method, "dim": dim, "seed": SEED, "Recall@50": result.history.final("Recall@50"),
+                     "seconds": round(result.history.seconds, 1), "trace": result.history.loss_trace})
+    payload = {"what": "loss traces of runs no notebook trains live (htd_tutorial.course.traces)",
+               "dataset": data.summary(), "recipe": dict(recipes.DISTILL), "runs": runs}
+    write_json_atomic(path, payload)
+    return payload
+
+
+def load_trace(method: str, dim: int, path: str | Path = TRACES_FILE) -> pd.DataFrame:
+    """The stored trace of ``method`` at ``dim`` as a DataFrame indexed by epoch (as
+    :meth:`~htd_tutorial.training.History.trace_frame` gives it)."""
+    try:
+        runs = json.loads(Path(path).read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{Path(path).name} holds no stored traces ({error}); make them with "
+                         "`python -m htd_tutorial.course.traces`") from error
+    for run in runs:
+        if (run["method"], run["dim"]) == (method, dim):
+            return pd.DataFrame(run["trace"]).set_index("epoch")
+    stored = [(run["method"], run["dim"]) for run in runs]
+    raise ValueError(f"no stored trace for {method} at d={dim}; stored: {stored}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m htd_tutorial.course.traces [--out FILE]``."""
+    parser = argparse.ArgumentParser(prog="python -m htd_tutorial.course.traces", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(TRACES_FILE), help="where to write the JSON (default data/loss_traces.json)")
+    args = parser.parse_args(argv)
+    payload = make_traces(args.out)
+    print(f"wrote {len(payload['runs'])} traces to {Path(args.out).name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
