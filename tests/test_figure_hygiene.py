@@ -74,3 +74,17 @@ def test_horizontal_bars_start_at_zero_unless_they_are_differences():
     left, right = analysis_plots.plot_bars(differences).axes[0].get_xlim()
     assert left < -0.02 and right > 0.03
     plt.close("all")
+
+
+def test_toy_panel_counts_relations_like_the_course():
+    """18 entities in 3 groups of 6: 18² = 324 ordered pairs for FTD, 3 x 6² = 108 inside the groups,
+    3 x 18 = 54 prototype-entity relations (the counts notebook 03 prints under the panel)."""
+    import numpy as np
+
+    points = np.random.default_rng(0).normal(size=(18, 2))
+    groups = np.repeat(np.arange(3), 6)
+    for level, expected in (("full", "324 ordered pairs"), ("entity", "108 ordered pairs"), ("group", ": 54")):
+        fig = topology_plots.plot_toy_topology(points, groups, level=level)
+        labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+        assert any("relations matched" in label and expected in label for label in labels), (level, labels)
+        plt.close(fig)

@@ -185,8 +185,10 @@ def plot_toy_topology(points, groups, *, level: str = "full", ax=None, title: st
         Group of each entity.
     level : {"full", "entity", "group"}
         ``"full"``: every pair (FTD); ``"entity"``: pairs inside a group (HTD's entity level);
-        ``"group"``: each group's prototype (its mean, drawn as a star) with every entity outside
-        the group (HTD's group level, prototype-entity design).
+        ``"group"``: each group's prototype (its mean, drawn as a star) with every entity, its own
+        members included (HTD's group level, prototype-entity design, as the course's recipe, the
+        authors' code, has it). The legend counts the relations as the course does everywhere:
+        ordered pairs, i = j included.
     title : str, optional
 
     Introduced in ``notebooks/03_htd.ipynb``.
@@ -202,19 +204,22 @@ def plot_toy_topology(points, groups, *, level: str = "full", ax=None, title: st
     labels = np.unique(groups)
     colors = dict(zip(labels, plt.get_cmap("tab10")(np.arange(len(labels)) % 10)))
     prototypes = {g: points[groups == g].mean(axis=0) for g in labels}
-    n_lines = 0
+    # Counted as the course counts them everywhere: ordered pairs, i = j included (a drawn line between
+    # two entities stands for two ordered pairs); the group level as the recipe has it (the authors'
+    # code): every prototype with every entity, its own members too.
     if level in ("full", "entity"):
         for i in range(len(points)):
             for j in range(i + 1, len(points)):
                 if level == "full" or groups[i] == groups[j]:
                     color = "0.6" if level == "full" else colors[groups[i]]
                     ax.plot(*zip(points[i], points[j]), color=color, lw=0.6, alpha=0.5, zorder=1)
-                    n_lines += 1
+        sizes = np.unique(groups, return_counts=True)[1]
+        n_relations = len(points) ** 2 if level == "full" else int((sizes ** 2).sum())
     else:
         for g, proto in prototypes.items():
-            for e in np.flatnonzero(groups != g):
+            for e in range(len(points)):
                 ax.plot(*zip(proto, points[e]), color=colors[g], lw=0.6, alpha=0.45, zorder=1)
-                n_lines += 1
+        n_relations = len(prototypes) * len(points)
     for g in labels:
         ax.scatter(*points[groups == g].T, color=colors[g], s=40, edgecolor="white", zorder=3,
                    label=f"group {g}")
@@ -227,13 +232,13 @@ def plot_toy_topology(points, groups, *, level: str = "full", ax=None, title: st
                               markeredgecolor="black"))
         names.append("prototype (group mean)")
     handles.append(Line2D([], [], color="0.4", lw=1))
-    names.append(f"relation matched ({n_lines})")
+    names.append(f"relations matched: {n_relations}" + (" ordered pairs" if level != "group" else ""))
     ax.legend(handles, names, fontsize="x-small", loc="best")
     ax.set_xlabel("dimension 1")
     ax.set_ylabel("dimension 2")
     ax.set_aspect("equal", adjustable="datalim")
     default = {"full": "FTD: every pair", "entity": "HTD entity level: pairs inside a group",
-               "group": "HTD group level: prototype ↔ other entities"}[level]
+               "group": "HTD group level: prototype ↔ every entity"}[level]
     ax.set_title(title or default, fontsize="medium")
     return fig
 
