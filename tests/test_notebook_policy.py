@@ -44,6 +44,8 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 
 MAX_CELL_LINES = 25
 MAX_MEDIAN_LINES = 8
+#: Code lines are projected in class: none longer than this many characters.
+MAX_LINE_CHARS = 100
 MAX_BYTES = 5 * 2**20
 REQUIRED_HEADINGS = ("Learning objectives", "Summary", "Exercises", "References")
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\d+\.\d+)["']""")
@@ -221,6 +223,13 @@ def test_code_cells_are_short(notebook):
     assert longest <= MAX_CELL_LINES, f"{path.name}: a code cell has {longest} lines (max {MAX_CELL_LINES})"
     median = statistics.median(lengths)
     assert median <= MAX_MEDIAN_LINES, f"{path.name}: median code cell is {median} lines (max {MAX_MEDIAN_LINES})"
+
+
+def test_code_lines_fit_a_projected_screen(notebook):
+    path, nb = notebook
+    long = [(index, len(line)) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for line in cell.source.splitlines() if len(line) > MAX_LINE_CHARS]
+    assert not long, f"{path.name}: code lines over {MAX_LINE_CHARS} characters (cell, length): {long}"
 
 
 def test_exercises_are_registered(notebook):
