@@ -58,11 +58,14 @@ LABELS = {"student": "Student", "de": "DE", "ftd": "FTD", "htd": "HTD"}
 KS = (10, 20, 50)
 METRICS = tuple(f"{m}@{k}" for m in ("Recall", "NDCG") for k in KS)
 #: How many seeds each (method, dim) of the BPR file holds (cells not named: 1, the seed-0 run).
-SEED_COUNTS = {("student", 10): 3, ("student", 20): 3, ("ftd", 10): 3, ("ftd", 20): 3}
+SEED_COUNTS = {("student", 10): 3, ("student", 20): 3, ("ftd", 10): 3, ("ftd", 20): 3, ("de", 10): 3,
+               ("de", 20): 2}
 #: The orderings README states for the small students, as (dim, lower, higher) on the seed means of
-#: Recall@50; each must be clear of the seed noise (clear_of_noise). Not claimed: Student < DE at dim 20
-#: (seed means 0.2264 ± 0.0031 (3) against 0.2288 (1): a difference of 0.0024, inside the noise).
-CLAIMS = [(10, "student", "de"), (10, "de", "ftd"), (10, "ftd", "htd"), (20, "de", "ftd"), (20, "ftd", "htd")]
+#: Recall@50; each must be clear of the seed noise (clear_of_noise). Not claimed (inside the noise, see
+#: test_orderings_not_claimed_are_inside_the_noise): Student < DE at dims 10 and 20. At dim 10 it was
+#: claimed on DE's one seed (0.1943); with three (0.1863 ± 0.0044 against 0.1779 ± 0.0037) it is not clear.
+CLAIMS = [(10, "student", "ftd"), (10, "de", "ftd"), (10, "ftd", "htd"), (20, "student", "ftd"),
+          (20, "de", "ftd"), (20, "ftd", "htd")]
 #: Every results file these checks know: the BPR one is required; the others are checked once committed.
 #: "dims"/"optional": the grid the file must cover and the cells that may still be missing (then in not_run).
 FILES = {
@@ -548,7 +551,7 @@ CORRUPTIONS = {
     "seed run with 0 threads": (_seed_row(threads=0), check_seed_rows),
     "seed run's curve not ending at its number": (_seed_row(**{"Recall@50": 0.1}), check_curves),
     "a seed missing": (_drop_seed_row, check_seed_counts),
-    "student above DE at d=10 on the means": (_every_seed("student", 10, **{"Recall@50": 0.2500}), check_seed_claims),
+    "student above FTD at d=10 on the means": (_every_seed("student", 10, **{"Recall@50": 0.2500}), check_seed_claims),
     "ftd seeds 1, 2 far from the authors at d=20": (lambda r: [x.update({"Recall@50": 0.2200}) for x in r["other_seeds"]
                                                                 if (x["method"], x["dim"]) == ("ftd", 20)],
                                                      check_close_to_authors),
@@ -572,6 +575,7 @@ def test_orderings_not_claimed_are_inside_the_noise(results):
     # README does not claim these; once more seeds make one of them clear, claim it (CLAIMS and README)
     means = seed_means(results)
     assert not clear_of_noise(means[("student", 20)], means[("de", 20)])
+    assert not clear_of_noise(means[("student", 10)], means[("de", 10)])
 
 
 def test_the_noise_rule():
