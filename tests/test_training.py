@@ -47,6 +47,29 @@ def test_lightgcn_propagation_matches_dense(data):
     assert row_sums.max() < 50  # normalised, not raw counts
 
 
+@pytest.mark.parametrize("dim", [8, 130], ids=["csr-width", "coo-width"])  # both sides of CSR_MAX_WIDTH
+def test_lightgcn_gradient_matches_dense(data, dim):
+    # the propagation's own backward (Âᵀ = Â, no transpose) against autograd through a dense Â
+    from htd_tutorial.models import CSR_MAX_WIDTH
+
+    assert (dim <= CSR_MAX_WIDTH) == (dim == 8)
+    model = make_model("lightgcn", data, dim, seed=2).double()
+    adjacency = model.adjacency.to_dense().double()
+    upstream = torch.randn(adjacency.shape[0], dim, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    users, items = model.all_embeddings()
+    (torch.cat([users, items]) * upstream).sum().backward()
+    layer = torch.cat([model.user_weight, model.item_weight]).detach().clone().requires_grad_()
+    total, current = layer, layer
+    for _ in range(3):
+        current = adjacency @ current
+        total = total + current
+    ((total / 4) * upstream).sum().backward()
+    expected = layer.grad
+    assert torch.allclose(model.user_weight.grad, expected[: data.n_users], atol=1e-12)
+    assert torch.allclose(model.item_weight.grad, expected[data.n_users:], atol=1e-12)
+    assert expected.abs().max() > 0.1  # not two zero gradients
+
+
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
 def test_bad_dimension(data, bad):
     with pytest.raises(ValueError, match="dimension"):
