@@ -99,6 +99,7 @@ def test_reproduce_writes_table_json_and_figure(tmp_path, monkeypatch, capsys):
     assert [(r["method"], r["dim"]) for r in saved["runs"]] == [("student", 4), ("ftd", 4), ("student", 8),
                                                                   ("ftd", 8)]
     assert (tmp_path / "out" / "synthetic_bpr_capacity_gap.png").stat().st_size > 10_000
+    assert saved["reference"] is None  # the authors' log is CiteULike-BPR-200's, not a reference for this
     assert not list((tmp_path / "out").glob("*.tmp*"))
     out = capsys.readouterr().out
     assert "Recall@50 d=8" in out and "student" in out
@@ -123,6 +124,17 @@ def _sweep(tmp_path, **changes):
     settings = dict(dims=(4,), methods=("student", "ftd"), epochs=1, teacher_dim=16, teacher_epochs=1,
                     eval_every=None, out=tmp_path / "out", progress=False, threads=1)
     return reproduce("synthetic", **{**settings, **changes})
+
+
+def test_the_authors_log_is_the_reference_of_its_own_experiment_only():
+    from htd_tutorial.paper.reproduce import AUTHORS_LOG, _reference
+
+    logged = _reference("citeulike", "bpr", 200, 100)
+    assert {k: v for k, v in logged.items() if k != "source"} == AUTHORS_LOG
+    assert "authors' published log" in logged["source"]
+    for other in [("citeulike", "lightgcn", 200, 100), ("ml-100k", "bpr", 200, 100), ("citeulike", "bpr", 100, 100),
+                  ("citeulike", "bpr", 200, 50)]:
+        assert _reference(*other) is None, other
 
 
 def test_reproduce_seeds_resume_from_the_json_alone(tmp_path, monkeypatch):

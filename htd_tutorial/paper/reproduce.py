@@ -83,6 +83,15 @@ def _teacher_entry(teacher, history, metrics: dict, threads: int | None) -> dict
             "threads": history.config.get("threads", threads), "curve": history.curve()}
 
 
+def _reference(dataset: str, kind: str, teacher_dim: int, teacher_epochs: int) -> dict | None:
+    """The authors' published log for the experiment it was logged for (CiteULike, a BPR teacher of
+    dim 200, 100 epochs), as the JSON's ``"reference"``; ``None`` for any other experiment (a LightGCN
+    sweep, another dataset): their numbers are not a reference for it."""
+    if (dataset, kind, teacher_dim, teacher_epochs) != ("citeulike", "bpr", 200, 100):
+        return None
+    return {"source": "authors' published log, test Recall@50 after 100 epochs", **AUTHORS_LOG}
+
+
 def _previous(path: Path, experiment: dict) -> dict | None:
     """The results file at ``path`` if it holds the same experiment (dataset, teacher settings, settings);
     ``None`` if there is none. A file that cannot be read, or that holds another experiment, is a
@@ -202,7 +211,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
             "teacher": {**experiment["teacher"], **teacher_metrics, "seconds": t_history.seconds,
                         "curve": t_history.curve(), "sha256": entry["sha256"], "threads": entry["threads"]},
             "settings": settings,
-            "reference": {"source": "authors' published log, test Recall@50 after 100 epochs", **AUTHORS_LOG},
+            "reference": _reference(dataset.name, kind, teacher_dim, teacher_epochs),
             "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                         "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
             "runs": [],
@@ -256,7 +265,8 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
     print(format_table(payload["summary"]))
     from ..plots import plot_capacity_gap
     methods = {e["method"] for e in payload["summary"]}
-    reference = {m: AUTHORS_LOG[m] for m in methods if m in AUTHORS_LOG} if dataset.name == "citeulike" else None
+    logged = _reference(dataset.name, kind, teacher_dim, teacher_epochs)
+    reference = {m: AUTHORS_LOG[m] for m in methods if m in AUTHORS_LOG} if logged else None
     fig = plot_capacity_gap(payload["summary"], teacher=payload["teacher"]["Recall@50"], reference=reference,
                             title=f"Capacity gap on {dataset.name} ({kind.upper()}, {epochs} epochs; "
                                   "mean ± s.e. over seeds where n ≥ 2)")
