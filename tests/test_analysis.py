@@ -54,6 +54,30 @@ def test_compare_with_reference():
     assert list(results_runs(PAYLOAD).columns) == ["method", "dim", "Recall@50", "NDCG@50", "seconds"]
 
 
+def test_stored_seed_runs_and_summary_feed_the_paired_comparison():
+    from htd_tutorial.course.analysis import stored_seed_runs, stored_summary
+    from htd_tutorial.course.evidence import compare
+    from htd_tutorial.paper.results import finalise
+
+    def run(method, seed, r50):
+        metrics = {f"{m}@{k}": r50 * k / 50 / (1 if m == "Recall" else 4) for m in ("Recall", "NDCG") for k in (10, 20, 50)}
+        return {"method": method, "dim": 20, "seed": seed, **metrics, "config": {"lr": 1e-3, "seed": seed}}
+
+    payload = finalise({"settings": {"seed": 0}, "runs": [], "other_seeds": [
+        run("student", 0, 0.20), run("ftd", 0, 0.22), run("student", 1, 0.21), run("ftd", 1, 0.24),
+        run("student", 2, 0.19), run("ftd", 2, 0.20)]})
+    frame = stored_seed_runs(payload)
+    assert sorted(frame.columns) == sorted(["method", "dim", "seed", "lr", "Recall@50", "NDCG@50"]) and len(frame) == 6
+    diff = compare(frame, ("ftd", 20), ("student", 20), lr_a=1e-3, lr_b=1e-3)
+    assert diff.seeds == (0, 1, 2) and diff.values == pytest.approx((0.02, 0.03, 0.01))  # paired by seed
+    assert diff.clearly_positive  # +0.02 ± 0.0058, every seed positive
+    table = stored_summary(payload).set_index("method")
+    assert table.loc["ftd", "seeds"] == 3 and table.loc["ftd", "Recall@50"] == pytest.approx(0.22)
+    assert table.loc["ftd", "Recall@50 se"] == pytest.approx(0.02 / 3 ** 0.5)  # s.d. 0.02 over 3 seeds
+    with pytest.raises(ValueError, match="no runs"):
+        stored_seed_runs({"runs": []})
+
+
 def test_runs_frame_and_fidelity_table(tmp_path):
     data = make_synthetic(n_users=50, n_items=70, interactions_per_user=10, seed=3)
     teacher = make_model("bpr", data, 12, seed=0)

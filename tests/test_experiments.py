@@ -208,3 +208,18 @@ def test_cli_reports_bad_input_without_traceback(capsys, tmp_path):
     (tmp_path / "empty.tsv").write_text("")
     assert main(["reproduce", "--data", str(tmp_path / "empty.tsv"), "--out", str(tmp_path)]) == 2
     assert "empty file" in capsys.readouterr().err
+
+
+def test_readme_table_has_a_row_for_every_planned_dimension():
+    # a LightGCN-like file: dim 20 run (two seeds of the student), dims 100 and 200 still to run
+    from htd_tutorial.paper.results import planned_dims, readme_table
+
+    summary = [{"method": "student", "dim": 20, "n": 2, "Recall@50": 0.25, "Recall@50 se": 0.0125},
+               {"method": "ftd", "dim": 20, "n": 1, "Recall@50": 0.2, "Recall@50 se": None}]
+    payload = {"summary": summary, "reference": None, "not_run": ["Student d=100", "HTD d=200 seed 1"]}
+    assert planned_dims(payload) == [20, 100, 200]
+    assert readme_table(payload).splitlines() == [
+        "| student dim | Student | DE | FTD | HTD |", "| --- | --- | --- | --- | --- |",
+        "| 20 | 0.2500 ± 0.0125 (2) | – | 0.2000 (1) | – |", "| 100 | – | – | – | – |", "| 200 | – | – | – | – |"]
+    with pytest.raises(ValueError, match="names no dimension"):
+        planned_dims({"summary": summary, "not_run": ["HTD somewhere"]})

@@ -3,7 +3,8 @@
 - :func:`load_results` reads a JSON file written by ``python -m htd_tutorial reproduce`` (or
   ``ablation``) and says clearly, instead of failing, when it is missing, unreadable or still
   partial, so a notebook that shows stored results keeps running without them.
-- :func:`compare_with_reference` puts a reproduction next to the authors' published log.
+- :func:`compare_with_reference` puts a reproduction next to the authors' published log;
+  :func:`stored_summary` and :func:`stored_seed_runs` give its seed means and its runs by seed.
 - :func:`runs_frame` turns :class:`~htd_tutorial.experiments.RunResult` objects into a table.
 - :func:`fidelity_table` measures, for several students, how much of the teacher's topology they
   keep (:func:`htd_tutorial.topology.topology_report`), on the same sample of entities.
@@ -22,7 +23,7 @@ from .common import claim
 from .recipes import LAB, LAB_SEEDS, LAB_TEACHER
 
 __all__ = ["LAB", "LAB_TEACHER", "LAB_SEEDS", "lab_teacher", "results_path", "load_results", "results_runs",
-           "compare_with_reference", "runs_frame", "seed_summary", "run_label", "fidelity_table", "run_grid",
+           "compare_with_reference", "stored_seed_runs", "stored_summary", "runs_frame", "seed_summary", "run_label", "fidelity_table", "run_grid",
            "group_ari", "claim_if"]
 
 #: The analysis notebook's "lab": small, fast settings on the synthetic data for the experiments that
@@ -72,6 +73,30 @@ def results_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@5
         raise ValueError(f"results runs lack the columns {missing}")
     columns = ["method", "dim", *metrics] + (["seconds"] if "seconds" in frame.columns else [])
     return frame[columns].sort_values(["dim", "method"], kind="stable").reset_index(drop=True)
+
+
+def stored_seed_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+    """Every stored run of a reproduce JSON (``runs`` and ``other_seeds``) as the seed table that
+    :func:`~htd_tutorial.course.evidence.compare` reads: ``method``, ``dim``, ``seed``, ``lr`` and the
+    metrics, one row per run.
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    rows = list(payload.get("runs") or []) + list(payload.get("other_seeds") or [])
+    if not rows:
+        raise ValueError("the stored results hold no runs")
+    return pd.DataFrame([{"method": r["method"], "dim": r["dim"], "seed": r["seed"], "lr": r["config"]["lr"],
+                          **{m: r[m] for m in metrics}} for r in rows])
+
+
+def stored_summary(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+    """A reproduce JSON's ``summary`` as a table: ``method``, ``dim``, ``seeds`` (how many), and per
+    metric its mean over the seeds and standard error (``"<metric> se"``; empty for one seed).
+
+    Introduced in ``notebooks/04_analysis.ipynb``.
+    """
+    return pd.DataFrame([{"method": e["method"], "dim": e["dim"], "seeds": e["n"],
+                          **{k: e[k] for m in metrics for k in (m, f"{m} se")}} for e in payload["summary"]])
 
 
 def compare_with_reference(payload: dict, *, metric: str = "Recall@50", tolerance: float = 0.015) -> pd.DataFrame:

@@ -37,7 +37,7 @@ from ..choices import METHODS
 
 __all__ = ["AUTHORS_LOG", "PAPER_DIMS", "PAPER_METHODS", "DEFAULT_SEEDS", "METRICS", "write_json_atomic",
            "results_path", "load_results", "all_runs", "mean_and_se", "summarise", "run_label", "finalise",
-           "readme_table", "update_readme"]
+           "planned_dims", "readme_table", "update_readme"]
 
 #: Test Recall@50 after 100 epochs in the authors' published log (CiteULike, BPR, teacher dim 200),
 #: as quoted in the shared data README; the reproduction compares against these.
@@ -227,10 +227,23 @@ def _cell(entry: dict | None, metric: str) -> str:
     return f"{entry[metric]:.4f} ({entry['n']})" if se is None else f"{entry[metric]:.4f} ± {se:.4f} ({entry['n']})"
 
 
+def planned_dims(payload: dict) -> list[int]:
+    """The student dimensions a results file covers: those of its stored runs and of its ``not_run``
+    labels (:func:`run_label`'s ``"<Method> d=<dim>"``), sorted."""
+    dims = {e["dim"] for e in payload["summary"]}
+    for label in payload.get("not_run") or []:
+        found = re.search(r" d=(\d+)\b", label)
+        if found is None:
+            raise ValueError(f"not_run label {label!r} names no dimension (expected '<Method> d=<dim>')")
+        dims.add(int(found.group(1)))
+    return sorted(dims)
+
+
 def readme_table(payload: dict, *, metric: str = "Recall@50", methods: tuple[str, ...] = PAPER_METHODS) -> str:
-    """The README's results table (Markdown) from a results file's ``summary``: one row per dimension,
-    each cell ``mean ± s.e. (n)`` over seeds (``mean (1)`` for one seed, ``–`` not run), and the authors'
-    log (Student / FTD / HTD) where the file has a ``reference``."""
+    """The README's results table (Markdown) from a results file's ``summary``: one row per dimension
+    (:func:`planned_dims`: the runs not made yet have their row too), each cell ``mean ± s.e. (n)`` over
+    seeds (``mean (1)`` for one seed, ``–`` not run), and the authors' log (Student / FTD / HTD) where
+    the file has a ``reference``."""
     summary = {(e["method"], e["dim"]): e for e in payload["summary"]}
     reference = payload.get("reference") or {}
     logged = [m for m in ("student", "ftd", "htd") if isinstance(reference.get(m), dict)]
@@ -238,7 +251,7 @@ def readme_table(payload: dict, *, metric: str = "Recall@50", methods: tuple[str
     if logged:
         head.append("authors: " + " / ".join(_LABELS[m] for m in logged))
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for dim in sorted({e["dim"] for e in payload["summary"]}):
+    for dim in planned_dims(payload):
         cells = [str(dim), *(_cell(summary.get((m, dim)), metric) for m in methods)]
         if logged:
             values = [reference[m].get(str(dim), reference[m].get(dim)) for m in logged]
