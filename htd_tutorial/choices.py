@@ -9,13 +9,15 @@ apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that r
 """
 from __future__ import annotations
 
-__all__ = ["METHODS", "MODEL_KINDS", "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LAMBDA", "DEFAULT_K",
+__all__ = ["METHODS", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LAMBDA", "DEFAULT_K",
            "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE"]
 
 #: Training methods: the plain student and the four distillations.
 METHODS = ("student", "fitnet", "de", "ftd", "htd")
 #: Recommender model types (:func:`htd_tutorial.models.make_model`).
 MODEL_KINDS = ("bpr", "lightgcn")
+#: How each model type is written in titles and tables.
+MODEL_NAMES = {"bpr": "BPR", "lightgcn": "LightGCN"}
 #: "authors": HTD, FTD's eps and DE's temperature as the authors' code has them; "clean": as the paper reads.
 #: A library-wide setting despite the name: RunConfig.mode reaches every distiller; what it changes in each
 #: loss is the table of :mod:`htd_tutorial.modes`.
@@ -33,3 +35,5 @@ DEFAULT_K = 30
 DEFAULT_GAMMA = 0.5
 DEFAULT_GROUP_TOPOLOGY = GROUP_TOPOLOGIES[0]
 DEFAULT_MODE = HTD_MODES[0]
+
+assert tuple(MODEL_NAMES) == MODEL_KINDS

@@ -147,7 +147,8 @@ def load_results(path: str | Path, *, verbose: bool = True,
             print(f"No stored results: {reason}")
         else:
             data = payload.get("dataset", {}).get("dataset", "?")
-            print(f"Loaded {len(payload['runs'])} stored runs on {data} from {shown}.")
+            rows = len(payload["runs"]) + len(payload.get("other_seeds") or [])
+            print(f"Loaded {rows} stored runs on {data} from {shown}.")
     return payload
 
 
