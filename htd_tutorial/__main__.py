@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 # The names the commands accept, from their one owner (a module without torch, which takes seconds).
-from .choices import DEFAULT_MODE, HTD_MODES, METHODS, MODEL_KINDS
+from .choices import DEFAULT_LR, DEFAULT_MODE, HTD_MODES, METHODS, MODEL_KINDS
 from .paper.results import DEFAULT_SEEDS, PAPER_DIMS, PAPER_METHODS
 
 
@@ -36,6 +36,17 @@ def _whole_number(text: str, low: int) -> int:
 def positive_int(text: str) -> int:
     """argparse ``type=``: a whole number >= 1 (dimensions, epochs)."""
     return _whole_number(text, 1)
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type=``: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
 
 
 def non_negative_int(text: str) -> int:
@@ -96,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "output JSON are kept, not trained again")
     rep.add_argument("--teacher-seed", type=non_negative_int, default=0,
                      help="seed of the one teacher and of the data split (default: 0)")
+    rep.add_argument("--lr", type=positive_float, default=DEFAULT_LR,
+                     help=f"Adam's learning rate, teacher and students (default: {DEFAULT_LR:g}, the paper's BPR "
+                          "setting; another one needs its own --name)")
     rep.add_argument("--threads", type=positive_int, default=None,
                      help="CPU threads (default: the package's policy, see README 'Thread policy')")
     _run_options(rep)
@@ -129,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                       teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs, kind=args.model,
                       mode=args.mode, seeds=tuple(args.seeds), teacher_seed=args.teacher_seed,
                       eval_every=args.eval_every, out=args.out, name=args.name, progress=not args.no_progress,
-                      cached_only=args.cached_only, threads=args.threads)
+                      cached_only=args.cached_only, threads=args.threads, lr=args.lr)
         elif args.command == "ablation":
             from .paper.ablation import run_ablation
 

@@ -9,7 +9,7 @@ apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that r
 """
 from __future__ import annotations
 
-__all__ = ["METHODS", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LAMBDA", "DEFAULT_K",
+__all__ = ["METHODS", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_LAMBDA", "DEFAULT_K",
            "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE"]
 
 #: Training methods: the plain student and the four distillations.
@@ -27,6 +27,8 @@ GROUP_TOPOLOGIES = ("Pe", "PP")
 #: Optimisers (:func:`htd_tutorial.optim.make_optimizer`).
 OPTIMIZERS = ("adam", "lazy_adam")
 
+#: Learning rate of every model's Adam (the paper's BPR setting; ``reproduce --lr`` changes it for a sweep).
+DEFAULT_LR = 1e-3
 #: Weight λ of the distillation loss (L = L_BPR + λ · L_KD).
 DEFAULT_LAMBDA = 1e-3
 #: Number of groups K (per entity type) of HTD and DE.

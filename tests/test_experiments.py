@@ -166,6 +166,21 @@ def test_reproduce_seeds_resume_from_the_json_alone(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "out" / "synthetic_bpr.json").read_text()) == json.loads(json.dumps(second))
 
 
+def test_reproduce_at_another_learning_rate_records_it_and_needs_its_own_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    _sweep(tmp_path, methods=("student",))
+    before = (tmp_path / "out" / "synthetic_bpr.json").read_text()
+    with pytest.raises(ValueError, match=r"another experiment \(it differs in settings\.lr\)"):
+        _sweep(tmp_path, methods=("student",), lr=5e-3)
+    assert (tmp_path / "out" / "synthetic_bpr.json").read_text() == before
+    fast = _sweep(tmp_path, methods=("student",), lr=5e-3, name="fast")
+    assert fast["settings"]["lr"] == 5e-3 and fast["runs"][0]["config"]["lr"] == 5e-3
+    teachers = sorted(p.name for p in (tmp_path / "cache").glob("teacher-*"))
+    assert len(teachers) == 2  # the teacher is trained at the sweep's learning rate too
+    slow = json.loads(before)["runs"][0]
+    assert fast["runs"][0]["Recall@50"] != slow["Recall@50"]
+
+
 def test_reproduce_refuses_a_file_of_another_experiment(tmp_path, monkeypatch):
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
     _sweep(tmp_path, methods=("student",))

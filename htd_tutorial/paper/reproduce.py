@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from ..cache import get_teacher, tensor_digest
-from ..choices import MODEL_NAMES
+from ..choices import DEFAULT_LR, MODEL_NAMES
 from ..data import load_dataset
 from .._checks import integer as _check_int
 from ..evaluation import evaluate
@@ -123,7 +123,8 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
               epochs: int = 100, teacher_dim: int = 200, teacher_epochs: int = 100, kind: str = "bpr",
               mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
-              progress: bool = True, cached_only: bool = False, threads: int | None = None) -> dict:
+              progress: bool = True, cached_only: bool = False, threads: int | None = None,
+              lr: float = DEFAULT_LR) -> dict:
     """Run the sweep into ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
 
     Runs already in the JSON with the same configuration (and the same dataset, teacher settings and
@@ -165,6 +166,10 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
     threads : int, optional
         CPU threads for training and evaluation (default: the package's policy,
         :func:`htd_tutorial.training.training_threads`). Recorded with each run.
+    lr : float
+        Adam's learning rate for the teacher and every student (the paper's BPR setting, 1e-3, by
+        default). It is part of the file's ``settings``: a file of another learning rate is refused,
+        so a sweep at another one needs its own ``name``.
 
     Returns
     -------
@@ -178,31 +183,33 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
         raise ValueError("seeds must hold at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must not repeat, got {tuple(seeds)!r}")
-    configs = [RunConfig(method=m, dim=d, epochs=epochs, kind=kind, mode=mode, seed=s, eval_every=eval_every or None)
+    configs = [RunConfig(method=m, dim=d, epochs=epochs, kind=kind, mode=mode, seed=s, eval_every=eval_every or None,
+                         lr=lr)
                for s in seeds for d in dims for m in methods]  # validates first
     if not configs:
         raise ValueError(f"nothing to run: dims={tuple(dims)!r} and methods={tuple(methods)!r} must both be non-empty")
     # the teacher's settings, checked as a run's would be
-    RunConfig(method="student", dim=teacher_dim, epochs=teacher_epochs, kind=kind, seed=teacher_seed)
+    RunConfig(method="student", dim=teacher_dim, epochs=teacher_epochs, kind=kind, seed=teacher_seed, lr=lr)
     if threads is not None:
         _check_int("threads", threads, low=1)
     with torch_threads(threads):
         return _sweep(data, configs, epochs=epochs, teacher_dim=teacher_dim, teacher_epochs=teacher_epochs,
                       kind=kind, mode=mode, teacher_seed=teacher_seed, eval_every=eval_every, out=Path(out),
-                      name=name, progress=progress, cached_only=cached_only, threads=threads, started=started)
+                      name=name, progress=progress, cached_only=cached_only, threads=threads, started=started,
+                      lr=lr)
 
 
 def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, teacher_seed, eval_every, out,
-           name, progress, cached_only, threads, started) -> dict:
+           name, progress, cached_only, threads, started, lr) -> dict:
     dataset = load_dataset(data, seed=teacher_seed)
     stem = f"{name or dataset.name}_{kind}"
     path = out / f"{stem}.json"
     settings = {"epochs": epochs, "mode": mode, "seed": teacher_seed, "lam": 1e-3, "K": 30, "gamma": 0.5,
-                "group_topology": "Pe", "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 1024}
+                "group_topology": "Pe", "lr": lr, "weight_decay": 1e-3, "batch_size": 1024}
     experiment = {"dataset": dataset.summary(), "settings": settings,
                   "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, "seed": teacher_seed}}
     payload = _previous(path, experiment)  # before the teacher is trained: a wrong file fails in seconds
-    teacher, t_history = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed,
+    teacher, t_history = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
                                      eval_every=eval_every or None, progress=progress, threads=threads)
     teacher_metrics = evaluate(teacher, dataset)["test"]
     entry = _teacher_entry(teacher, t_history, teacher_metrics, threads)
