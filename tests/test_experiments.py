@@ -238,3 +238,36 @@ def test_readme_table_has_a_row_for_every_planned_dimension():
         "| 20 | 0.2500 ± 0.0125 (2) | – | 0.2000 (1) | – |", "| 100 | – | – | – | – |", "| 200 | – | – | – | – |"]
     with pytest.raises(ValueError, match="names no dimension"):
         planned_dims({"summary": summary, "not_run": ["HTD somewhere"]})
+
+
+def test_merge_results_joins_side_by_side_sweeps(tmp_path, monkeypatch, capsys):
+    # two processes, one thread each, into their own folders: one file afterwards, as one process would write it
+    from htd_tutorial.paper.results import main as results_main, merge_results
+
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    one = _sweep(tmp_path, methods=("student",), seeds=(0, 1), out=tmp_path / "a")
+    two = _sweep(tmp_path, methods=("ftd",), seeds=(0,), out=tmp_path / "b")
+    both = _sweep(tmp_path, methods=("student", "ftd"), seeds=(0, 1), out=tmp_path / "c")  # ftd seed 1 trained here
+    merged = merge_results([one, two], ["a", "b"])
+    cells = sorted((r["method"], r["seed"]) for r in merged["runs"] + merged["other_seeds"])
+    assert cells == [("ftd", 0), ("student", 0), ("student", 1)]
+    assert [(r["method"], r["seed"]) for r in merged["runs"]] == [("student", 0), ("ftd", 0)]
+    assert merged["wall_seconds"] == pytest.approx(one["wall_seconds"] + two["wall_seconds"])
+    assert one["runs"][0]["method"] == "student" and len(one["runs"]) == 1  # the inputs are not changed
+    # a run stored twice keeps the trained copy (c loaded student seed 0 from the cache)
+    again = merge_results([both, one])
+    row = next(r for r in again["runs"] if r["method"] == "student")
+    assert row["from_cache"] is False and row == json.loads(json.dumps(one["runs"][0]))
+    # not_run leaves with the runs that are stored now
+    waiting = dict(two, not_run=["Student d=4", "Student d=4 seed 1", "FTD d=4 seed 1"])
+    assert merge_results([waiting, one])["not_run"] == ["FTD d=4 seed 1"]
+    # through the command line, into one of its inputs
+    for name, payload in (("a.json", one), ("b.json", two)):
+        (tmp_path / name).write_text(json.dumps(payload))
+    assert results_main(["merge", str(tmp_path / "a.json"), str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    assert json.loads((tmp_path / "a.json").read_text())["summary"] == json.loads(json.dumps(merged["summary"]))
+    assert "3 runs from 2 files" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"b holds another experiment than a \(it differs in settings\)"):
+        merge_results([one, dict(two, settings={**two["settings"], "lr": 5e-3})], ["a", "b"])
+    with pytest.raises(ValueError, match="teacher.dim"):
+        merge_results([one, dict(two, teacher={**two["teacher"], "dim": 32})], ["a", "b"])

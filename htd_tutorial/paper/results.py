@@ -37,7 +37,7 @@ from ..choices import METHODS
 
 __all__ = ["AUTHORS_LOG", "PAPER_DIMS", "PAPER_METHODS", "DEFAULT_SEEDS", "METRICS", "write_json_atomic",
            "results_path", "load_results", "all_runs", "mean_and_se", "summarise", "run_label", "finalise",
-           "planned_dims", "readme_table", "update_readme"]
+           "planned_dims", "readme_table", "update_readme", "merge_results"]
 
 #: Test Recall@50 after 100 epochs in the authors' published log (CiteULike, BPR, teacher dim 200),
 #: as quoted in the shared data README; the reproduction compares against these.
@@ -220,6 +220,47 @@ def finalise(payload: dict) -> dict:
     return payload
 
 
+def merge_results(payloads: list[dict], names: list[str] | None = None) -> dict:
+    """One results file from several of the same experiment, e.g. written by ``reproduce`` processes that
+    ran side by side, one thread each, into their own ``--out`` folders (two processes must never write
+    the same file: each rewrites it whole after every run).
+
+    The first payload is the base (its ``teacher``, ``reference`` and ``machine`` are kept). Every other one
+    must have the same ``dataset`` and ``settings`` and a teacher of the same kind, dimension, epochs and
+    seed (else ``ValueError`` naming the file and what differs). Rows are joined by (method, dim, seed); a
+    run stored twice keeps its trained copy over one loaded from the cache, else the first file's.
+    ``teachers`` and ``not_run`` are joined (runs now stored leave ``not_run``); ``wall_seconds`` is the sum.
+    Returns the merged payload, finalised (:func:`finalise`); the inputs are not changed.
+    """
+    if not payloads:
+        raise ValueError("merge_results needs at least one results payload")
+    names = names or [f"file {i + 1}" for i in range(len(payloads))]
+    base = json.loads(json.dumps(payloads[0]))
+    teacher_keys = ("kind", "dim", "epochs", "seed")
+    for other, name in zip(payloads[1:], names[1:]):
+        differs = [block for block in ("dataset", "settings") if other.get(block) != base.get(block)]
+        differs += [f"teacher.{k}" for k in teacher_keys if other["teacher"].get(k) != base["teacher"].get(k)]
+        if differs:
+            raise ValueError(f"{name} holds another experiment than {names[0]} (it differs in "
+                             f"{', '.join(differs)}): its runs cannot be merged")
+    rows: dict[tuple, dict] = {}
+    teachers: dict[str, dict] = {}
+    not_run: list[str] = []
+    for payload in payloads:
+        for row in all_runs(payload):
+            key = (row["method"], row["dim"], row.get("seed", row["config"]["seed"]))
+            if key not in rows or (rows[key].get("from_cache") and not row.get("from_cache")):
+                rows[key] = json.loads(json.dumps(row))
+        for teacher in payload.get("teachers") or []:
+            teachers.setdefault(teacher["sha256"], teacher)
+        not_run += list(payload.get("not_run") or [])
+    base["runs"], base["other_seeds"] = [], list(rows.values())
+    base["teachers"] = list(teachers.values())
+    base["not_run"] = not_run
+    base["wall_seconds"] = math.fsum(p.get("wall_seconds") or 0.0 for p in payloads)
+    return finalise(base)
+
+
 # ------------------------------------------------------------------------------------------ README
 def _cell(entry: dict | None, metric: str) -> str:
     if entry is None:
@@ -287,12 +328,25 @@ def update_readme(readme: str | Path, payload: dict, *, name: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m htd_tutorial.paper.results README.md results/citeulike_bpr.json``: rewrite the file's
-    README table from its summary (the block is named after the file's stem)."""
+    README table from its summary (the block is named after the file's stem).
+
+    ``python -m htd_tutorial.paper.results merge OUT.json IN.json [IN.json ...]``: :func:`merge_results`
+    of the inputs, written to OUT.json (which may be one of them)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["merge"]:
+        if len(args) < 3:
+            print("usage: python -m htd_tutorial.paper.results merge OUT.json IN.json [IN.json ...]", file=sys.stderr)
+            return 2
+        inputs = [Path(p) for p in args[2:]]
+        merged = merge_results([json.loads(p.read_text()) for p in inputs], [str(p) for p in inputs])
+        write_json_atomic(args[1], merged)
+        print(f"{args[1]}: {len(all_runs(merged))} runs from {len(inputs)} files; not run: {len(merged['not_run'])}")
+        return 0
     if len(args) != 2:
-        print("usage: python -m htd_tutorial.paper.results README.md RESULTS.json", file=sys.stderr)
+        print("usage: python -m htd_tutorial.paper.results README.md RESULTS.json\n"
+              "       python -m htd_tutorial.paper.results merge OUT.json IN.json [IN.json ...]", file=sys.stderr)
         return 2
     readme, results = map(Path, args)
     payload = json.loads(results.read_text())
