@@ -59,7 +59,7 @@ def claim_if(holds, statement: str, *, strict: bool) -> bool:
 
 
 # The one reader of results files lives with the commands that write them (paper/results.py).
-from ..paper.results import load_results, results_path  # noqa: E402
+from ..paper.results import all_runs, load_results, results_path  # noqa: E402
 
 
 def results_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
@@ -82,7 +82,7 @@ def stored_seed_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "ND
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
-    rows = list(payload.get("runs") or []) + list(payload.get("other_seeds") or [])
+    rows = all_runs(payload)
     if not rows:
         raise ValueError("the stored results hold no runs")
     return pd.DataFrame([{"method": r["method"], "dim": r["dim"], "seed": r["seed"], "lr": r["config"]["lr"],

@@ -147,8 +147,7 @@ def load_results(path: str | Path, *, verbose: bool = True,
             print(f"No stored results: {reason}")
         else:
             data = payload.get("dataset", {}).get("dataset", "?")
-            rows = len(payload["runs"]) + len(payload.get("other_seeds") or [])
-            print(f"Loaded {rows} stored runs on {data} from {shown}.")
+            print(f"Loaded {len(all_runs(payload))} stored runs on {data} from {shown}.")
     return payload
 
 
