@@ -271,3 +271,23 @@ def test_merge_results_joins_side_by_side_sweeps(tmp_path, monkeypatch, capsys):
         merge_results([one, dict(two, settings={**two["settings"], "lr": 5e-3})], ["a", "b"])
     with pytest.raises(ValueError, match="teacher.dim"):
         merge_results([one, dict(two, teacher={**two["teacher"], "dim": 32})], ["a", "b"])
+
+
+def test_the_teacher_note_names_other_weights_not_a_last_bit_of_evaluation(tmp_path, monkeypatch, capsys):
+    """Loading the same teacher can score a last bit apart (thread count, summation order): no note then;
+    a file whose teacher scored differently and has no digest gets one."""
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    _sweep(tmp_path, methods=("student",))
+    path = tmp_path / "out" / "synthetic_bpr.json"
+    stored = json.loads(path.read_text())
+    capsys.readouterr()
+    last_bit = {**stored, "teacher": {**stored["teacher"], "NDCG@10": stored["teacher"]["NDCG@10"] * (1 + 1e-15)}}
+    path.write_text(json.dumps(last_bit))
+    _sweep(tmp_path, methods=("student",))
+    assert "Note: this teacher" not in capsys.readouterr().out
+    other = {**stored, "teacher": {k: v for k, v in stored["teacher"].items() if k != "sha256"}}
+    other["teacher"]["NDCG@10"] = 0.5
+    path.write_text(json.dumps(other))
+    _sweep(tmp_path, methods=("student",))
+    printed = capsys.readouterr().out
+    assert "Note: this teacher" in printed and "NDCG@10 " in printed and "(file: 0.5)" in printed

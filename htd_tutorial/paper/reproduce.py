@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import tempfile
@@ -228,9 +229,12 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
     payload.setdefault("teachers", [])
     if all(t["sha256"] != entry["sha256"] for t in payload["teachers"]):
         payload["teachers"].append({**entry, "trained": datetime.date.today().isoformat()})
+    # The same weights can score a last bit apart (the thread count orders the evaluation's sums), so
+    # the SHA-256 decides when the file has one, and otherwise a relative tolerance far below any effect.
+    same_weights = payload["teacher"].get("sha256") == entry["sha256"]
     differs = {m: (payload["teacher"][m], teacher_metrics[m]) for m in METRICS
-               if payload["teacher"][m] != teacher_metrics[m]}
-    if differs:
+               if not math.isclose(payload["teacher"][m], teacher_metrics[m], rel_tol=1e-9)}
+    if differs and not same_weights:
         print(f"Note: this teacher ({entry['sha256'][:12]}) is not the file's: "
               + ", ".join(f"{m} {new!r} (file: {old!r})" for m, (old, new) in differs.items())
               + "; each run records the teacher it used (teacher_sha256, see 'teachers').")
