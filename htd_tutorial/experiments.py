@@ -7,6 +7,8 @@ resumable: stop it at any point, start it again, and only the unfinished runs tr
 """
 from __future__ import annotations
 
+import json
+
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from .losses.htd import HTDOptions
 from .models import Recommender, make_model
 from .training import History, train
 
-__all__ = ["RunConfig", "RunResult", "run_method", "METHODS", "NotCachedError"]
+__all__ = ["RunConfig", "RunResult", "run_method", "teacher_digest", "config_json", "METHODS", "NotCachedError"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,20 @@ def _teacher_tables(teacher: Recommender) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.no_grad():
         users, items = teacher.all_embeddings()
     return users.detach().cpu().clone(), items.detach().cpu().clone()
+
+
+def config_json(config: "RunConfig | dict") -> str:
+    """A run's settings as canonical JSON text (a :class:`RunConfig`, or the ``config`` of a results
+    row): two are equal exactly when they describe the same run, however the row was stored."""
+    record = asdict(config) if isinstance(config, RunConfig) else config
+    return json.dumps(json.loads(json.dumps(record)), sort_keys=True)
+
+
+def teacher_digest(teacher: Recommender) -> str:
+    """SHA-256 of the teacher's final user and item tables: the ``teacher_sha256`` of a results row and
+    part of a run's cache key, so two files' rows name the same teacher exactly when this agrees."""
+    t_users, t_items = _teacher_tables(teacher)
+    return tensor_digest({"users": t_users, "items": t_items})
 
 
 def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,

@@ -144,3 +144,46 @@ def test_command_line_rejects_bad_input(tmp_path, capsys):
         main(["ablation", "--data", "synthetic", "--dim", "0", "--out", str(tmp_path)])
     assert stop.value.code == 2 and "argument --dim" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_new_session_takes_finished_runs_from_the_results_files(data, tmp_path, monkeypatch, capsys):
+    """Without the model cache, the authors'-preset run comes from the reproduction's file and the rest
+    from the ablation's own file; a row of another teacher or other settings is not taken."""
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache1"))
+    _write_split(data, tmp_path / "tiny")
+    out = tmp_path / "results"
+    common = ["--data", str(tmp_path / "tiny"), "--epochs", "1", "--teacher-dim", "8", "--teacher-epochs", "1",
+              "--eval-every", "1", "--out", str(out), "--no-progress"]
+    assert main(["reproduce", *common, "--dims", "4", "--methods", "htd"]) == 0
+    reproduction = json.loads((out / "tiny_bpr.json").read_text())
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache2"))
+    assert main(["ablation", *common, "--dim", "4"]) == 0
+    first = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
+    authors = next(r for r in first["runs"] if r["variant"] == "authors")
+    assert authors["stored_in"] == "tiny_bpr.json" and authors["from_cache"]
+    assert authors["Recall@50"] == reproduction["runs"][0]["Recall@50"]
+    assert authors["curve"] == reproduction["runs"][0]["curve"]
+    assert [p.name.split("-")[2] for p in (tmp_path / "cache2").glob("run-*")] == ["htd"] * 7  # 8 variants - 1
+    assert "from tiny_bpr.json" in capsys.readouterr().out
+    # a third session: nothing to train, every run from the ablation's own file
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache3"))
+    assert main(["ablation", *common, "--dim", "4"]) == 0
+    again = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
+    assert not list((tmp_path / "cache3").glob("run-*"))
+    assert [r["Recall@50"] for r in again["runs"]] == [r["Recall@50"] for r in first["runs"]]
+    assert {r["stored_in"] for r in again["runs"]} == {"tiny_bpr_ablation_d4.json"}
+
+
+def test_stored_runs_need_the_same_teacher_and_a_config(tmp_path):
+    from htd_tutorial.paper.ablation import stored_runs
+
+    row = {"config": {"method": "htd", "dim": 4}, "Recall@50": 0.1}
+    (tmp_path / "a.json").write_text(json.dumps({"teacher": {"sha256": "aaa"}, "runs": [row],
+                                                 "other_seeds": [{**row, "config": {"method": "htd", "dim": 8},
+                                                                  "teacher_sha256": "bbb"}]}))
+    (tmp_path / "b.json").write_text(json.dumps({"runs": [{"Recall@50": 0.2}]}))  # an old row: no config
+    found = stored_runs([tmp_path / "a.json", tmp_path / "b.json", tmp_path / "missing.json"], "aaa")
+    key = '{"dim": 4, "method": "htd"}'
+    assert list(found) == [key] and found[key]["stored_in"] == "a.json"
+    assert list(stored_runs([tmp_path / "a.json"], "bbb")) == ['{"dim": 8, "method": "htd"}']
+    assert stored_runs([tmp_path / "a.json"], "ccc") == {}

@@ -13,7 +13,8 @@ all with the same data, teacher, student dimension and seeds, and reports each v
 Recall@50 / NDCG@50 and its difference to the authors' preset. Every run goes through
 :func:`htd_tutorial.experiments.run_method`, so it is cached: the authors' preset shares its run
 with ``python -m htd_tutorial reproduce`` when the settings match, and an interrupted ablation
-resumes where it stopped.
+resumes where it stopped. The files outlive the model cache: a run stored in the reproduction's
+results file or in the ablation's own (same settings, same teacher) is taken from there.
 
 Command line::
 
@@ -23,6 +24,7 @@ writes ``<out>/<dataset>_<model>_ablation_d<dim>.json`` and a bar chart next to 
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -34,11 +36,12 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import Interactions
-from ..experiments import METHODS, RunConfig, run_method
+from ..experiments import METHODS, RunConfig, config_json, run_method, teacher_digest
 from ..losses.htd import HTD_MODES, HTDOptions
 from ..models import Recommender
+from .results import METRICS, all_runs, write_json_atomic
 
-__all__ = ["ablation_configs", "run_ablation_grid", "variant_label", "ablation_table", "format_ablation",
+__all__ = ["ablation_configs", "stored_runs", "run_ablation_grid", "variant_label", "ablation_table", "format_ablation",
            "run_ablation", "REFERENCE_VARIANT"]
 
 #: The variant every other one is compared with (the reproduction's setting).
@@ -112,9 +115,40 @@ def ablation_configs(dim: int, *, epochs: int, kind: str = "bpr", base: str = "a
     return configs
 
 
+def stored_runs(paths, teacher_sha256: str) -> dict[str, dict]:
+    """Finished runs of earlier results files that a grid can take instead of training them again.
+
+    A run is taken when its row has a ``config`` (the :class:`RunConfig` it was trained with) and was
+    distilled from this teacher: its ``teacher_sha256``, or for rows from before that was kept, the
+    file's ``teacher.sha256``. The model cache does not outlive a session; these files do.
+
+    Parameters
+    ----------
+    paths : iterable of path
+        Results files (a reproduction's or an earlier ablation's); missing ones are skipped.
+    teacher_sha256 : str
+        :func:`~htd_tutorial.experiments.teacher_digest` of the teacher in use.
+
+    Returns
+    -------
+    dict
+        ``{config_json(config): row}``; the first file that has a run wins.
+    """
+    found: dict[str, dict] = {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            continue
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        file_teacher = (payload.get("teacher") or {}).get("sha256")
+        for row in all_runs(payload):
+            if "config" in row and (row.get("teacher_sha256") or file_teacher) == teacher_sha256:
+                found.setdefault(config_json(row["config"]), {**row, "stored_in": path.name})
+    return found
+
+
 def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[str, list[RunConfig]], *,
                       directory: str | Path | None = None, progress: bool = True, epoch_bars: bool = True,
-                      verbose: bool = False) -> list[dict]:
+                      verbose: bool = False, stored: dict[str, dict] | None = None) -> list[dict]:
     """Train (or load) every run of :func:`ablation_configs`; one record per run.
 
     Parameters
@@ -133,19 +167,25 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
         CiteULike); ``False``: one bar over all the runs (many short runs, e.g. the notebook's lab).
     verbose : bool
         Print one line per finished run.
+    stored : dict, optional
+        Finished runs by :func:`~htd_tutorial.experiments.config_json` (:func:`stored_runs`): a run
+        found there is not trained; its stored metrics, seconds and curve are used.
 
     Returns
     -------
     list of dict
         ``{"variant", "method", "seed", "changed", "options", "label", "Recall@50", "NDCG@50", ...,
-        "seconds", "from_cache", "curve"}``; ``changed`` maps each switch that differs from the
-        authors' preset to its value (empty for the authors' preset and the baselines), ``options``
-        holds all switches of an HTD run (None for baselines), ``label`` is
-        :func:`variant_label`.
+        "seconds", "from_cache", "stored_in", "curve", "config", "teacher_sha256"}``; ``changed``
+        maps each switch that differs from the authors' preset to its value (empty for the authors'
+        preset and the baselines), ``options`` holds all switches of an HTD run (None for
+        baselines), ``label`` is :func:`variant_label`, ``stored_in`` names the results file a run
+        was taken from (None: trained or loaded from the model cache).
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     authors = HTDOptions.preset("authors")
+    stored = stored or {}
+    digest = teacher_digest(teacher)
     rows = []
     total = sum(len(runs) for runs in configs.values())
     grid_bar = tqdm(total=total, desc="runs") if progress and not epoch_bars else None
@@ -153,11 +193,17 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
         for config in runs:
             if grid_bar is not None:
                 grid_bar.set_postfix_str(f"{variant} (seed {config.seed})")
-            result = run_method(data, teacher, config, directory=directory, progress=progress and epoch_bars,
-                                desc=f"{variant} (seed {config.seed})")
+            found = stored.get(config_json(config))
+            if found is None:
+                result = run_method(data, teacher, config, directory=directory, progress=progress and epoch_bars,
+                                    desc=f"{variant} (seed {config.seed})")
+                test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
+                seconds, from_cache, curve = result.history.seconds, result.from_cache, result.history.curve()
+            else:
+                test = {m: found[m] for m in METRICS}
+                seconds, from_cache, curve = found["seconds"], True, found["curve"]
             if grid_bar is not None:
                 grid_bar.update()
-            test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
             changed, options = {}, None
             if config.method == "htd":
                 options = config.options or HTDOptions.preset(config.mode)
@@ -165,10 +211,12 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                 options = asdict(options)
             rows.append({"variant": variant, "method": config.method, "seed": config.seed, "changed": changed,
                          "options": options, "label": variant_label(variant, options),
-                         **test, "seconds": result.history.seconds, "from_cache": result.from_cache,
-                         "curve": result.history.curve()})
+                         **test, "seconds": seconds, "from_cache": from_cache,
+                         "stored_in": None if found is None else found["stored_in"], "curve": curve,
+                         "config": json.loads(config_json(config)), "teacher_sha256": digest})
             if verbose:
-                took = "cached" if result.from_cache else f"{result.history.seconds:.0f} s"
+                took = (f"from {found['stored_in']}" if found is not None
+                        else "cached" if from_cache else f"{seconds:.0f} s")
                 print(f"{variant:>40} seed {config.seed}: test Recall@50 {test['Recall@50']:.4f}  "
                       f"NDCG@50 {test['NDCG@50']:.4f}  ({took})")
     if grid_bar is not None:
@@ -275,7 +323,10 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
 
     The teacher and the run settings default to those of :func:`htd_tutorial.paper.reproduce.reproduce`
     (paper settings, evaluation every 10 epochs), so on the same data the teacher and the
-    authors'-preset HTD run come from the reproduction's cache.
+    authors'-preset HTD run come from the reproduction's cache. A run already in
+    ``<out>/<name>_<kind>_ablation_d<dim>.json`` or in the reproduction's ``<out>/<name>_<kind>.json``
+    with the same settings and teacher (:func:`stored_runs`) is taken from there, so the ablation
+    resumes, and shares the reproduction's authors'-preset runs, on a machine without the model cache.
 
     Parameters
     ----------
@@ -306,7 +357,6 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     from ..data import load_dataset
     from ..evaluation import evaluate
     from .reproduce import save_figure_atomic
-    from .results import write_json_atomic
 
     started = time.perf_counter()
     configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,
@@ -316,6 +366,8 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                              eval_every=eval_every or None, progress=progress)
     stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
     out = Path(out)
+    # runs a new session need not train again: this ablation's earlier ones, then the reproduction's
+    stored = stored_runs([out / f"{stem}.json", out / f"{name or dataset.name}_{kind}.json"], teacher_digest(teacher))
     reference = HTDOptions.preset("authors")
     payload = {
         "dataset": dataset.summary(),
@@ -334,7 +386,8 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
         "runs": [],
     }
     for variant, runs in configs.items():  # one variant at a time: partial results are written as they come
-        payload["runs"] += run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True)
+        payload["runs"] += run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True,
+                                             stored=stored)
         payload["wall_seconds"] = time.perf_counter() - started
         write_json_atomic(out / f"{stem}.json", payload)
     table = ablation_table(payload["runs"])

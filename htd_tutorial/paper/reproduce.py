@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from ..cache import get_teacher, tensor_digest
+from ..cache import get_teacher
 from ..choices import DEFAULT_LR, MODEL_NAMES
 from ..data import load_dataset
 from .._checks import integer as _check_int
 from ..evaluation import evaluate
-from ..experiments import NotCachedError, RunConfig, run_method
+from ..experiments import NotCachedError, RunConfig, run_method, teacher_digest, config_json
 from ..training import torch_threads
 from .results import (AUTHORS_LOG, DEFAULT_SEEDS, METRICS, PAPER_DIMS, PAPER_METHODS, all_runs, finalise,
                       run_label, write_json_atomic)
@@ -78,10 +78,7 @@ def format_table(runs: list[dict], metrics: tuple[str, ...] = ("Recall@50", "NDC
 
 def _teacher_entry(teacher, history, metrics: dict, threads: int | None) -> dict:
     """The ``teachers`` entry of a teacher: SHA-256 of its embedding tables, metrics, seconds, threads."""
-    with torch.no_grad():
-        users, items = teacher.all_embeddings()
-    digest = tensor_digest({"users": users.detach().cpu().clone(), "items": items.detach().cpu().clone()})
-    return {"sha256": digest, **metrics, "seconds": history.seconds,
+    return {"sha256": teacher_digest(teacher), **metrics, "seconds": history.seconds,
             "threads": history.config.get("threads", threads), "curve": history.curve()}
 
 
@@ -238,13 +235,13 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
         print(f"Note: this teacher ({entry['sha256'][:12]}) is not the file's: "
               + ", ".join(f"{m} {new!r} (file: {old!r})" for m, (old, new) in differs.items())
               + "; each run records the teacher it used (teacher_sha256, see 'teachers').")
-    stored = {json.dumps(r["config"], sort_keys=True): r for r in all_runs(payload)}
+    stored = {config_json(r["config"]): r for r in all_runs(payload)}
     finalise(payload)
     session = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__}
     requested, missing = 0, []
     for config in configs:
         label = run_label(config.method, config.dim, config.seed, teacher_seed)
-        key = json.dumps(json.loads(json.dumps(asdict(config))), sort_keys=True)
+        key = config_json(config)
         if key in stored:
             requested += 1
             row = stored[key]
