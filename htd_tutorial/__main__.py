@@ -1,4 +1,4 @@
-"""Command line: ``python -m htd_tutorial reproduce ...`` or ``... ablation ...`` (see ``--help``).
+"""Command line: ``python -m htd_tutorial reproduce ...``, ``... ablation ...`` or ``... recipe ...`` (see ``--help``).
 
 Bad arguments fail at once, before torch is even imported: every value is checked by its argparse
 ``type=`` (whole numbers, an existing dataset, an output folder that can be one), and argparse, like
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 # The names the commands accept, from their one owner (a module without torch, which takes seconds).
-from .choices import DEFAULT_LR, DEFAULT_MODE, HTD_MODES, METHODS, MODEL_KINDS
+from .choices import DEFAULT_MODE, HTD_MODES, METHODS, MODEL_KINDS, RECIPE_LR
 from .paper.results import DEFAULT_SEEDS, PAPER_DIMS, PAPER_METHODS
 
 
@@ -79,7 +79,7 @@ def output_folder(text: str) -> str:
 
 
 def _run_options(command: argparse.ArgumentParser) -> None:
-    """The options both commands share: evaluation schedule, output folder and name, progress bars."""
+    """The options the commands share: evaluation schedule, output folder and name, progress bars."""
     command.add_argument("--eval-every", type=non_negative_int, default=10,
                          help="evaluate every this many epochs (0: only after the last one; default: 10)")
     command.add_argument("--out", type=output_folder, default="results", help="output folder (default: results)")
@@ -107,9 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "output JSON are kept, not trained again")
     rep.add_argument("--teacher-seed", type=non_negative_int, default=0,
                      help="seed of the one teacher and of the data split (default: 0)")
-    rep.add_argument("--lr", type=positive_float, default=DEFAULT_LR,
-                     help=f"Adam's learning rate, teacher and students (default: {DEFAULT_LR:g}, the paper's BPR "
-                          "setting; another one needs its own --name)")
+    recipes = ", ".join(f"{kind} {lr:g}" for kind, lr in RECIPE_LR.items())
+    rep.add_argument("--lr", type=positive_float, default=None,
+                     help=f"Adam's learning rate, teacher and students (default: the model's recipe: {recipes}; "
+                          "another one needs its own --name)")
     rep.add_argument("--threads", type=positive_int, default=None,
                      help="CPU threads (default: the package's policy, see README 'Thread policy')")
     _run_options(rep)
@@ -129,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--teacher-dim", type=positive_int, default=200)
     abl.add_argument("--teacher-seed", type=non_negative_int, default=0)
     _run_options(abl)
+    rec = sub.add_parser("recipe", help="choose a model's learning rate on the teacher's validation Recall@50")
+    rec.add_argument("--data", type=dataset, default="citeulike", help="dataset name or path (default: citeulike)")
+    rec.add_argument("--model", default=MODEL_KINDS[0], choices=MODEL_KINDS)
+    rec.add_argument("--lrs", type=positive_float, nargs="+", required=True,
+                     help="candidate learning rates of the teacher (at least two)")
+    rec.add_argument("--teacher-epochs", type=positive_int, default=100)
+    rec.add_argument("--teacher-dim", type=positive_int, default=200)
+    rec.add_argument("--teacher-seed", type=non_negative_int, default=0)
+    rec.add_argument("--threads", type=positive_int, default=None,
+                     help="CPU threads (default: the package's policy, see README 'Thread policy')")
+    _run_options(rec)
     return parser
 
 
@@ -152,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
                          teacher_seed=args.teacher_seed, eval_every=args.eval_every,
                          baselines=tuple(args.baselines), out=args.out, name=args.name,
                          progress=not args.no_progress)
+        elif args.command == "recipe":
+            from .paper.recipe import choose_lr
+
+            choose_lr(args.data, kind=args.model, lrs=tuple(args.lrs), dim=args.teacher_dim,
+                      epochs=args.teacher_epochs, seed=args.teacher_seed, eval_every=args.eval_every,
+                      out=args.out, name=args.name, progress=not args.no_progress, threads=args.threads)
     except ValueError as exc:
         message = " ".join(str(exc).split())  # one line, whatever the exception's text
         print(f"python -m htd_tutorial {args.command}: error: {message}", file=sys.stderr)

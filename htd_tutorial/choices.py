@@ -9,8 +9,9 @@ apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that r
 """
 from __future__ import annotations
 
-__all__ = ["METHODS", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_LAMBDA", "DEFAULT_K",
-           "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE"]
+__all__ = ["METHODS", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR",
+           "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "DEFAULT_LAMBDA", "DEFAULT_K", "DEFAULT_GAMMA",
+           "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE"]
 
 #: Training methods: the plain student and the four distillations.
 METHODS = ("student", "fitnet", "de", "ftd", "htd")
@@ -29,6 +30,12 @@ OPTIMIZERS = ("adam", "lazy_adam")
 
 #: Learning rate of every model's Adam (the paper's BPR setting; ``reproduce --lr`` changes it for a sweep).
 DEFAULT_LR = 1e-3
+#: Adam's weight decay (the paper's BPR setting), teacher and students.
+DEFAULT_WEIGHT_DECAY = 1e-3
+#: The learning rate of the paper-scale commands (``reproduce``, ``ablation``) per base model, teacher and
+#: students: BPR's is the paper's; the paper gives none for LightGCN, so it was chosen on the teacher's
+#: validation Recall@50 by ``python -m htd_tutorial recipe`` (``results/citeulike_lightgcn_recipe.json``).
+RECIPE_LR: dict[str, float] = {"bpr": DEFAULT_LR, "lightgcn": 5e-3}
 #: Weight λ of the distillation loss (L = L_BPR + λ · L_KD).
 DEFAULT_LAMBDA = 1e-3
 #: Number of groups K (per entity type) of HTD and DE.
@@ -38,4 +45,4 @@ DEFAULT_GAMMA = 0.5
 DEFAULT_GROUP_TOPOLOGY = GROUP_TOPOLOGIES[0]
 DEFAULT_MODE = HTD_MODES[0]
 
-assert tuple(MODEL_NAMES) == MODEL_KINDS
+assert tuple(MODEL_NAMES) == MODEL_KINDS == tuple(RECIPE_LR)

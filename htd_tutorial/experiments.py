@@ -17,7 +17,7 @@ import torch
 from ._checks import finite_number, instance_of, integer, known, one_of, positive_int, positive_number
 from .cache import cache_dir, config_key, read_cached, tensor_digest, write_cached
 from .choices import (DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_MODE,
-                      GROUP_TOPOLOGIES, HTD_MODES, METHODS, MODEL_KINDS, OPTIMIZERS)
+                      DEFAULT_WEIGHT_DECAY, GROUP_TOPOLOGIES, HTD_MODES, METHODS, MODEL_KINDS, OPTIMIZERS)
 from .data import Interactions
 from .distill import make_distiller
 from .losses.htd import HTDOptions
@@ -70,7 +70,7 @@ class RunConfig:
     mode: str = DEFAULT_MODE
     seed: int = 0
     lr: float = DEFAULT_LR
-    weight_decay: float = 1e-3
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
     batch_size: int = 1024
     optimizer: str = "adam"
     eval_every: int | None = None

@@ -35,6 +35,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..choices import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR
+from .._checks import one_of
 from ..data import Interactions
 from ..experiments import METHODS, RunConfig, config_json, run_method, teacher_digest
 from ..losses.htd import HTD_MODES, HTDOptions
@@ -61,7 +63,7 @@ def _seeds(seeds) -> tuple[int, ...]:
 
 def ablation_configs(dim: int, *, epochs: int, kind: str = "bpr", base: str = "authors", seeds=(0,),
                      K: int = 30, gamma: float = 0.5, group_topology: str = "Pe", lam: float = 1e-3,
-                     lr: float = 1e-3, weight_decay: float = 1e-3, batch_size: int = 1024,
+                     lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY, batch_size: int = 1024,
                      eval_every: int | None = None, baselines=()) -> dict[str, list[RunConfig]]:
     """The runs of the ablation, by variant name, one :class:`RunConfig` per seed.
 
@@ -321,8 +323,9 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                  progress: bool = True) -> dict:
     """The ablation command: train the variants, print the table, write JSON and a bar chart.
 
-    The teacher and the run settings default to those of :func:`htd_tutorial.paper.reproduce.reproduce`
-    (paper settings, evaluation every 10 epochs), so on the same data the teacher and the
+    The teacher and the run settings are those of :func:`htd_tutorial.paper.reproduce.reproduce`
+    (paper settings, the model's learning rate from :data:`htd_tutorial.choices.RECIPE_LR`,
+    evaluation every 10 epochs), so on the same data the teacher and the
     authors'-preset HTD run come from the reproduction's cache. A run already in
     ``<out>/<name>_<kind>_ablation_d<dim>.json`` or in the reproduction's ``<out>/<name>_<kind>.json``
     with the same settings and teacher (:func:`stored_runs`) is taken from there, so the ablation
@@ -359,10 +362,11 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     from .reproduce import save_figure_atomic
 
     started = time.perf_counter()
+    lr = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)]  # the reproduction's, so teacher and runs are shared
     configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,
-                               baselines=baselines)  # validates the settings before any loading or training
+                               baselines=baselines, lr=lr)  # validates the settings before any loading or training
     dataset = load_dataset(data, seed=teacher_seed)
-    teacher, _ = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed,
+    teacher, _ = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
                              eval_every=eval_every or None, progress=progress)
     stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
     out = Path(out)

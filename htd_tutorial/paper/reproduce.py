@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 from ..cache import get_teacher
-from ..choices import DEFAULT_LR, MODEL_NAMES
+from ..choices import MODEL_KINDS, MODEL_NAMES, RECIPE_LR
 from ..data import load_dataset
-from .._checks import integer as _check_int
+from .._checks import integer as _check_int, one_of
 from ..evaluation import evaluate
 from ..experiments import NotCachedError, RunConfig, run_method, teacher_digest, config_json
 from ..training import torch_threads
@@ -122,7 +122,7 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
               mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
               progress: bool = True, cached_only: bool = False, threads: int | None = None,
-              lr: float = DEFAULT_LR) -> dict:
+              lr: float | None = None) -> dict:
     """Run the sweep into ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
 
     Runs already in the JSON with the same configuration (and the same dataset, teacher settings and
@@ -164,10 +164,11 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
     threads : int, optional
         CPU threads for training and evaluation (default: the package's policy,
         :func:`htd_tutorial.training.training_threads`). Recorded with each run.
-    lr : float
-        Adam's learning rate for the teacher and every student (the paper's BPR setting, 1e-3, by
-        default). It is part of the file's ``settings``: a file of another learning rate is refused,
-        so a sweep at another one needs its own ``name``.
+    lr : float, optional
+        Adam's learning rate for the teacher and every student (default: the model's recipe,
+        :data:`htd_tutorial.choices.RECIPE_LR`: BPR the paper's 1e-3, LightGCN the one chosen on the
+        teacher's validation). It is part of the file's ``settings``: a file of another learning rate
+        is refused, so a sweep at another one needs its own ``name``.
 
     Returns
     -------
@@ -177,6 +178,8 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     started = time.perf_counter()
+    if lr is None:
+        lr = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)]
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     if len(set(seeds)) != len(seeds):

@@ -1,0 +1,111 @@
+"""Which learning rate a base model's sweep is run at: the teacher's, chosen on validation.
+
+The paper gives BPR's recipe (Adam, learning rate 1e-3, weight decay 1e-3, 100 epochs) and no
+LightGCN recipe of its own; the authors' code has BPR only. Run at BPR's learning rate, a LightGCN
+teacher and its students learn slowly, and a plain student still improves at epoch 100, so a gain
+of distillation over it can be training speed rather than knowledge. This command trains (or
+loads from the model cache) the dim-200 teacher at each candidate learning rate, with the sweep's
+other settings, and picks the one with the highest **validation** Recall@50 after the last epoch
+(the protocol keeps the last model, so that is the number that matters; test data plays no part).
+:data:`htd_tutorial.choices.RECIPE_LR` holds the chosen values; ``tests/test_results.py`` checks
+that it agrees with the stored file.
+
+Command line::
+
+    python -m htd_tutorial recipe --data citeulike --model lightgcn --lrs 1e-3 5e-3
+
+writes ``<out>/<dataset>_<model>_recipe.json``: per candidate its validation and test curves,
+training seconds and the teacher's SHA-256, then the ``criterion`` and ``chosen_lr``.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from ..cache import get_teacher
+from .._checks import one_of
+from ..choices import DEFAULT_WEIGHT_DECAY, MODEL_KINDS
+from ..data import load_dataset
+from ..experiments import teacher_digest
+from ..training import torch_threads
+from .results import write_json_atomic
+
+__all__ = ["CRITERION", "choose_lr"]
+
+#: The metric the learning rate is chosen by (higher is better), on the validation split.
+CRITERION = "Recall@50"
+
+
+def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, epochs: int = 100, seed: int = 0,
+              eval_every: int | None = 10, out: str | Path = "results", name: str | None = None, progress: bool = True,
+              threads: int | None = None) -> dict:
+    """Train or load the teacher at each learning rate; write and return the comparison.
+
+    Parameters
+    ----------
+    data : str
+        Dataset name or path (see :func:`htd_tutorial.data.load_dataset`).
+    kind : {"bpr", "lightgcn"}
+        Base model.
+    lrs : tuple of float
+        Candidate learning rates (at least two, none repeated).
+    dim, epochs, seed, eval_every
+        The teacher's settings, as in ``reproduce`` (the cache key is the same, so a teacher trained
+        here is the sweep's teacher and the other way round); ``eval_every`` 0 or None: evaluate
+        after the last epoch only.
+    out : path
+        Output folder.
+    name : str, optional
+        File-name stem (default: the dataset's name).
+    progress : bool
+    threads : int, optional
+        CPU threads while training (not part of the cache key).
+
+    Returns
+    -------
+    dict
+        What was written to ``<out>/<name>_<kind>_recipe.json``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two learning rates, a repeated one, or one that is not a finite number > 0.
+    """
+    lrs = tuple(lrs)
+    if len(lrs) < 2 or len(set(lrs)) != len(lrs):
+        raise ValueError(f"lrs must hold at least two different learning rates, got {lrs!r}")
+    if any(isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf") for lr in lrs):
+        raise ValueError(f"every learning rate must be a finite number > 0, got {lrs!r}")
+    one_of("kind", kind, MODEL_KINDS)
+    eval_every = eval_every or None
+    started = time.perf_counter()
+    dataset = load_dataset(data, seed=seed)
+    candidates = []
+    with torch_threads(threads):
+        for lr in lrs:
+            teacher, history = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=float(lr),
+                                           weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every,
+                                           progress=progress, threads=threads)
+            valid, test = (history.curve(CRITERION, split) for split in ("valid", "test"))
+            if not valid[0] or valid[0][-1] != epochs:
+                raise ValueError(f"the teacher at lr {lr:g} has no validation {CRITERION} after epoch {epochs}")
+            candidates.append({"lr": float(lr), "weight_decay": DEFAULT_WEIGHT_DECAY, "valid": valid, "test": test,
+                               "final_valid": valid[1][-1], "final_test": test[1][-1] if test[1] else None,
+                               "seconds": history.seconds, "sha256": teacher_digest(teacher)})
+    chosen = max(candidates, key=lambda c: c["final_valid"])
+    payload = {"dataset": dataset.summary(), "kind": kind,
+               "teacher": {"dim": dim, "epochs": epochs, "seed": seed, "eval_every": eval_every},
+               "criterion": f"validation {CRITERION} after epoch {epochs}, higher is better",
+               "candidates": candidates, "chosen_lr": chosen["lr"],
+               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
+               "wall_seconds": time.perf_counter() - started}
+    path = write_json_atomic(Path(out) / f"{name or dataset.name}_{kind}_recipe.json", payload)
+    for c in candidates:
+        mark = "  <- chosen" if c is chosen else ""
+        print(f"lr {c['lr']:g}: validation {CRITERION} {c['final_valid']:.4f}, test {c['final_test']:.4f}{mark}")
+    print(f"wrote {path}")
+    return payload
