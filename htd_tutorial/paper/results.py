@@ -104,7 +104,7 @@ def results_path(name: str | Path) -> Path:
 
 
 def load_results(path: str | Path, *, verbose: bool = True,
-                 command: str = "python -m htd_tutorial reproduce --data citeulike") -> dict | None:
+                 command: str = "python -m htd_tutorial reproduce --data citeulike", rows: str = "runs") -> dict | None:
     """Read a results JSON file, or return ``None`` with a message saying why it cannot be used.
 
     Parameters
@@ -115,12 +115,14 @@ def load_results(path: str | Path, *, verbose: bool = True,
         Print one line: what was loaded (how many runs) or why nothing was.
     command : str
         The command that writes the file (named in the message when it is missing).
+    rows : str
+        The list the file must hold: ``"runs"`` (reproduce, ablation) or ``"candidates"`` (recipe).
 
     Returns
     -------
     dict or None
         The file's content; ``None`` when the file is missing, is not valid JSON, or has no
-        ``"runs"`` list.
+        non-empty ``rows`` list.
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -139,15 +141,17 @@ def load_results(path: str | Path, *, verbose: bool = True,
         except (OSError, ValueError) as exc:
             reason = f"{shown} cannot be read ({type(exc).__name__}: {exc}); the cells that use it are skipped."
         else:
-            if not isinstance(payload, dict) or not isinstance(payload.get("runs"), list) or not payload["runs"]:
-                reason = f"{shown} holds no finished runs yet; the cells that use it are skipped."
+            if not isinstance(payload, dict) or not isinstance(payload.get(rows), list) or not payload[rows]:
+                what = "finished runs" if rows == "runs" else rows
+                reason = f"{shown} holds no {what} yet; the cells that use it are skipped."
                 payload = None
     if verbose:
         if payload is None:
             print(f"No stored results: {reason}")
         else:
             data = payload.get("dataset", {}).get("dataset", "?")
-            print(f"Loaded {len(all_runs(payload))} stored runs on {data} from {shown}.")
+            count = len(all_runs(payload)) if rows == "runs" else len(payload[rows])
+            print(f"Loaded {count} stored {rows} on {data} from {shown}.")
     return payload
 
 
