@@ -74,13 +74,14 @@ GCN_RESULTS = REPO / "results" / "citeulike_lightgcn.json"
 GCN_DIMS = (20, 100, 200)
 GCN_LR = 5e-3
 #: The LightGCN runs not made yet (listed in the file's not_run); issue 13 stays open while this is not empty.
-GCN_OPTIONAL = {(m, d) for m in METHODS for d in GCN_DIMS} - {(m, 20) for m in ("student", "ftd", "htd")}
+GCN_OPTIONAL = {(m, d) for m in METHODS for d in GCN_DIMS} - {(m, 20) for m in METHODS}
 #: How many seeds each (method, dim) of the LightGCN file holds (cells not named: 1).
-GCN_SEED_COUNTS = {("student", 20): 3, ("ftd", 20): 3}
+GCN_SEED_COUNTS = {(m, 20): 3 for m in METHODS}
 #: The orderings README and notebook 04 state for LightGCN, as (dim, lower, higher, metric), clear of the noise:
-#: at the chosen learning rate FTD is below the plain student at dim 20. Not claimed yet: anything with HTD
-#: or DE at dim 20 (one seed or none).
-GCN_CLAIMS = [(20, "ftd", "student", "Recall@50"), (20, "ftd", "student", "NDCG@50")]
+#: at the chosen learning rate, dim 20, FTD < Student < HTD, FTD < DE < HTD, on both metrics. Not claimed:
+#: Student vs DE (inside the noise, test_lightgcn_orderings_not_claimed_are_inside_the_noise).
+GCN_CLAIMS = [(20, low, high, metric) for metric in ("Recall@50", "NDCG@50")
+              for low, high in (("ftd", "student"), ("student", "htd"), ("ftd", "htd"), ("ftd", "de"), ("de", "htd"))]
 #: At BPR's learning rate (GCN_SLOW_RESULTS) the same cells were the other way round, clear of the noise.
 GCN_SLOW_CLAIMS = [(20, "student", "ftd", "Recall@50"), (20, "student", "ftd", "NDCG@50")]
 #: The recipe: the LightGCN teacher's validation Recall@50 after 100 epochs at each candidate learning rate
@@ -682,7 +683,8 @@ def test_lightgcn_recipe_is_chosen_on_validation_and_is_the_sweeps():
     from htd_tutorial.choices import RECIPE_LR
 
     recipe = json.loads(GCN_RECIPE.read_text())
-    assert recipe["kind"] == "lightgcn" and recipe["teacher"] == {"dim": 200, "epochs": 100, "seed": 0, "eval_every": 10}
+    assert recipe["kind"] == "lightgcn"
+    assert recipe["teacher"] == {"dim": 200, "epochs": 100, "seed": 0, "eval_every": 10}
     assert recipe["criterion"].startswith("validation Recall@50")
     finals = {c["lr"]: round(c["final_valid"], 4) for c in recipe["candidates"]}
     assert finals == GCN_RECIPE_VALID, finals
@@ -723,3 +725,11 @@ def test_at_bprs_learning_rate_ftd_looked_helpful_because_the_student_was_unfini
     fast, before = seed_means(gcn_results), seed_means(slow)
     lift = {m: fast[(m, 20)][0] - before[(m, 20)][0] for m in ("student", "ftd")}
     assert lift["student"] > 0.03 and 0 < lift["ftd"] < 0.01, lift
+
+
+def test_lightgcn_orderings_not_claimed_are_inside_the_noise(gcn_results):
+    # README: DE's difference from the plain student at dim 20 is not a finding, either way
+    for metric in ("Recall@50", "NDCG@50"):
+        means = seed_means(gcn_results, metric)
+        assert not clear_of_noise(means[("student", 20)], means[("de", 20)]), metric
+        assert not clear_of_noise(means[("de", 20)], means[("student", 20)]), metric
