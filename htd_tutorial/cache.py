@@ -163,8 +163,9 @@ def shown_path(path: str | Path) -> str:
 
 def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs: int = 100,
                 seed: int = 0, lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY,
-                batch_size: int = 1024, optimizer: str = "adam", eval_every: int | None = None, directory: str | Path | None = None,
-                progress: bool = True, verbose: bool = True, threads: int | None = None) -> tuple[Recommender, History]:
+                batch_size: int = 1024, optimizer: str = "adam", eval_every: int | None = None,
+                directory: str | Path | None = None, progress: bool = True, verbose: bool = True,
+                threads: int | None = None) -> tuple[Recommender, History]:
     """Train a teacher, or load it from the cache when this exact data + config was trained before.
 
     Parameters
