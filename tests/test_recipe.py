@@ -33,7 +33,8 @@ def test_the_chosen_rate_has_the_best_final_validation_and_its_teacher_is_the_sw
 
 
 @pytest.mark.parametrize("lrs, message", [((1e-3,), "at least two"), ((1e-3, 1e-3), "at least two different"),
-                                          ((1e-3, -1.0), "finite number > 0"), ((1e-3, True), "finite number > 0")])
+                                          ((1e-3, -1.0), "lrs must be > 0"), ((1e-3, True), "finite number"),
+                                          ((1e-3, float("inf")), "finite number")])
 def test_bad_candidates_are_refused_before_any_training(tmp_path, lrs, message):
     with pytest.raises(ValueError, match=message):
         choose_lr("synthetic", kind="bpr", lrs=lrs, out=tmp_path, **TINY)

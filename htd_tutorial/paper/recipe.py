@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from ..cache import get_teacher
-from .._checks import one_of
+from .._checks import finite_number, one_of, positive_number
 from ..choices import DEFAULT_WEIGHT_DECAY, MODEL_KINDS
 from ..data import load_dataset
 from ..experiments import teacher_digest
@@ -75,11 +75,9 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
     ValueError
         Fewer than two learning rates, a repeated one, or one that is not a finite number > 0.
     """
-    lrs = tuple(lrs)
+    lrs = tuple(positive_number("lrs", finite_number("lrs", lr)) for lr in lrs)
     if len(lrs) < 2 or len(set(lrs)) != len(lrs):
         raise ValueError(f"lrs must hold at least two different learning rates, got {lrs!r}")
-    if any(isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf") for lr in lrs):
-        raise ValueError(f"every learning rate must be a finite number > 0, got {lrs!r}")
     one_of("kind", kind, MODEL_KINDS)
     eval_every = eval_every or None
     started = time.perf_counter()
@@ -87,13 +85,13 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
     candidates = []
     with torch_threads(threads):
         for lr in lrs:
-            teacher, history = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=float(lr),
+            teacher, history = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=lr,
                                            weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every,
                                            progress=progress, threads=threads)
             valid, test = (history.curve(CRITERION, split) for split in ("valid", "test"))
             if not valid[0] or valid[0][-1] != epochs:
                 raise ValueError(f"the teacher at lr {lr:g} has no validation {CRITERION} after epoch {epochs}")
-            candidates.append({"lr": float(lr), "weight_decay": DEFAULT_WEIGHT_DECAY, "valid": valid, "test": test,
+            candidates.append({"lr": lr, "weight_decay": DEFAULT_WEIGHT_DECAY, "valid": valid, "test": test,
                                "final_valid": valid[1][-1], "final_test": test[1][-1] if test[1] else None,
                                "seconds": history.seconds, "sha256": teacher_digest(teacher)})
     chosen = max(candidates, key=lambda c: c["final_valid"])
