@@ -8,7 +8,6 @@ resumable: stop it at any point, start it again, and only the unfinished runs tr
 from __future__ import annotations
 
 import json
-
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -149,7 +148,10 @@ def config_json(config: "RunConfig | dict") -> str:
 def teacher_digest(teacher: Recommender) -> str:
     """SHA-256 of the teacher's final user and item tables: the ``teacher_sha256`` of a results row and
     part of a run's cache key, so two files' rows name the same teacher exactly when this agrees."""
-    t_users, t_items = _teacher_tables(teacher)
+    return _tables_digest(*_teacher_tables(teacher))
+
+
+def _tables_digest(t_users: torch.Tensor, t_items: torch.Tensor) -> str:
     return tensor_digest({"users": t_users, "items": t_items})
 
 
@@ -192,11 +194,11 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     if t_users.shape[0] != data.n_users or t_items.shape[0] != data.n_items:
         raise ValueError(f"teacher tables {tuple(t_users.shape)}, {tuple(t_items.shape)} do not match the data "
                          f"({data.n_users} users, {data.n_items} items)")
-    teacher_digest = tensor_digest({"users": t_users, "items": t_items})
+    digest = _tables_digest(t_users, t_items)  # the tables are needed below too: hashed once
     run = asdict(config)
     if run["options"] is None:
         del run["options"]  # keeps the cache keys of runs made before the field existed
-    key = config_key(data, {"run": run, "teacher": teacher_digest})
+    key = config_key(data, {"run": run, "teacher": digest})
     path = Path(directory or cache_dir()) / f"run-{config.kind}-{config.method}-d{config.dim}-{key[:16]}.pt"
 
     def fresh():
