@@ -26,7 +26,8 @@ from .models import Recommender, make_model
 from .training import History, train
 
 __all__ = ["cache_dir", "config_key", "tensor_digest", "save_checkpoint", "load_checkpoint", "CorruptCacheError",
-           "read_cached", "write_cached", "get_teacher", "CACHE_VERSION", "shown_path"]
+           "read_cached", "write_cached", "get_teacher", "CACHE_VERSION", "shown_path", "PartialRun",
+           "SNAPSHOT_SECONDS"]
 
 FORMAT_VERSION = 1
 #: The version of the code that cached models depend on (data loading, models, training, losses,
@@ -37,6 +38,10 @@ FORMAT_VERSION = 1
 #: cached before has no trace for notebooks 02-03 to plot.
 CACHE_VERSION = 3
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Seconds of training between two snapshots of an unfinished teacher or run (:class:`PartialRun`).
+#: A dim-200 CiteULike snapshot is about 55 MB and takes well under a second to write; every five
+#: minutes, a stopped run loses at most five minutes.
+SNAPSHOT_SECONDS = 300.0
 
 
 class CorruptCacheError(RuntimeError):
@@ -72,7 +77,9 @@ def tensor_digest(state: dict[str, torch.Tensor]) -> str:
         tensor = state[name].detach().cpu().contiguous()
         h.update(name.encode())
         h.update(str(tuple(tensor.shape)).encode())
-        h.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        # flattened first: a 0-dim tensor (an optimiser's step count) cannot be viewed as bytes; for any
+        # other tensor the bytes, and so every digest written before, are the same
+        h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return h.hexdigest()
 
 
@@ -161,6 +168,49 @@ def shown_path(path: str | Path) -> str:
     return str(path)
 
 
+class PartialRun:
+    """The snapshot of an unfinished training run (:mod:`htd_tutorial.snapshot`), kept beside the cache
+    file the finished run will have, as ``<name>.partial.pt``: pass it to :func:`~htd_tutorial.training.train`
+    as ``snapshots`` and a run stopped half-way (a closed laptop, the end of a session) resumes from its
+    last snapshot instead of epoch 0. Written like every cache file (temp file, rename, checksum); a
+    snapshot that cannot be trusted is reported with one warning and ignored, and a folder that cannot
+    be written warns once and the run goes on without snapshots. :meth:`discard` it once the finished
+    run is stored.
+
+    Parameters
+    ----------
+    final : path
+        The cache file of the finished run.
+    what : str
+        How messages name the run (``"run HTD d=20"``).
+    every : float, optional
+        Seconds of training between two snapshots (default :data:`SNAPSHOT_SECONDS`, read when the
+        store is made).
+    """
+
+    def __init__(self, final: str | Path, what: str, every: float | None = None):
+        final = Path(final)
+        self.path = final.with_name(final.name.removesuffix(".pt") + ".partial.pt")
+        self.what = f"unfinished {what}"
+        self.every = float(SNAPSHOT_SECONDS if every is None else every)
+
+    def load(self) -> tuple[dict[str, torch.Tensor], dict] | None:
+        """The last snapshot (tensors, meta), or ``None``."""
+        return read_cached(self.path, self.what, lambda state, meta: (state, meta))
+
+    def save(self, state: dict[str, torch.Tensor], meta: dict) -> None:
+        """Replace the snapshot; after a failed write, stop taking snapshots (one warning)."""
+        if not write_cached(self.path, state, meta, self.what):
+            self.every = float("inf")
+
+    def discard(self) -> None:
+        """Remove the snapshot (the finished run is stored); a folder that cannot be read has none."""
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs: int = 100,
                 seed: int = 0, lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY,
                 batch_size: int = 1024, optimizer: str = "adam", eval_every: int | None = None,
@@ -194,6 +244,7 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
     key = config_key(data, config)
     path = Path(directory or cache_dir()) / f"teacher-{kind}-d{dim}-e{epochs}-{key[:16]}.pt"
     model = make_model(kind, data, dim, seed=seed)
+    partial = PartialRun(path, f"teacher {kind} d={dim}")
 
     def restore(state, meta):
         model.load_state_dict(state)
@@ -209,9 +260,10 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
         model = make_model(kind, data, dim, seed=seed)   # the rejected file may have half-loaded it
     history = train(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                     optimizer=optimizer, seed=seed, eval_every=eval_every, progress=progress,
-                    desc=f"teacher {kind} d={dim}", threads=threads)
+                    desc=f"teacher {kind} d={dim}", threads=threads, snapshots=partial)
     stored = write_cached(path, model.state_dict(), {"config": config, "history": history.to_dict()},
                           f"teacher {kind} d={dim}")
+    partial.discard()
     if verbose:
         print(f"Trained teacher in {history.seconds:.0f} s" + (f"; cached at {shown_path(path)}" if stored else ""))
     return model, history

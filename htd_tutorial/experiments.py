@@ -3,7 +3,8 @@
 The reproduction command, the analysis notebook and the explorer all train students through
 :func:`run_method`, so a run finished once (same data, teacher and settings) is loaded from disk
 the next time instead of being trained again. That is what makes the paper's 100-epoch sweep
-resumable: stop it at any point, start it again, and only the unfinished runs train.
+resumable: stop it at any point, start it again, and only the unfinished runs train; a run stopped
+half-way resumes from its last snapshot (:class:`~htd_tutorial.cache.PartialRun`), not from epoch 0.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ._checks import finite_number, instance_of, integer, known, one_of, positive_int, positive_number
-from .cache import cache_dir, config_key, read_cached, tensor_digest, write_cached
+from .cache import PartialRun, cache_dir, config_key, read_cached, tensor_digest, write_cached
 from .choices import (DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_MODE,
                       DEFAULT_WEIGHT_DECAY, GROUP_TOPOLOGIES, HTD_MODES, METHODS, MODEL_KINDS, OPTIMIZERS)
 from .data import Interactions
@@ -226,14 +227,16 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
         student, distiller = fresh()   # the rejected file may have half-loaded them
     if not train_missing:
         raise NotCachedError(f"{config.label} has not been run yet (no {path.name} in {path.parent})")
+    partial = PartialRun(path, f"run {config.label}")   # a run stopped half-way resumes from its snapshot
     history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
                     batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
                     seed=config.seed, eval_every=config.eval_every, progress=progress,
-                    desc=desc or config.label, threads=threads)
+                    desc=desc or config.label, threads=threads, snapshots=partial)
     history.config.update(asdict(config))
     state = {f"student.{k}": v for k, v in student.state_dict().items()}
     if distiller is not None:
         state.update({f"distiller.{k}": v for k, v in distiller.state_dict().items()})
         distiller.eval()
     write_cached(path, state, {"config": asdict(config), "history": history.to_dict()}, f"run {config.label}")
+    partial.discard()
     return RunResult(config, student, history, distiller, False)

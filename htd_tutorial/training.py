@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from .losses.bpr import bpr_loss
 from .models import Recommender
 from .optim import OPTIMIZERS, make_optimizer
 from .sampling import TripleSampler
+from .snapshot import Snapshots, capture, restore
 
 __all__ = ["History", "train", "resolve_device", "seed_everything", "training_threads", "torch_threads",
            "loss_weights", "SMALL_DATA_CELLS"]
@@ -165,7 +167,8 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
           weight_decay: float = 1e-3, batch_size: int = 1024, optimizer: str = "adam",
           distiller: torch.nn.Module | None = None, seed: int = 0, eval_every: int | None = None,
           ks: tuple[int, ...] = DEFAULT_KS, device: str | torch.device | None = None,
-          progress: bool = True, desc: str | None = None, threads: int | None = None) -> History:
+          progress: bool = True, desc: str | None = None, threads: int | None = None,
+          snapshots: Snapshots | None = None) -> History:
     """Train ``model`` with BPR (plus a distillation loss, if given) and record metrics.
 
     Each step takes a batch of triples, looks up the embeddings of the batch's *unique* users and
@@ -204,6 +207,12 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
         CPU threads while training (default: :func:`training_threads` decides, 1 on small
         datasets, and on large ones 1 while the machine is busy with other work); torch's setting
         is restored afterwards. Give it for bitwise-repeatable CPU runs on large data.
+    snapshots : Snapshots, optional
+        Makes a long run resumable (:mod:`htd_tutorial.snapshot`): the run starts from the last
+        snapshot the store holds, if it belongs to this run (same settings), and hands the store a
+        new one whenever ``snapshots.every`` seconds of training have passed since the last (never
+        after the final epoch: the caller stores the finished run). A snapshot of another run is
+        ignored with a ``RuntimeWarning``. Resumed or not, the run gives the same numbers.
 
     Returns
     -------
@@ -242,13 +251,13 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
     with torch_threads(base):
         return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                     optimizer=optimizer, distiller=distiller, seed=seed, eval_every=eval_every, ks=ks,
-                    device=device, progress=progress, desc=desc, adapt=adapt)
+                    device=device, progress=progress, desc=desc, adapt=adapt, snapshots=snapshots)
 
 
 def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weight_decay: float,
          batch_size: int, optimizer: str, distiller: torch.nn.Module | None, seed: int, eval_every: int,
          ks: tuple[int, ...], device: torch.device, progress: bool, desc: str | None,
-         adapt: int | None = None) -> History:
+         adapt: int | None = None, snapshots: Snapshots | None = None) -> History:
     """The training loop of :func:`train` (arguments already checked, threads already set; ``adapt``:
     the thread count to use while the machine is not busy, None to keep the count unchanged)."""
     seed_everything(seed)
@@ -269,13 +278,19 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
                               "model": type(model).__name__, "threads": torch.get_num_threads(),
                               "distiller": type(distiller).__name__ if distiller is not None else None})
 
+    optimizers = {"model": opt} if extra_opt is None else {"model": opt, "distiller": extra_opt}
+    parts = {"model": model, "distiller": distiller, "optimizers": optimizers,
+             "sampler_generator": sampler.generator, "device": device}
+    start = _resume(snapshots, history, parts) if snapshots is not None else 0
+    last_snapshot = time.perf_counter()
+
     def record(epoch: int) -> None:
         result = evaluate(model, data, ks=ks)
         for split, values in result.items():
             history.metrics.append({"epoch": epoch, "split": split, **values})
 
-    bar = tqdm(range(epochs), desc=desc or f"{type(model).__name__} d={model.dim}", disable=not progress,
-               leave=True)
+    bar = tqdm(range(start, epochs), desc=desc or f"{type(model).__name__} d={model.dim}", disable=not progress,
+               leave=True, initial=start, total=epochs)
     for epoch in bar:
         started = time.perf_counter()
         totals: dict[str, float] = {}
@@ -324,9 +339,40 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
             bar.set_postfix({"loss": f"{totals['loss']:.1f}", top: f"{history.final(top):.4f}"})
         else:
             bar.set_postfix(loss=f"{totals['loss']:.1f}")
+        if snapshots is not None and epoch + 1 < epochs and time.perf_counter() - last_snapshot >= snapshots.every:
+            snapshots.save(*capture(epoch + 1, history=history.to_dict(), **parts))
+            last_snapshot = time.perf_counter()
     bar.close()
     model.eval()
     return history
+
+
+def _resume(snapshots: Snapshots, history: History, parts: dict) -> int:
+    """Load the store's snapshot into the freshly built run ``parts`` when it is this run's; the
+    number of epochs it had done (0: start from the beginning)."""
+    found = snapshots.load()
+    if found is None:
+        return 0
+    state, meta = found
+    try:
+        saved = dict(meta["history"]["config"])
+        if _identity(saved) != _identity(history.config):
+            raise ValueError(f"it was taken from another run ({_identity(saved)}, this run "
+                             f"{_identity(history.config)})")
+        done = restore(state, meta, **parts)
+    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+        warnings.warn(f"ignoring the snapshot of an unfinished run and starting from epoch 0: {exc}",
+                      RuntimeWarning, stacklevel=4)
+        return 0
+    saved_history = History.from_dict(meta["history"])
+    for name in ("losses", "metrics", "loss_trace", "seconds"):
+        setattr(history, name, getattr(saved_history, name))
+    return done
+
+
+def _identity(config: dict) -> dict:
+    """The settings that make two runs the same run (the thread count does not change the numbers)."""
+    return {k: v for k, v in config.items() if k != "threads"}
 
 
 def loss_weights(distiller: torch.nn.Module | None) -> dict[str, float]:
