@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--lr", type=positive_float, default=None,
                      help=f"Adam's learning rate, teacher and students (default: the model's recipe: {recipes}; "
                           "another one needs its own --name)")
+    rep.add_argument("--student-lr", type=positive_float, default=None,
+                     help="the students' learning rate, if not --lr (see 'recipe --student-dim'; "
+                          "another one needs its own --name)")
     rep.add_argument("--threads", type=positive_int, default=None,
                      help="CPU threads (default: the package's policy, see README 'Thread policy')")
     _run_options(rep)
@@ -137,7 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="candidate learning rates of the teacher (at least two)")
     rec.add_argument("--teacher-epochs", type=positive_int, default=100)
     rec.add_argument("--teacher-dim", type=positive_int, default=200)
-    rec.add_argument("--teacher-seed", type=non_negative_int, default=0)
+    rec.add_argument("--teacher-seed", type=non_negative_int, default=0,
+                     help="seed of the teacher, the data split and (with --student-dim) the student (default: 0)")
+    rec.add_argument("--student-dim", type=positive_int, default=None,
+                     help="compare the plain student of this size instead (the teacher at its recipe rate)")
     rec.add_argument("--threads", type=positive_int, default=None,
                      help="CPU threads (default: the package's policy, see README 'Thread policy')")
     _run_options(rec)
@@ -155,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                       teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs, kind=args.model,
                       mode=args.mode, seeds=tuple(args.seeds), teacher_seed=args.teacher_seed,
                       eval_every=args.eval_every, out=args.out, name=args.name, progress=not args.no_progress,
-                      cached_only=args.cached_only, threads=args.threads, lr=args.lr)
+                      cached_only=args.cached_only, threads=args.threads, lr=args.lr,
+                      student_lr=args.student_lr)
         elif args.command == "ablation":
             from .paper.ablation import run_ablation
 
@@ -169,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
             choose_lr(args.data, kind=args.model, lrs=tuple(args.lrs), dim=args.teacher_dim,
                       epochs=args.teacher_epochs, seed=args.teacher_seed, eval_every=args.eval_every,
-                      out=args.out, name=args.name, progress=not args.no_progress, threads=args.threads)
+                      out=args.out, name=args.name, progress=not args.no_progress, threads=args.threads,
+                      student_dim=args.student_dim)
     except ValueError as exc:
         message = " ".join(str(exc).split())  # one line, whatever the exception's text
         print(f"python -m htd_tutorial {args.command}: error: {message}", file=sys.stderr)

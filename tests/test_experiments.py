@@ -291,3 +291,19 @@ def test_the_teacher_note_names_other_weights_not_a_last_bit_of_evaluation(tmp_p
     _sweep(tmp_path, methods=("student",))
     printed = capsys.readouterr().out
     assert "Note: this teacher" in printed and "NDCG@10 " in printed and "(file: 0.5)" in printed
+
+
+def test_students_at_their_own_learning_rate_keep_the_teacher_and_need_their_own_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    base = _sweep(tmp_path, methods=("student",))
+    assert "student_lr" not in base["settings"]   # a sweep at one rate keeps the settings older files have
+    with pytest.raises(ValueError, match=r"another experiment \(it differs in settings\.student_lr\)"):
+        _sweep(tmp_path, methods=("student",), student_lr=5e-3)
+    tuned = _sweep(tmp_path, methods=("student",), student_lr=5e-3, name="tuned")
+    assert tuned["settings"]["lr"] == 1e-3 and tuned["settings"]["student_lr"] == 5e-3
+    assert tuned["runs"][0]["config"]["lr"] == 5e-3
+    assert tuned["teacher"]["sha256"] == base["teacher"]["sha256"]   # the same teacher, trained once
+    assert len(list((tmp_path / "cache").glob("teacher-*"))) == 1
+    assert tuned["runs"][0]["Recall@50"] != base["runs"][0]["Recall@50"]
+    same = _sweep(tmp_path, methods=("student",), student_lr=1e-3, name="same")   # equal to lr: not a setting
+    assert "student_lr" not in same["settings"] and same["runs"][0]["Recall@50"] == base["runs"][0]["Recall@50"]

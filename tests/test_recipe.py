@@ -57,4 +57,35 @@ def test_the_recipes_the_commands_use():
 
     assert RECIPE_LR["bpr"] == DEFAULT_LR == 1e-3
     assert build_parser().parse_args(["reproduce", "--model", "lightgcn"]).lr is None  # None: the recipe's
+    assert build_parser().parse_args(["reproduce"]).student_lr is None                 # None: the teacher's
+    assert build_parser().parse_args(["reproduce", "--student-lr", "5e-3"]).student_lr == 5e-3
     assert "lightgcn 0.005" in build_parser()._subparsers._group_actions[0].choices["reproduce"].format_help()
+
+
+def test_the_student_recipe_compares_plain_students_of_one_teacher(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    payload = choose_lr("synthetic", kind="bpr", lrs=(1e-4, 5e-2), out=tmp_path, student_dim=4, **TINY)
+    stored = json.loads((tmp_path / "synthetic_bpr_d4_recipe.json").read_text())
+    assert stored == json.loads(json.dumps(payload)) and stored["role"] == "student"
+    assert stored["student"]["dim"] == 4 and stored["teacher"]["lr"] == RECIPE_LR["bpr"]
+    finals = {c["lr"]: c["final_valid"] for c in stored["candidates"]}
+    assert stored["chosen_lr"] == max(finals, key=finals.get) and finals[5e-2] != finals[1e-4]
+    teachers = {c["teacher_sha256"] for c in stored["candidates"]}
+    assert len(teachers) == 1 and len(list((tmp_path / "cache").glob("teacher-*"))) == 1
+    # the student at the chosen rate is the sweep's seed-0 student, loaded, not trained again
+    from htd_tutorial.paper.reproduce import reproduce
+
+    sweep = reproduce("synthetic", dims=(4,), methods=("student",), seeds=(0,), epochs=2, teacher_dim=8,
+                      teacher_epochs=2, eval_every=1, out=tmp_path / "sweep", progress=False,
+                      student_lr=stored["chosen_lr"])
+    (row,) = sweep["runs"]
+    assert row["from_cache"] and row["teacher_sha256"] in teachers
+    assert row["Recall@50"] == next(c["final_test"] for c in stored["candidates"] if c["lr"] == stored["chosen_lr"])
+
+
+def test_student_recipe_command_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    argv = ["recipe", "--data", "synthetic", "--lrs", "1e-4", "5e-2", "--student-dim", "4", "--teacher-dim", "8",
+            "--teacher-epochs", "2", "--eval-every", "1", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "synthetic_bpr_d4_recipe.json").read_text())["role"] == "student"

@@ -1,4 +1,4 @@
-"""Which learning rate a base model's sweep is run at: the teacher's, chosen on validation.
+"""Which learning rate a base model's sweep is run at, chosen on validation: the teacher's, or the students'.
 
 The paper gives BPR's recipe (Adam, learning rate 1e-3, weight decay 1e-3, 100 epochs) and no
 LightGCN recipe of its own; the authors' code has BPR only. Run at BPR's learning rate, a LightGCN
@@ -10,12 +10,23 @@ other settings, and picks the one with the highest **validation** Recall@50 afte
 :data:`htd_tutorial.choices.RECIPE_LR` holds the chosen values; ``tests/test_results.py`` checks
 that it agrees with the stored file.
 
+The same question arises for the students: a small student trained at the teacher's rate may still be
+improving at epoch 100, and a distillation method that beats it may only be faster. With
+``--student-dim`` the command keeps the teacher (at its recipe rate) and compares the **plain**
+student of that size at each candidate rate, the same way. Choosing the rate for the baseline, not
+for a distillation method, is the conservative direction: a claim that distillation helps is then
+made against the best-trained student the candidates give. ``reproduce --student-lr`` runs a sweep's
+students at the chosen rate.
+
 Command line::
 
     python -m htd_tutorial recipe --data citeulike --model lightgcn --lrs 1e-3 5e-3
+    python -m htd_tutorial recipe --data citeulike --model bpr --student-dim 20 --lrs 1e-3 5e-3 1e-2
 
-writes ``<out>/<dataset>_<model>_recipe.json``: per candidate its validation and test curves,
-training seconds and the teacher's SHA-256, then the ``criterion`` and ``chosen_lr``.
+writes ``<out>/<dataset>_<model>_recipe.json`` (the teacher) or ``<out>/<dataset>_<model>_d<dim>_recipe.json``
+(the students of that size): per candidate its validation and test curves, training seconds and the
+SHA-256 of the model's tables (and of the teacher's, for a student), then the ``criterion`` and
+``chosen_lr``.
 """
 from __future__ import annotations
 
@@ -28,9 +39,9 @@ import torch
 
 from ..cache import get_teacher
 from .._checks import finite_number, one_of, positive_number
-from ..choices import DEFAULT_WEIGHT_DECAY, MODEL_KINDS
+from ..choices import DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR
 from ..data import load_dataset
-from ..experiments import teacher_digest
+from ..experiments import RunConfig, run_method, teacher_digest
 from ..training import torch_threads
 from .results import write_json_atomic
 
@@ -42,8 +53,8 @@ CRITERION = "Recall@50"
 
 def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, epochs: int = 100, seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None, progress: bool = True,
-              threads: int | None = None) -> dict:
-    """Train or load the teacher at each learning rate; write and return the comparison.
+              threads: int | None = None, student_dim: int | None = None) -> dict:
+    """Train or load the teacher (or a plain student) at each learning rate; write and return the comparison.
 
     Parameters
     ----------
@@ -56,7 +67,8 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
     dim, epochs, seed, eval_every
         The teacher's settings, as in ``reproduce`` (the cache key is the same, so a teacher trained
         here is the sweep's teacher and the other way round); ``eval_every`` 0 or None: evaluate
-        after the last epoch only.
+        after the last epoch only. With ``student_dim``, ``epochs``, ``seed`` and ``eval_every`` are
+        the student's too, so the student at the chosen rate is the sweep's seed-``seed`` student.
     out : path
         Output folder.
     name : str, optional
@@ -64,11 +76,14 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
     progress : bool
     threads : int, optional
         CPU threads while training (not part of the cache key).
+    student_dim : int, optional
+        Compare the plain student of this dimension instead of the teacher; the teacher is trained
+        (or loaded) once, at its recipe rate :data:`~htd_tutorial.choices.RECIPE_LR`.
 
     Returns
     -------
     dict
-        What was written to ``<out>/<name>_<kind>_recipe.json``.
+        What was written to ``<out>/<name>_<kind>_recipe.json`` (``..._d<student_dim>_recipe.json``).
 
     Raises
     ------
@@ -80,28 +95,47 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
         raise ValueError(f"lrs must hold at least two different learning rates, got {lrs!r}")
     one_of("kind", kind, MODEL_KINDS)
     eval_every = eval_every or None
+    role = "teacher"
+    if student_dim is not None:   # the students' settings, checked before anything loads or trains
+        role = "student"
+        students = {lr: RunConfig(method="student", dim=student_dim, epochs=epochs, kind=kind, seed=seed, lr=lr,
+                                  eval_every=eval_every) for lr in lrs}
     started = time.perf_counter()
     dataset = load_dataset(data, seed=seed)
     candidates = []
     with torch_threads(threads):
+        if role == "student":
+            teacher, _ = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=RECIPE_LR[kind],
+                                     weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every, progress=progress,
+                                     threads=threads)
         for lr in lrs:
-            teacher, history = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=lr,
-                                           weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every,
-                                           progress=progress, threads=threads)
+            if role == "teacher":
+                model, history = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=lr,
+                                             weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every,
+                                             progress=progress, threads=threads)
+                extra = {}
+            else:
+                result = run_method(dataset, teacher, students[lr], progress=progress, threads=threads)
+                model, history = result.student, result.history
+                extra = {"teacher_sha256": teacher_digest(teacher)}
             valid, test = (history.curve(CRITERION, split) for split in ("valid", "test"))
             if not valid[0] or valid[0][-1] != epochs:
-                raise ValueError(f"the teacher at lr {lr:g} has no validation {CRITERION} after epoch {epochs}")
+                raise ValueError(f"the {role} at lr {lr:g} has no validation {CRITERION} after epoch {epochs}")
             candidates.append({"lr": lr, "weight_decay": DEFAULT_WEIGHT_DECAY, "valid": valid, "test": test,
                                "final_valid": valid[1][-1], "final_test": test[1][-1] if test[1] else None,
-                               "seconds": history.seconds, "sha256": teacher_digest(teacher)})
+                               "seconds": history.seconds, "sha256": teacher_digest(model), **extra})
     chosen = max(candidates, key=lambda c: c["final_valid"])
-    payload = {"dataset": dataset.summary(), "kind": kind,
-               "teacher": {"dim": dim, "epochs": epochs, "seed": seed, "eval_every": eval_every},
+    payload = {"dataset": dataset.summary(), "kind": kind, "role": role,
+               "teacher": {"dim": dim, "epochs": epochs, "seed": seed, "eval_every": eval_every,
+                           **({"lr": RECIPE_LR[kind]} if role == "student" else {})},
+               **({"student": {"method": "student", "dim": student_dim, "epochs": epochs, "seed": seed,
+                               "eval_every": eval_every}} if role == "student" else {}),
                "criterion": f"validation {CRITERION} after epoch {epochs}, higher is better",
                "candidates": candidates, "chosen_lr": chosen["lr"],
                "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
                "wall_seconds": time.perf_counter() - started}
-    path = write_json_atomic(Path(out) / f"{name or dataset.name}_{kind}_recipe.json", payload)
+    stem = f"{name or dataset.name}_{kind}" + (f"_d{student_dim}" if role == "student" else "")
+    path = write_json_atomic(Path(out) / f"{stem}_recipe.json", payload)
     for c in candidates:
         mark = "  <- chosen" if c is chosen else ""
         print(f"lr {c['lr']:g}: validation {CRITERION} {c['final_valid']:.4f}, test {c['final_test']:.4f}{mark}")

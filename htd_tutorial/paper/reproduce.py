@@ -76,6 +76,11 @@ def format_table(runs: list[dict], metrics: tuple[str, ...] = ("Recall@50", "NDC
 
 
 
+def _rates(lr: float, student_lr: float) -> str:
+    """``"1e-3"``, or ``"1e-3 (students 5e-3)"`` when the students train at another rate."""
+    return f"{lr:g}" if student_lr == lr else f"{lr:g} (students {student_lr:g})"
+
+
 def _teacher_entry(teacher, history, metrics: dict, threads: int | None) -> dict:
     """The ``teachers`` entry of a teacher: SHA-256 of its embedding tables, metrics, seconds, threads."""
     return {"sha256": teacher_digest(teacher), **metrics, "seconds": history.seconds,
@@ -122,7 +127,7 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
               mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
               progress: bool = True, cached_only: bool = False, threads: int | None = None,
-              lr: float | None = None) -> dict:
+              lr: float | None = None, student_lr: float | None = None) -> dict:
     """Run the sweep into ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
 
     Runs already in the JSON with the same configuration (and the same dataset, teacher settings and
@@ -169,6 +174,10 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
         :data:`htd_tutorial.choices.RECIPE_LR`: BPR the paper's 1e-3, LightGCN the one chosen on the
         teacher's validation). It is part of the file's ``settings``: a file of another learning rate
         is refused, so a sweep at another one needs its own ``name``.
+    student_lr : float, optional
+        The students' learning rate when it is not ``lr`` (chosen, e.g., by ``recipe --student-dim``
+        for the plain student); the teacher keeps ``lr``. Part of the file's ``settings`` (as
+        ``"student_lr"``, only when it differs from ``lr``, so older files keep their settings).
 
     Returns
     -------
@@ -180,12 +189,13 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
     started = time.perf_counter()
     if lr is None:
         lr = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)]
+    student_lr = lr if student_lr is None else student_lr
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must not repeat, got {tuple(seeds)!r}")
     configs = [RunConfig(method=m, dim=d, epochs=epochs, kind=kind, mode=mode, seed=s, eval_every=eval_every or None,
-                         lr=lr)
+                         lr=student_lr)
                for s in seeds for d in dims for m in methods]  # validates first
     if not configs:
         raise ValueError(f"nothing to run: dims={tuple(dims)!r} and methods={tuple(methods)!r} must both be non-empty")
@@ -197,16 +207,18 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
         return _sweep(data, configs, epochs=epochs, teacher_dim=teacher_dim, teacher_epochs=teacher_epochs,
                       kind=kind, mode=mode, teacher_seed=teacher_seed, eval_every=eval_every, out=Path(out),
                       name=name, progress=progress, cached_only=cached_only, threads=threads, started=started,
-                      lr=lr)
+                      lr=lr, student_lr=student_lr)
 
 
 def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, teacher_seed, eval_every, out,
-           name, progress, cached_only, threads, started, lr) -> dict:
+           name, progress, cached_only, threads, started, lr, student_lr) -> dict:
     dataset = load_dataset(data, seed=teacher_seed)
     stem = f"{name or dataset.name}_{kind}"
     path = out / f"{stem}.json"
     settings = {"epochs": epochs, "mode": mode, "seed": teacher_seed, "lam": 1e-3, "K": 30, "gamma": 0.5,
                 "group_topology": "Pe", "lr": lr, "weight_decay": 1e-3, "batch_size": 1024}
+    if student_lr != lr:
+        settings["student_lr"] = student_lr
     experiment = {"dataset": dataset.summary(), "settings": settings,
                   "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, "seed": teacher_seed}}
     payload = _previous(path, experiment)  # before the teacher is trained: a wrong file fails in seconds
@@ -280,7 +292,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
     logged = _reference(dataset.name, kind, teacher_dim, teacher_epochs)
     reference = {m: AUTHORS_LOG[m] for m in methods if m in AUTHORS_LOG} if logged else None
     fig = plot_capacity_gap(payload["summary"], teacher=payload["teacher"]["Recall@50"], reference=reference,
-                            title=f"Capacity gap on {dataset.name} ({MODEL_NAMES[kind]}, lr {lr:g}, {epochs} epochs; "
+                            title=f"Capacity gap on {dataset.name} ({MODEL_NAMES[kind]}, lr {_rates(lr, student_lr)}, {epochs} epochs; "
                                   "mean ± s.e. over seeds where n ≥ 2)")
     figure_path = save_figure_atomic(fig, out / f"{stem}_capacity_gap.png")
     print(f"wrote {path} and {figure_path}")
