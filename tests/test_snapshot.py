@@ -48,9 +48,14 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def teacher_tables(data):
-    teacher = make_model("bpr", data, 12, seed=1)
-    train(teacher, data, epochs=2, batch_size=256, lr=0.01, progress=False, threads=1)
+def teacher(data):
+    model = make_model("bpr", data, 12, seed=1)
+    train(model, data, epochs=2, batch_size=256, lr=0.01, progress=False, threads=1)
+    return model
+
+
+@pytest.fixture(scope="module")
+def teacher_tables(teacher):
     with torch.no_grad():
         return tuple(t.detach().clone() for t in teacher.all_embeddings())
 
@@ -139,13 +144,6 @@ def test_no_snapshot_after_the_last_epoch(data, teacher_tables):
 
 
 # ---------------------------------------------------------------- the snapshot file of a cached run
-@pytest.fixture(scope="module")
-def teacher(data):
-    model = make_model("bpr", data, 12, seed=1)
-    train(model, data, epochs=2, batch_size=256, lr=0.01, progress=False, threads=1)
-    return model
-
-
 def stop_on_second_snapshot(monkeypatch):
     monkeypatch.setattr(cache, "SNAPSHOT_SECONDS", 0.0)
     original, saved = cache.PartialRun.save, []
@@ -158,14 +156,20 @@ def stop_on_second_snapshot(monkeypatch):
     monkeypatch.setattr(cache.PartialRun, "save", save)
 
 
-def test_run_method_resumes_from_its_snapshot_file(data, teacher, tmp_path, monkeypatch):
-    config = RunConfig(method="htd", dim=6, epochs=EPOCHS, batch_size=256, K=3, eval_every=1, seed=1)
+def straight_and_stopped(data, teacher, config, tmp_path, monkeypatch):
+    """The run gone straight through (in another folder), and the snapshot file of the stopped one."""
     straight = run_method(data, teacher, config, directory=tmp_path / "straight", progress=False, threads=1)
     with monkeypatch.context() as patch:
         stop_on_second_snapshot(patch)
         with pytest.raises(Stopped):
             run_method(data, teacher, config, directory=tmp_path, progress=False, threads=1)
     (partial,) = tmp_path.glob("run-*.partial.pt")
+    return straight, partial
+
+
+def test_run_method_resumes_from_its_snapshot_file(data, teacher, tmp_path, monkeypatch):
+    config = RunConfig(method="htd", dim=6, epochs=EPOCHS, batch_size=256, K=3, eval_every=1, seed=1)
+    straight, partial = straight_and_stopped(data, teacher, config, tmp_path, monkeypatch)
     assert not list(tmp_path.glob("run-*-????????????????.pt"))   # no finished run stored
     calls = count_evaluations(monkeypatch)
     resumed = run_method(data, teacher, config, directory=tmp_path, progress=False, threads=1)
@@ -177,12 +181,7 @@ def test_run_method_resumes_from_its_snapshot_file(data, teacher, tmp_path, monk
 
 def test_corrupt_snapshot_file_is_ignored_with_a_warning(data, teacher, tmp_path, monkeypatch):
     config = RunConfig(method="student", dim=6, epochs=EPOCHS, batch_size=256, eval_every=1, seed=1)
-    straight = run_method(data, teacher, config, directory=tmp_path / "straight", progress=False, threads=1)
-    with monkeypatch.context() as patch:
-        stop_on_second_snapshot(patch)
-        with pytest.raises(Stopped):
-            run_method(data, teacher, config, directory=tmp_path, progress=False, threads=1)
-    (partial,) = tmp_path.glob("run-*.partial.pt")
+    straight, partial = straight_and_stopped(data, teacher, config, tmp_path, monkeypatch)
     partial.write_bytes(partial.read_bytes()[:200])
     with pytest.warns(RuntimeWarning, match="ignoring the cached unfinished run Student d=6"):
         again = run_method(data, teacher, config, directory=tmp_path, progress=False, threads=1)
