@@ -776,3 +776,15 @@ def test_tuned_bpr_orderings_are_clear_of_the_seed_noise():
     for dim, low, high, metric in TUNED_CLAIMS:
         means = seed_means(tuned, metric)
         assert clear_of_noise(means[(low, dim)], means[(high, dim)]), (dim, low, high, metric, means)
+
+
+def test_tuned_bpr_across_the_two_rates():
+    """README: FTD is above the plain student whichever of the two rates each gets (clear of the noise, both
+    metrics), while the chosen rate's lift of the plain student itself is inside the noise."""
+    bpr, tuned = json.loads(RESULTS.read_text()), json.loads(TUNED_RESULTS.read_text())
+    for metric in ("Recall@50", "NDCG@50"):
+        slow, fast = seed_means(bpr, metric), seed_means(tuned, metric)
+        assert clear_of_noise(fast[("student", 20)], slow[("ftd", 20)]), metric
+        assert clear_of_noise(slow[("student", 20)], fast[("ftd", 20)]), metric
+    slow, fast = seed_means(bpr)[("student", 20)], seed_means(tuned)[("student", 20)]
+    assert not clear_of_noise(slow, fast) and not clear_of_noise(fast, slow), (slow, fast)
