@@ -29,7 +29,7 @@ ALIASES = {"htd_tutorial.reproduce", "htd_tutorial.ablation", "htd_tutorial.topo
 #: Library modules: they must not know about the course, the paper's commands or the pictures.
 CORE = ("htd_tutorial.data", "htd_tutorial.losses", "htd_tutorial.models", "htd_tutorial.training",
         "htd_tutorial.evaluation")
-LIBRARY = CORE + ("htd_tutorial.sampling", "htd_tutorial.optim", "htd_tutorial.distill", "htd_tutorial.topology",
+LIBRARY = CORE + ("htd_tutorial.sampling", "htd_tutorial.snapshot", "htd_tutorial.optim", "htd_tutorial.distill", "htd_tutorial.topology",
                   "htd_tutorial.experiments", "htd_tutorial.cache", "htd_tutorial.params", "htd_tutorial.modes",
                   "htd_tutorial.choices", "htd_tutorial._checks")
 
