@@ -292,7 +292,8 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
     logged = _reference(dataset.name, kind, teacher_dim, teacher_epochs)
     reference = {m: AUTHORS_LOG[m] for m in methods if m in AUTHORS_LOG} if logged else None
     fig = plot_capacity_gap(payload["summary"], teacher=payload["teacher"]["Recall@50"], reference=reference,
-                            title=f"Capacity gap on {dataset.name} ({MODEL_NAMES[kind]}, lr {_rates(lr, student_lr)}, {epochs} epochs; "
+                            title=f"Capacity gap on {dataset.name} ({MODEL_NAMES[kind]}, lr {_rates(lr, student_lr)}, "
+                                  f"{epochs} epochs; "
                                   "mean ± s.e. over seeds where n ≥ 2)")
     figure_path = save_figure_atomic(fig, out / f"{stem}_capacity_gap.png")
     print(f"wrote {path} and {figure_path}")
