@@ -108,6 +108,7 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
             teacher, _ = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=RECIPE_LR[kind],
                                      weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every, progress=progress,
                                      threads=threads)
+            teacher_sha256 = teacher_digest(teacher)   # one teacher for every candidate: hashed once
         for lr in lrs:
             if role == "teacher":
                 model, history = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=lr,
@@ -117,7 +118,7 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
             else:
                 result = run_method(dataset, teacher, students[lr], progress=progress, threads=threads)
                 model, history = result.student, result.history
-                extra = {"teacher_sha256": teacher_digest(teacher)}
+                extra = {"teacher_sha256": teacher_sha256}
             valid, test = (history.curve(CRITERION, split) for split in ("valid", "test"))
             if not valid[0] or valid[0][-1] != epochs:
                 raise ValueError(f"the {role} at lr {lr:g} has no validation {CRITERION} after epoch {epochs}")
