@@ -87,6 +87,12 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-progress", action="store_true")
 
 
+def _threads_option(command: argparse.ArgumentParser) -> None:
+    """``--threads``, for the commands that train: recorded with each run, not part of the cache key."""
+    command.add_argument("--threads", type=positive_int, default=None,
+                         help="CPU threads (default: the package's policy, see README 'Thread policy')")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m htd_tutorial",
                      description="Topology distillation course: experiments from the command line.")
@@ -114,8 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--student-lr", type=positive_float, default=None,
                      help="the students' learning rate, if not --lr (see 'recipe --student-dim'; "
                           "another one needs its own --name)")
-    rep.add_argument("--threads", type=positive_int, default=None,
-                     help="CPU threads (default: the package's policy, see README 'Thread policy')")
+    _threads_option(rep)
     _run_options(rep)
     rep.add_argument("--cached-only", action="store_true",
                      help="train no student: table and figure from the finished runs only")
@@ -132,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--teacher-epochs", type=positive_int, default=100)
     abl.add_argument("--teacher-dim", type=positive_int, default=200)
     abl.add_argument("--teacher-seed", type=non_negative_int, default=0)
+    _threads_option(abl)
     _run_options(abl)
     rec = sub.add_parser("recipe", help="choose a model's learning rate on the teacher's validation Recall@50")
     rec.add_argument("--data", type=dataset, default="citeulike", help="dataset name or path (default: citeulike)")
@@ -144,8 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed of the teacher, the data split and (with --student-dim) the student (default: 0)")
     rec.add_argument("--student-dim", type=positive_int, default=None,
                      help="compare the plain student of this size instead (the teacher at its recipe rate)")
-    rec.add_argument("--threads", type=positive_int, default=None,
-                     help="CPU threads (default: the package's policy, see README 'Thread policy')")
+    _threads_option(rec)
     _run_options(rec)
     return parser
 
@@ -170,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                          seeds=tuple(args.seeds), teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs,
                          teacher_seed=args.teacher_seed, eval_every=args.eval_every,
                          baselines=tuple(args.baselines), out=args.out, name=args.name,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, threads=args.threads)
         elif args.command == "recipe":
             from .paper.recipe import choose_lr
 

@@ -100,6 +100,36 @@ def test_grid_and_table(data, teacher, tmp_path):
         ablation_table([r for r in rows if r["variant"] != "authors"])
 
 
+def test_table_pairs_the_seeds():
+    """Δ is the mean of seed-by-seed differences to the authors' preset, over the seeds both have."""
+    authors = {0: 0.30, 1: 0.32, 2: 0.28}
+    rows = ([{"variant": "authors", "seed": s, "Recall@50": r, "NDCG@50": r / 2} for s, r in authors.items()]
+            + [{"variant": "x", "seed": s, "Recall@50": r, "NDCG@50": r / 2}
+               for s, r in {0: 0.31, 1: 0.34, 2: 0.28}.items()]
+            + [{"variant": "y", "seed": s, "Recall@50": r, "NDCG@50": r / 2}
+               for s, r in {0: 0.29, 1: 0.33}.items()]
+            + [{"variant": "one", "seed": 0, "Recall@50": 0.35, "NDCG@50": 0.1},
+               {"variant": "other seed", "seed": 5, "Recall@50": 0.35, "NDCG@50": 0.1}])
+    table = ablation_table(rows)
+    # x: differences 0.01, 0.02, 0.00 -> mean 0.01, sample std 0.01, s.e. 0.01 / sqrt(3)
+    assert table.loc["x", "Δ Recall@50"] == pytest.approx(0.01, abs=1e-12)
+    assert table.loc["x", "Δ Recall@50 se"] == pytest.approx(0.0057735, abs=1e-7)
+    assert table.loc["x", "Δ NDCG@50 se"] == pytest.approx(0.0028868, abs=1e-7)
+    # y: seeds 0 and 1 only, differences -0.01 and +0.01 -> 0 ± 0.01 (unpaired means would give +0.01)
+    assert table.loc["y", "Δ Recall@50"] == pytest.approx(0.0, abs=1e-12)
+    assert table.loc["y", "Δ Recall@50 se"] == pytest.approx(0.01, abs=1e-12)
+    assert table.loc["y", "Recall@50"] - table.loc["authors", "Recall@50"] == pytest.approx(0.01, abs=1e-12)
+    assert table.loc["one", "Δ Recall@50"] == pytest.approx(0.05, abs=1e-12)
+    assert np.isnan(table.loc["one", "Δ Recall@50 se"]) and table.loc["one", "paired seeds"] == 1
+    assert np.isnan(table.loc["other seed", "Δ Recall@50"]) and table.loc["other seed", "paired seeds"] == 0
+    assert table.loc["authors", "Δ Recall@50"] == 0 and table.loc["authors", "Δ Recall@50 se"] == 0
+    assert list(table["paired seeds"]) == [3, 3, 2, 1, 0]
+    text = format_ablation(table)
+    assert "± se" in text and "0.0058" in text
+    with pytest.raises(ValueError, match=r"repeated: \[\('x', 0\)\]"):
+        ablation_table(rows + [rows[3]])
+
+
 def test_grid_progress_is_one_bar_over_the_runs(data, teacher, tmp_path, capsys):
     configs = ablation_configs(4, epochs=1, K=3, batch_size=256, seeds=(0,))
     again = run_ablation_grid(data, teacher, configs, directory=tmp_path, epoch_bars=False)
@@ -123,10 +153,12 @@ def test_command_line_writes_json_and_figure(data, tmp_path, monkeypatch, capsys
     _write_split(data, tmp_path / "tiny")
     out = tmp_path / "results"
     argv = ["ablation", "--data", str(tmp_path / "tiny"), "--dim", "4", "--epochs", "1", "--teacher-dim", "8",
-            "--teacher-epochs", "1", "--eval-every", "1", "--out", str(out), "--no-progress"]
+            "--teacher-epochs", "1", "--eval-every", "1", "--out", str(out), "--no-progress", "--threads", "1"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     payload = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
+    assert payload["machine"]["threads"] == 1 and {r["threads"] for r in payload["runs"]} == {1}
+    assert all(row["Δ Recall@50 se"] is None for row in payload["table"])  # one seed: no s.e., and valid JSON
     assert (out / "tiny_bpr_ablation_d4.png").stat().st_size > 0
     assert not list(out.glob("*.tmp*"))
     variants = [row["variant"] for row in payload["table"]]
@@ -187,3 +219,16 @@ def test_stored_runs_need_the_same_teacher_and_a_config(tmp_path):
     assert list(found) == [key] and found[key]["stored_in"] == "a.json"
     assert list(stored_runs([tmp_path / "a.json"], "bbb")) == ['{"dim": 8, "method": "htd"}']
     assert stored_runs([tmp_path / "a.json"], "ccc") == {}
+    # a row from before each row kept its teacher, in a file whose teacher has no sha256 but whose
+    # 'teachers' list has it with the same metrics (a last bit apart): that teacher's
+    metrics = dict.fromkeys(("Recall@10", "Recall@20", "Recall@50", "NDCG@10", "NDCG@20"), 0.25)
+    teachers = [{"sha256": "ccc", **metrics, "NDCG@50": 0.1 + 1e-17},
+                {"sha256": "ddd", **metrics, "NDCG@50": 0.1001}]
+    (tmp_path / "c.json").write_text(json.dumps({"teacher": {**metrics, "NDCG@50": 0.1}, "teachers": teachers,
+                                                 "runs": [row]}))
+    assert list(stored_runs([tmp_path / "c.json"], "ccc")) == [key]
+    assert stored_runs([tmp_path / "c.json"], "ddd") == {}  # other metrics: another teacher
+    teachers[1]["NDCG@50"] = 0.1  # two entries match: the file cannot say which one, so neither
+    (tmp_path / "c.json").write_text(json.dumps({"teacher": {**metrics, "NDCG@50": 0.1}, "teachers": teachers,
+                                                 "runs": [row]}))
+    assert stored_runs([tmp_path / "c.json"], "ccc") == {}

@@ -10,7 +10,9 @@ group level, the epsilon-free cosine, the lagged temperature). This module train
 - with the clean preset,
 
 all with the same data, teacher, student dimension and seeds, and reports each variant's test
-Recall@50 / NDCG@50 and its difference to the authors' preset. Every run goes through
+Recall@50 / NDCG@50 and its *paired* difference to the authors' preset: seed s of a variant minus
+seed s of the authors' preset (same initial student, same batches), averaged over the seeds both
+have, with its standard error. Every run goes through
 :func:`htd_tutorial.experiments.run_method`, so it is cached: the authors' preset shares its run
 with ``python -m htd_tutorial reproduce`` when the settings match, and an interrupted ablation
 resumes where it stopped. The files outlive the model cache: a run stored in the reproduction's
@@ -19,12 +21,14 @@ results file or in the ablation's own (same settings, same teacher) is taken fro
 Command line::
 
     python -m htd_tutorial ablation --data citeulike --dim 20 --epochs 100 [--model bpr] [--out results]
+                                    [--seeds 0 1 2] [--threads 1]
 
 writes ``<out>/<dataset>_<model>_ablation_d<dim>.json`` and a bar chart next to it (``.png``).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -36,12 +40,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ..choices import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR
-from .._checks import one_of
+from .._checks import one_of, positive_int
 from ..data import Interactions
 from ..experiments import METHODS, RunConfig, config_json, run_method, teacher_digest
 from ..losses.htd import HTD_MODES, HTDOptions
 from ..models import Recommender
-from .results import METRICS, all_runs, write_json_atomic
+from ..training import torch_threads
+from .results import METRICS, all_runs, mean_and_se, write_json_atomic
 
 __all__ = ["ablation_configs", "stored_runs", "run_ablation_grid", "variant_label", "ablation_table", "format_ablation",
            "run_ablation", "REFERENCE_VARIANT"]
@@ -117,12 +122,25 @@ def ablation_configs(dim: int, *, epochs: int, kind: str = "bpr", base: str = "a
     return configs
 
 
+def _file_teacher(payload: dict) -> str | None:
+    """SHA-256 of a results file's teacher: its ``teacher.sha256``, or else the one entry of its
+    ``teachers`` whose metrics are the file teacher's (relative tolerance 1e-9: the same weights
+    score a last bit apart with another thread count), as the reproduction decides it."""
+    teacher = payload.get("teacher") or {}
+    if teacher.get("sha256"):
+        return teacher["sha256"]
+    same = [t["sha256"] for t in payload.get("teachers") or [] if t.get("sha256")
+            and all(m in t and m in teacher and math.isclose(t[m], teacher[m], rel_tol=1e-9) for m in METRICS)]
+    return same[0] if len(same) == 1 else None
+
+
 def stored_runs(paths, teacher_sha256: str) -> dict[str, dict]:
     """Finished runs of earlier results files that a grid can take instead of training them again.
 
     A run is taken when its row has a ``config`` (the :class:`RunConfig` it was trained with) and was
     distilled from this teacher: its ``teacher_sha256``, or for rows from before that was kept, the
-    file's ``teacher.sha256``. The model cache does not outlive a session; these files do.
+    file's teacher (its ``teacher.sha256``, or the ``teachers`` entry with the file teacher's
+    metrics). The model cache does not outlive a session; these files do.
 
     Parameters
     ----------
@@ -141,7 +159,7 @@ def stored_runs(paths, teacher_sha256: str) -> dict[str, dict]:
         if not path.is_file():
             continue
         payload = json.loads(path.read_text(encoding="utf-8"))
-        file_teacher = (payload.get("teacher") or {}).get("sha256")
+        file_teacher = _file_teacher(payload)
         for row in all_runs(payload):
             if "config" in row and (row.get("teacher_sha256") or file_teacher) == teacher_sha256:
                 found.setdefault(config_json(row["config"]), {**row, "stored_in": path.name})
@@ -150,7 +168,8 @@ def stored_runs(paths, teacher_sha256: str) -> dict[str, dict]:
 
 def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[str, list[RunConfig]], *,
                       directory: str | Path | None = None, progress: bool = True, epoch_bars: bool = True,
-                      verbose: bool = False, stored: dict[str, dict] | None = None) -> list[dict]:
+                      verbose: bool = False, stored: dict[str, dict] | None = None,
+                      threads: int | None = None) -> list[dict]:
     """Train (or load) every run of :func:`ablation_configs`; one record per run.
 
     Parameters
@@ -172,12 +191,15 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
     stored : dict, optional
         Finished runs by :func:`~htd_tutorial.experiments.config_json` (:func:`stored_runs`): a run
         found there is not trained; its stored metrics, seconds and curve are used.
+    threads : int, optional
+        CPU threads while training (:func:`~htd_tutorial.experiments.run_method`; not part of the
+        cache key).
 
     Returns
     -------
     list of dict
         ``{"variant", "method", "seed", "changed", "options", "label", "Recall@50", "NDCG@50", ...,
-        "seconds", "from_cache", "stored_in", "curve", "config", "teacher_sha256"}``; ``changed``
+        "seconds", "threads", "from_cache", "stored_in", "curve", "config", "teacher_sha256"}``; ``changed``
         maps each switch that differs from the authors' preset to its value (empty for the authors'
         preset and the baselines), ``options`` holds all switches of an HTD run (None for
         baselines), ``label`` is :func:`variant_label`, ``stored_in`` names the results file a run
@@ -198,12 +220,14 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
             found = stored.get(config_json(config))
             if found is None:
                 result = run_method(data, teacher, config, directory=directory, progress=progress and epoch_bars,
-                                    desc=f"{variant} (seed {config.seed})")
+                                    desc=f"{variant} (seed {config.seed})", threads=threads)
                 test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
                 seconds, from_cache, curve = result.history.seconds, result.from_cache, result.history.curve()
+                run_threads = result.history.config.get("threads")
             else:
                 test = {m: found[m] for m in METRICS}
                 seconds, from_cache, curve = found["seconds"], True, found["curve"]
+                run_threads = found.get("threads")
             if grid_bar is not None:
                 grid_bar.update()
             changed, options = {}, None
@@ -213,7 +237,7 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                 options = asdict(options)
             rows.append({"variant": variant, "method": config.method, "seed": config.seed, "changed": changed,
                          "options": options, "label": variant_label(variant, options),
-                         **test, "seconds": seconds, "from_cache": from_cache,
+                         **test, "seconds": seconds, "threads": run_threads, "from_cache": from_cache,
                          "stored_in": None if found is None else found["stored_in"], "curve": curve,
                          "config": json.loads(config_json(config)), "teacher_sha256": digest})
             if verbose:
@@ -254,13 +278,17 @@ def variant_label(variant: str, options: dict | None = None) -> str:
 
 def ablation_table(rows, *, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50"),
                    reference: str = REFERENCE_VARIANT) -> pd.DataFrame:
-    """Mean (and spread over seeds) of each variant's metrics, and the difference to ``reference``.
+    """Mean (and spread over seeds) of each variant's metrics, and its paired difference to ``reference``.
+
+    The difference is paired: for every seed both the variant and ``reference`` have, the variant's
+    value minus the reference's at that seed (same initial student, same batches), then the mean and
+    standard error of those differences. Pairing removes the part of the seed noise both runs share.
 
     Parameters
     ----------
     rows : list of dict or pandas.DataFrame
         Records with ``"variant"``, ``"seed"`` and the metrics (from :func:`run_ablation_grid` or
-        the ``"runs"`` of an ablation JSON file).
+        the ``"runs"`` of an ablation JSON file); one record per variant and seed.
     metrics : tuple of str
     reference : str
         The variant the differences are taken to (default the authors' preset).
@@ -269,14 +297,15 @@ def ablation_table(rows, *, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50"),
     -------
     pandas.DataFrame
         Index ``variant`` (in the order of ``rows``); columns ``label`` (when the rows have
-        one), ``seeds``, then for each metric
-        ``<metric>``, ``<metric> std`` (0 with one seed) and ``Δ <metric>`` (variant minus
-        reference).
+        one), ``seeds``, ``paired seeds`` (seeds shared with ``reference``), then for each metric
+        ``<metric>`` (mean over the variant's seeds), ``<metric> std`` (0 with one seed),
+        ``Δ <metric>`` (mean paired difference, variant minus reference; NaN without a shared seed)
+        and ``Δ <metric> se`` (its standard error; NaN with fewer than two paired seeds).
 
     Raises
     ------
     ValueError
-        Missing columns or no ``reference`` variant.
+        Missing columns, a variant with the same seed twice, or no ``reference`` variant.
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -286,20 +315,34 @@ def ablation_table(rows, *, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50"),
         raise ValueError(f"ablation rows need the columns variant, seed and {list(metrics)}; missing {missing}")
     if reference not in set(frame["variant"]):
         raise ValueError(f"no {reference!r} variant among {sorted(set(frame['variant']))}")
+    twice = frame[frame.duplicated(["variant", "seed"])]
+    if not twice.empty:
+        raise ValueError(f"one row per variant and seed expected; repeated: "
+                         f"{sorted(set(zip(twice['variant'], twice['seed'])))}")
     order = list(dict.fromkeys(frame["variant"]))
     grouped = frame.groupby("variant", sort=False)
     table = pd.DataFrame({"seeds": grouped["seed"].count()})
     if "label" in frame.columns:
         table.insert(0, "label", grouped["label"].first())
+    by_seed = frame.set_index(["variant", "seed"])
+    shared = {v: sorted(set(by_seed.loc[v].index) & set(by_seed.loc[reference].index)) for v in order}
+    table["paired seeds"] = [len(shared[v]) for v in table.index]
     for metric in metrics:
         table[metric] = grouped[metric].mean()
         table[f"{metric} std"] = grouped[metric].std(ddof=0)
-        table[f"Δ {metric}"] = table[metric] - table.loc[reference, metric]
+        values = by_seed[metric]
+        paired = {v: mean_and_se(values.loc[v].loc[shared[v]] - values.loc[reference].loc[shared[v]])
+                  if shared[v] else (math.nan, None) for v in table.index}
+        table[f"Δ {metric}"] = [paired[v][0] for v in table.index]
+        table[f"Δ {metric} se"] = [math.nan if paired[v][1] is None else paired[v][1] for v in table.index]
     return table.loc[order]
 
 
 def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> str:
     """Plain-text version of :func:`ablation_table` for the terminal.
+
+    With several seeds each metric shows its spread (``± std``) and the paired difference its
+    standard error (``± se``).
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -308,11 +351,12 @@ def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50"
     several = int(table["seeds"].max()) > 1
     head = f"{'variant':<{width}}" + "".join(
         f"{metric:>12}" + (f"{'± std':>9}" if several else "") + f"{'Δ vs ' + REFERENCE_VARIANT:>14}"
-        for metric in metrics)
+        + (f"{'± se':>9}" if several else "") for metric in metrics)
     lines = [head, "-" * len(head)]
     for variant, row in table.iterrows():
         cells = "".join(f"{row[m]:>12.4f}" + (f"{row[m + ' std']:>9.4f}" if several else "")
-                        + f"{row['Δ ' + m]:>+14.4f}" for m in metrics)
+                        + f"{row['Δ ' + m]:>+14.4f}" + (f"{row['Δ ' + m + ' se']:>9.4f}" if several else "")
+                        for m in metrics)
         lines.append(f"{names[variant]:<{width}}{cells}")
     return "\n".join(lines)
 
@@ -320,7 +364,7 @@ def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50"
 def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bpr", base: str = "authors",
                  seeds=(0,), teacher_dim: int = 200, teacher_epochs: int = 100, teacher_seed: int = 0,
                  eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, threads: int | None = None) -> dict:
     """The ablation command: train the variants, print the table, write JSON and a bar chart.
 
     The teacher and the run settings are those of :func:`htd_tutorial.paper.reproduce.reproduce`
@@ -348,6 +392,9 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     name : str, optional
         File-name stem (default: the dataset's name).
     progress : bool
+    threads : int, optional
+        CPU threads for the teacher and the runs (default: the package's policy,
+        :func:`htd_tutorial.training.training_threads`). Recorded with each run.
 
     Returns
     -------
@@ -365,38 +412,44 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     lr = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)]  # the reproduction's, so teacher and runs are shared
     configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,
                                baselines=baselines, lr=lr)  # validates the settings before any loading or training
-    dataset = load_dataset(data, seed=teacher_seed)
-    teacher, _ = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
-                             eval_every=eval_every or None, progress=progress)
-    stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
-    out = Path(out)
-    # runs a new session need not train again: this ablation's earlier ones, then the reproduction's
-    stored = stored_runs([out / f"{stem}.json", out / f"{name or dataset.name}_{kind}.json"], teacher_digest(teacher))
-    reference = HTDOptions.preset("authors")
-    payload = {
-        "dataset": dataset.summary(),
-        "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, "seed": teacher_seed,
-                    **evaluate(teacher, dataset)["test"]},
-        "settings": {k: v for k, v in asdict(next(iter(configs.values()))[0]).items()
-                     if k not in ("method", "mode", "options", "seed")} | {"base": base, "seeds": list(seeds)},
-        "variants": {variant: {"method": runs[0].method,
-                               "options": asdict(runs[0].options or HTDOptions.preset(runs[0].mode))
-                               if runs[0].method == "htd" else None,
-                               "differs_from_authors": sorted(reference.differences(
-                                   runs[0].options or HTDOptions.preset(runs[0].mode)))
-                               if runs[0].method == "htd" else []}
-                     for variant, runs in configs.items()},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
-        "runs": [],
-    }
-    for variant, runs in configs.items():  # one variant at a time: partial results are written as they come
-        payload["runs"] += run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True,
-                                             stored=stored)
-        payload["wall_seconds"] = time.perf_counter() - started
+    if threads is not None:
+        positive_int("threads", threads)
+    with torch_threads(threads):
+        dataset = load_dataset(data, seed=teacher_seed)
+        teacher, _ = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
+                                 eval_every=eval_every or None, progress=progress, threads=threads)
+        stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
+        out = Path(out)
+        # runs a new session need not train again: this ablation's earlier ones, then the reproduction's
+        stored = stored_runs([out / f"{stem}.json", out / f"{name or dataset.name}_{kind}.json"],
+                             teacher_digest(teacher))
+        reference = HTDOptions.preset("authors")
+        payload = {
+            "dataset": dataset.summary(),
+            "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, "seed": teacher_seed,
+                        **evaluate(teacher, dataset)["test"]},
+            "settings": {k: v for k, v in asdict(next(iter(configs.values()))[0]).items()
+                         if k not in ("method", "mode", "options", "seed")} | {"base": base, "seeds": list(seeds)},
+            "variants": {variant: {"method": runs[0].method,
+                                   "options": asdict(runs[0].options or HTDOptions.preset(runs[0].mode))
+                                   if runs[0].method == "htd" else None,
+                                   "differs_from_authors": sorted(reference.differences(
+                                       runs[0].options or HTDOptions.preset(runs[0].mode)))
+                                   if runs[0].method == "htd" else []}
+                         for variant, runs in configs.items()},
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                        "threads": torch.get_num_threads()},
+            "runs": [],
+        }
+        for variant, runs in configs.items():  # one variant at a time: partial results are written as they come
+            payload["runs"] += run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True,
+                                                 stored=stored, threads=threads)
+            payload["wall_seconds"] = time.perf_counter() - started
+            write_json_atomic(out / f"{stem}.json", payload)
+        table = ablation_table(payload["runs"])
+        payload["table"] = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+                            for row in table.reset_index().to_dict("records")]  # JSON has no NaN
         write_json_atomic(out / f"{stem}.json", payload)
-    table = ablation_table(payload["runs"])
-    payload["table"] = table.reset_index().to_dict("records")
-    write_json_atomic(out / f"{stem}.json", payload)
     print(format_ablation(table))
 
     from ..plots.analysis import plot_ablation

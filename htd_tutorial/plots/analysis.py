@@ -227,13 +227,13 @@ def plot_topology_fidelity(table, metrics: dict, *, ax=None, title: str | None =
 
 
 def plot_ablation(table, *, metric: str = "Recall@50", ax=None, title: str | None = None):
-    """The ablation as bars: each variant's difference to the authors' code (± its spread over seeds).
+    """The ablation as bars: each variant's paired difference to the authors' code (± its standard error).
 
     Parameters
     ----------
     table : pandas.DataFrame
         As returned by :func:`htd_tutorial.paper.ablation.ablation_table` (index = variant, columns
-        ``"Δ <metric>"``, optionally ``"<metric> std"`` and ``"label"``), or its records with a
+        ``"Δ <metric>"``, optionally ``"Δ <metric> se"`` and ``"label"``), or its records with a
         ``"variant"`` column. Rows that are not HTD variants (e.g. ``"ftd"``) are drawn in their
         method's colour.
     metric : str
@@ -242,18 +242,22 @@ def plot_ablation(table, *, metric: str = "Recall@50", ax=None, title: str | Non
     Returns
     -------
     matplotlib.figure.Figure
-        A bar at 0 is the authors' code itself; its error bar shows how far seeds alone move it.
+        The authors' code is the line at 0. With several seeds each bar carries the standard error
+        of its paired difference (seed s minus the authors' seed s): a bar whose error bar crosses
+        0 is not told apart from the authors' code by these seeds.
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     frame = table.reset_index() if isinstance(table, pd.DataFrame) and "variant" not in table.columns else table
     frame = _frame(frame, ("variant", f"Δ {metric}"), "plot_ablation")
-    std = f"{metric} std"
-    error = std if std in frame.columns and (frame[std] > 0).any() else None
+    se = f"Δ {metric} se"
+    error = se if se in frame.columns and (frame[se].fillna(0) > 0).any() else None
+    if error is not None:
+        frame = frame.assign(**{se: frame[se].fillna(0.0)})
     colors = [METHOD_COLORS.get(v, "tab:red" if v in ("authors", "clean") else "salmon") for v in frame["variant"]]
     fig = plot_bars(frame, metric=f"Δ {metric}", label="label" if "label" in frame.columns else "variant",
                     error=error, reference=0.0, reference_label="authors' code", colors=colors, ax=ax,
                     ylabel="variant", xlabel=f"test {metric} minus the authors' code's"
-                    + (" (± std over seeds)" if error else ""),
+                    + (" (paired over seeds, ± s.e.)" if error else ""),
                     title=title or f"HTD ablation: test {metric}")
     return fig
