@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from htd_tutorial.course.evidence import Difference, Spread, compare, lesson_runs, seed_table, select, spread
+from htd_tutorial.course.evidence import (Difference, Spread, compare, compare_variants, lesson_runs,
+                                          seed_table, select, spread)
 from htd_tutorial.data import Interactions
 from htd_tutorial.plots.seeds import plot_paired_differences, plot_seed_curve
 
@@ -112,3 +113,22 @@ def test_tuned_choice_picks_the_best_mean_validation_rate():
     runs = _runs().assign(**{"valid Recall@50": lambda f: f["Recall@50"]})
     # student at lr 5e-3 has one run (0.47) against a mean of 0.41 at 2e-3
     assert tuned_choice(runs, "student", 4, (2e-3, 5e-3)) == 5e-3
+
+
+def test_compare_variants_pairs_the_ablation_seeds_like_its_table():
+    from htd_tutorial.paper.ablation import ablation_table
+
+    rows = [{"variant": v, "seed": s, "Recall@50": r, "NDCG@50": r / 2}
+            for v, values in {"authors": (0.30, 0.32, 0.28), "x": (0.31, 0.34, 0.29), "y": (0.29, 0.33)}.items()
+            for s, r in enumerate(values)]
+    x = compare_variants(rows, "x")
+    assert x.seeds == (0, 1, 2) and x.values == pytest.approx((0.01, 0.02, 0.01), abs=1e-12)
+    assert x.clearly_positive  # +0.0133 ± 0.0033, every seed above 0
+    y = compare_variants(rows, "y")
+    assert y.seeds == (0, 1) and y.unclear  # -0.01 and +0.01
+    table = ablation_table(rows)  # the table's paired Δ and s.e. are the same numbers
+    assert table.loc["x", "Δ Recall@50"] == pytest.approx(x.spread.mean, abs=1e-12)
+    assert table.loc["x", "Δ Recall@50 se"] == pytest.approx(x.spread.se, abs=1e-12)
+    assert compare_variants(rows, "x", "y", "NDCG@50").values == pytest.approx((0.01, 0.005), abs=1e-12)
+    with pytest.raises(ValueError, match="share no seed"):
+        compare_variants(rows + [{"variant": "z", "seed": 7, "Recall@50": 0.3}], "z")

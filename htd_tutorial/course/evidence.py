@@ -25,7 +25,7 @@ import pandas as pd
 
 from .seeds import SEEDS_FILE
 
-__all__ = ["Lesson", "LESSONS", "lesson_difference", "check_lesson", "Spread", "Difference", "load_seed_runs", "lesson_runs", "tuned_choice", "tuned_table", "select", "spread", "compare", "seed_table"]
+__all__ = ["Lesson", "LESSONS", "lesson_difference", "check_lesson", "Spread", "Difference", "load_seed_runs", "lesson_runs", "tuned_choice", "tuned_table", "select", "spread", "compare", "compare_variants", "seed_table"]
 
 #: How a method is named in a difference's printout.
 SHORT_NAMES = {"student": "Student", "fitnet": "FitNet", "de": "DE", "ftd": "FTD", "htd": "HTD"}
@@ -180,6 +180,22 @@ def compare(runs: pd.DataFrame, a: tuple[str, int], b: tuple[str, int], metric: 
     if len(shared) == 0:
         raise ValueError(f"{a} and {b} share no seed")
     return Difference(_name(a, lr_a), _name(b, lr_b), metric, tuple(int(s) for s in shared),
+                      tuple(float(v) for v in (left[shared] - right[shared])))
+
+
+def compare_variants(runs, a: str, b: str = "authors", metric: str = "Recall@50") -> Difference:
+    """Paired difference ``a − b`` of two variants of an ablation over their shared seeds.
+
+    ``runs``: the rows of an ablation file (``payload["runs"]`` of
+    :func:`htd_tutorial.paper.ablation.run_ablation`, or a table of them) with ``variant``, ``seed``
+    and the metric; ``b`` defaults to the authors' code, the ablation's reference.
+    """
+    frame = pd.DataFrame(list(runs)) if not isinstance(runs, pd.DataFrame) else runs
+    left, right = (frame[frame["variant"] == v].set_index("seed")[metric] for v in (a, b))
+    shared = left.index.intersection(right.index).sort_values()
+    if len(shared) == 0:
+        raise ValueError(f"variants {a!r} and {b!r} share no seed")
+    return Difference(a, b, metric, tuple(int(s) for s in shared),
                       tuple(float(v) for v in (left[shared] - right[shared])))
 
 
