@@ -125,7 +125,8 @@ def test_table_pairs_the_seeds():
     assert table.loc["authors", "Δ Recall@50"] == 0 and table.loc["authors", "Δ Recall@50 se"] == 0
     assert list(table["paired seeds"]) == [3, 3, 2, 1, 0]
     text = format_ablation(table)
-    assert "± se" in text and "0.0058" in text
+    assert "± se" in text and "0.0058" in text and "nan" not in text
+    assert text.splitlines()[-1].split()[-8:] == ["0.3500", "0.0000", "–", "–", "0.1000", "0.0000", "–", "–"]
     with pytest.raises(ValueError, match=r"repeated: \[\('x', 0\)\]"):
         ablation_table(rows + [rows[3]])
 

@@ -338,6 +338,11 @@ def ablation_table(rows, *, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50"),
     return table.loc[order]
 
 
+def _number(value: float, width: int, sign: str = "") -> str:
+    """``value`` right-aligned with 4 decimals, or ``–`` where it is undefined (NaN)."""
+    return f"{'–':>{width}}" if math.isnan(value) else f"{value:{sign}{width}.4f}"
+
+
 def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> str:
     """Plain-text version of :func:`ablation_table` for the terminal.
 
@@ -355,7 +360,7 @@ def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50"
     lines = [head, "-" * len(head)]
     for variant, row in table.iterrows():
         cells = "".join(f"{row[m]:>12.4f}" + (f"{row[m + ' std']:>9.4f}" if several else "")
-                        + f"{row['Δ ' + m]:>+14.4f}" + (f"{row['Δ ' + m + ' se']:>9.4f}" if several else "")
+                        + _number(row["Δ " + m], 14, "+") + (_number(row[f"Δ {m} se"], 9) if several else "")
                         for m in metrics)
         lines.append(f"{names[variant]:<{width}}{cells}")
     return "\n".join(lines)
