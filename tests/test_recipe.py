@@ -32,13 +32,42 @@ def test_the_chosen_rate_has_the_best_final_validation_and_its_teacher_is_the_sw
     assert "Loaded cached teacher" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("lrs, message", [((1e-3,), "at least two"), ((1e-3, 1e-3), "at least two different"),
-                                          ((1e-3, -1.0), "lrs must be > 0"), ((1e-3, True), "finite number"),
-                                          ((1e-3, float("inf")), "finite number")])
-def test_bad_candidates_are_refused_before_any_training(tmp_path, lrs, message):
+@pytest.mark.parametrize("lrs, decays, message", [
+    ((1e-3,), (1e-3,), "at least two candidates"), ((1e-3, 1e-3), (1e-3,), "each hold different values"),
+    ((1e-3, -1.0), (1e-3,), "lrs must be > 0"), ((1e-3, True), (1e-3,), "finite number"),
+    ((1e-3, float("inf")), (1e-3,), "finite number"), ((), (1e-3, 1e-4), "each hold different values"),
+    ((1e-3,), (1e-4, 1e-4), "each hold different values"), ((1e-3,), (1e-4, -1e-4), "weight_decays must be >= 0"),
+    ((1e-3,), (1e-4, float("nan")), "finite number")])
+def test_bad_candidates_are_refused_before_any_training(tmp_path, lrs, decays, message):
     with pytest.raises(ValueError, match=message):
-        choose_lr("synthetic", kind="bpr", lrs=lrs, out=tmp_path, **TINY)
+        choose_lr("synthetic", kind="bpr", lrs=lrs, weight_decays=decays, out=tmp_path, **TINY)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_weight_decay_axis(tmp_path, monkeypatch, capsys):
+    """Every rate with every weight decay; the best pair on validation; a decay of 0 is allowed."""
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    payload = choose_lr("synthetic", kind="bpr", lrs=(5e-2,), weight_decays=(0.0, 1e-3, 0.5), out=tmp_path, **TINY)
+    grid = [(c["lr"], c["weight_decay"]) for c in payload["candidates"]]
+    assert grid == [(5e-2, 0.0), (5e-2, 1e-3), (5e-2, 0.5)]
+    assert len({c["sha256"] for c in payload["candidates"]}) == 3  # three different teachers
+    finals = {c["weight_decay"]: c["final_valid"] for c in payload["candidates"]}
+    assert len(set(finals.values())) > 1  # the choice is not a tie
+    assert payload["chosen_weight_decay"] == max(finals, key=finals.get) and payload["chosen_lr"] == 5e-2
+    assert "lr 0.05, weight decay 0.5: validation" in capsys.readouterr().out
+    # the candidate at the sweeps' decay is the sweeps' teacher (same cache entry, not trained again)
+    again = choose_lr("synthetic", kind="bpr", lrs=(5e-2, 1e-4), out=tmp_path / "again", **TINY)
+    assert again["candidates"][0]["sha256"] == payload["candidates"][1]["sha256"]
+    assert again["chosen_weight_decay"] == 1e-3 and "weight decay" not in capsys.readouterr().out
+
+
+def test_student_weight_decays(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    payload = choose_lr("synthetic", kind="bpr", lrs=(5e-2,), weight_decays=(1e-3, 1e-4), student_dim=4,
+                        out=tmp_path, **TINY)
+    assert [c["weight_decay"] for c in payload["candidates"]] == [1e-3, 1e-4]
+    assert len({c["teacher_sha256"] for c in payload["candidates"]}) == 1
+    assert len({c["sha256"] for c in payload["candidates"]}) == 2
 
 
 def test_command_line(tmp_path, monkeypatch, capsys):
@@ -49,6 +78,12 @@ def test_command_line(tmp_path, monkeypatch, capsys):
     assert json.loads((tmp_path / "synthetic_bpr_recipe.json").read_text())["kind"] == "bpr"
     assert main(["recipe", "--data", "synthetic", "--lrs", "1e-3", "--out", str(tmp_path)]) == 2
     assert "at least two" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["recipe", "--lrs", "1e-3", "--weight-decays", "-1", "--out", str(tmp_path)])
+    assert stop.value.code == 2 and "expected a number >= 0, got '-1'" in capsys.readouterr().err
+    assert main(argv[:4] + ["1e-4", "--weight-decays", "0", "1e-3"] + argv[6:]) == 0
+    stored = json.loads((tmp_path / "synthetic_bpr_recipe.json").read_text())
+    assert [(c["lr"], c["weight_decay"]) for c in stored["candidates"]] == [(1e-4, 0.0), (1e-4, 1e-3)]
 
 
 def test_the_recipes_the_commands_use():

@@ -18,15 +18,20 @@ for a distillation method, is the conservative direction: a claim that distillat
 made against the best-trained student the candidates give. ``reproduce --student-lr`` runs a sweep's
 students at the chosen rate.
 
+Weight decay is the other setting the paper gives for BPR only. ``--weight-decays`` adds it as a
+second axis: every candidate rate is trained with every candidate weight decay, and the best pair on
+validation is chosen the same way.
+
 Command line::
 
     python -m htd_tutorial recipe --data citeulike --model lightgcn --lrs 1e-3 5e-3
     python -m htd_tutorial recipe --data citeulike --model bpr --student-dim 20 --lrs 1e-3 5e-3 1e-2
+    python -m htd_tutorial recipe --data citeulike --model lightgcn --lrs 5e-3 --weight-decays 1e-3 1e-4 1e-5
 
 writes ``<out>/<dataset>_<model>_recipe.json`` (the teacher) or ``<out>/<dataset>_<model>_d<dim>_recipe.json``
 (the students of that size): per candidate its validation and test curves, training seconds and the
-SHA-256 of the model's tables (and of the teacher's, for a student), then the ``criterion`` and
-``chosen_lr``.
+SHA-256 of the model's tables (and of the teacher's, for a student), then the ``criterion``,
+``chosen_lr`` and ``chosen_weight_decay``.
 """
 from __future__ import annotations
 
@@ -53,8 +58,10 @@ CRITERION = "Recall@50"
 
 def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, epochs: int = 100, seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None, progress: bool = True,
-              threads: int | None = None, student_dim: int | None = None) -> dict:
-    """Train or load the teacher (or a plain student) at each learning rate; write and return the comparison.
+              threads: int | None = None, student_dim: int | None = None,
+              weight_decays: tuple[float, ...] = (DEFAULT_WEIGHT_DECAY,)) -> dict:
+    """Train or load the teacher (or a plain student) at each learning rate (and weight decay); write and
+    return the comparison.
 
     Parameters
     ----------
@@ -63,7 +70,7 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
     kind : {"bpr", "lightgcn"}
         Base model.
     lrs : tuple of float
-        Candidate learning rates (at least two, none repeated).
+        Candidate learning rates (none repeated).
     dim, epochs, seed, eval_every
         The teacher's settings, as in ``reproduce`` (the cache key is the same, so a teacher trained
         here is the sweep's teacher and the other way round); ``eval_every`` 0 or None: evaluate
@@ -79,27 +86,38 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
     student_dim : int, optional
         Compare the plain student of this dimension instead of the teacher; the teacher is trained
         (or loaded) once, at its recipe rate :data:`~htd_tutorial.choices.RECIPE_LR`.
+    weight_decays : tuple of float
+        Candidate weight decays (>= 0, none repeated; default the sweeps' one,
+        :data:`~htd_tutorial.choices.DEFAULT_WEIGHT_DECAY`). Every learning rate is tried with every
+        weight decay; together at least two candidates.
 
     Returns
     -------
     dict
-        What was written to ``<out>/<name>_<kind>_recipe.json`` (``..._d<student_dim>_recipe.json``).
+        What was written to ``<out>/<name>_<kind>_recipe.json`` (``..._d<student_dim>_recipe.json``);
+        ``chosen_lr`` and ``chosen_weight_decay`` are the best candidate's.
 
     Raises
     ------
     ValueError
-        Fewer than two learning rates, a repeated one, or one that is not a finite number > 0.
+        Fewer than two candidates, a repeated value, or one that is not a finite number > 0 (a
+        learning rate) or >= 0 (a weight decay).
     """
     lrs = tuple(positive_number("lrs", finite_number("lrs", lr)) for lr in lrs)
-    if len(lrs) < 2 or len(set(lrs)) != len(lrs):
-        raise ValueError(f"lrs must hold at least two different learning rates, got {lrs!r}")
+    weight_decays = tuple(positive_number("weight_decays", finite_number("weight_decays", wd), allow_zero=True)
+                          for wd in weight_decays)
+    if not lrs or len(set(lrs)) != len(lrs) or not weight_decays or len(set(weight_decays)) != len(weight_decays):
+        raise ValueError(f"lrs and weight_decays must each hold different values, got {lrs!r} and {weight_decays!r}")
+    grid = [(lr, wd) for lr in lrs for wd in weight_decays]
+    if len(grid) < 2:
+        raise ValueError(f"at least two candidates are needed (learning rates x weight decays), got {grid!r}")
     one_of("kind", kind, MODEL_KINDS)
     eval_every = eval_every or None
     role = "teacher"
     if student_dim is not None:   # the students' settings, checked before anything loads or trains
         role = "student"
-        students = {lr: RunConfig(method="student", dim=student_dim, epochs=epochs, kind=kind, seed=seed, lr=lr,
-                                  eval_every=eval_every) for lr in lrs}
+        students = {(lr, wd): RunConfig(method="student", dim=student_dim, epochs=epochs, kind=kind, seed=seed, lr=lr,
+                                        weight_decay=wd, eval_every=eval_every) for lr, wd in grid}
     started = time.perf_counter()
     dataset = load_dataset(data, seed=seed)
     candidates = []
@@ -109,20 +127,21 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
                                      weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every, progress=progress,
                                      threads=threads)
             teacher_sha256 = teacher_digest(teacher)   # one teacher for every candidate: hashed once
-        for lr in lrs:
+        for lr, wd in grid:
             if role == "teacher":
                 model, history = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=lr,
-                                             weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every,
+                                             weight_decay=wd, eval_every=eval_every,
                                              progress=progress, threads=threads)
                 extra = {}
             else:
-                result = run_method(dataset, teacher, students[lr], progress=progress, threads=threads)
+                result = run_method(dataset, teacher, students[(lr, wd)], progress=progress, threads=threads)
                 model, history = result.student, result.history
                 extra = {"teacher_sha256": teacher_sha256}
             valid, test = (history.curve(CRITERION, split) for split in ("valid", "test"))
             if not valid[0] or valid[0][-1] != epochs:
-                raise ValueError(f"the {role} at lr {lr:g} has no validation {CRITERION} after epoch {epochs}")
-            candidates.append({"lr": lr, "weight_decay": DEFAULT_WEIGHT_DECAY, "valid": valid, "test": test,
+                raise ValueError(f"the {role} at lr {lr:g}, weight decay {wd:g} has no validation {CRITERION} "
+                                 f"after epoch {epochs}")
+            candidates.append({"lr": lr, "weight_decay": wd, "valid": valid, "test": test,
                                "final_valid": valid[1][-1], "final_test": test[1][-1] if test[1] else None,
                                "seconds": history.seconds, "sha256": teacher_digest(model), **extra})
     chosen = max(candidates, key=lambda c: c["final_valid"])
@@ -132,13 +151,15 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
                **({"student": {"method": "student", "dim": student_dim, "epochs": epochs, "seed": seed,
                                "eval_every": eval_every}} if role == "student" else {}),
                "criterion": f"validation {CRITERION} after epoch {epochs}, higher is better",
-               "candidates": candidates, "chosen_lr": chosen["lr"],
+               "candidates": candidates, "chosen_lr": chosen["lr"], "chosen_weight_decay": chosen["weight_decay"],
                "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
                "wall_seconds": time.perf_counter() - started}
     stem = f"{name or dataset.name}_{kind}" + (f"_d{student_dim}" if role == "student" else "")
     path = write_json_atomic(Path(out) / f"{stem}_recipe.json", payload)
     for c in candidates:
         mark = "  <- chosen" if c is chosen else ""
-        print(f"lr {c['lr']:g}: validation {CRITERION} {c['final_valid']:.4f}, test {c['final_test']:.4f}{mark}")
+        decay = f", weight decay {c['weight_decay']:g}" if len(weight_decays) > 1 else ""
+        print(f"lr {c['lr']:g}{decay}: validation {CRITERION} {c['final_valid']:.4f}, "
+              f"test {c['final_test']:.4f}{mark}")
     print(f"wrote {path}")
     return payload
