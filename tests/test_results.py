@@ -75,7 +75,7 @@ GCN_DIMS = (20, 100, 200)
 GCN_LR = 5e-3
 #: The LightGCN runs not made yet (listed in the file's not_run); issue 13 stays open while this is not empty.
 GCN_OPTIONAL = ({(m, d) for m in METHODS for d in GCN_DIMS} - {(m, 20) for m in METHODS}
-                - {("student", 100), ("ftd", 100), ("student", 200), ("ftd", 200)})
+                - {("student", 100), ("ftd", 100), ("htd", 100), ("student", 200), ("ftd", 200)})
 #: How many seeds each (method, dim) of the LightGCN file holds (cells not named: 1).
 GCN_SEED_COUNTS = {(m, 20): 3 for m in METHODS}
 #: The orderings README and notebook 04 state for LightGCN, as (dim, lower, higher, metric), clear of the noise:
