@@ -89,6 +89,14 @@ def output_folder(text: str) -> str:
     return text
 
 
+def results_file(text: str) -> str:
+    """argparse ``type=``: an existing ``.json`` file (a results file to take finished runs from)."""
+    path = Path(text).expanduser()
+    if path.suffix != ".json" or not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing results file (.json)")
+    return str(path)
+
+
 def _run_options(command: argparse.ArgumentParser) -> None:
     """The options the commands share: evaluation schedule, output folder and name, progress bars."""
     command.add_argument("--eval-every", type=non_negative_int, default=10,
@@ -148,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--teacher-epochs", type=positive_int, default=100)
     abl.add_argument("--teacher-dim", type=positive_int, default=200)
     abl.add_argument("--teacher-seed", type=non_negative_int, default=0)
+    abl.add_argument("--cached-only", action="store_true",
+                     help="train no student: table and figure from the finished runs only (the rest: 'not_run')")
+    abl.add_argument("--stored", type=results_file, nargs="+", default=[], metavar="JSON",
+                     help="more results files to take finished runs from, e.g. ablations run side by side "
+                          "(one seed each, other --out folders)")
     _threads_option(abl)
     _run_options(abl)
     rec = sub.add_parser("recipe", help="choose a model's learning rate (and weight decay) on validation Recall@50")
@@ -188,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                          seeds=tuple(args.seeds), teacher_dim=args.teacher_dim, teacher_epochs=args.teacher_epochs,
                          teacher_seed=args.teacher_seed, eval_every=args.eval_every,
                          baselines=tuple(args.baselines), out=args.out, name=args.name,
-                         progress=not args.no_progress, threads=args.threads)
+                         progress=not args.no_progress, threads=args.threads, cached_only=args.cached_only,
+                         stored_files=tuple(args.stored))
         elif args.command == "recipe":
             from .paper.recipe import choose_lr
 

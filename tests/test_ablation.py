@@ -233,3 +233,43 @@ def test_stored_runs_need_the_same_teacher_and_a_config(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"teacher": {**metrics, "NDCG@50": 0.1}, "teachers": teachers,
                                                  "runs": [row]}))
     assert stored_runs([tmp_path / "c.json"], "ccc") == {}
+
+
+def test_ablations_run_side_by_side_are_assembled_without_training(data, tmp_path, monkeypatch, capsys):
+    """One seed per folder (two processes), then one file from both with --cached-only --stored: nothing
+    is trained, a seed no folder has is listed as not run, and the pairing covers both seeds."""
+    _write_split(data, tmp_path / "tiny")
+    common = ["--data", str(tmp_path / "tiny"), "--dim", "4", "--epochs", "1", "--teacher-dim", "8",
+              "--teacher-epochs", "1", "--eval-every", "1", "--no-progress"]
+    stem = "tiny_bpr_ablation_d4.json"
+    for seed in (0, 1):
+        monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / f"cache{seed}"))
+        assert main(["ablation", *common, "--seeds", str(seed), "--out", str(tmp_path / f"lane{seed}")]) == 0
+    lanes = [json.loads((tmp_path / f"lane{s}" / stem).read_text()) for s in (0, 1)]
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache-new"))
+    capsys.readouterr()
+    assert main(["ablation", *common, "--seeds", "0", "1", "2", "--cached-only", "--out", str(tmp_path / "all"),
+                 "--stored", str(tmp_path / "lane0" / stem), str(tmp_path / "lane1" / stem)]) == 0
+    printed = capsys.readouterr().out
+    merged = json.loads((tmp_path / "all" / stem).read_text())
+    assert not list((tmp_path / "cache-new").glob("run-*"))  # only the teacher was made
+    assert len(merged["runs"]) == 16 and {r["stored_in"] for r in merged["runs"]} == {stem}
+    by_key = {(r["variant"], r["seed"]): r["Recall@50"] for r in merged["runs"]}
+    assert by_key == {(r["variant"], r["seed"]): r["Recall@50"] for lane in lanes for r in lane["runs"]}
+    assert len(merged["not_run"]) == 8 and {r["seed"] for r in merged["not_run"]} == {2}
+    assert {row["paired seeds"] for row in merged["table"]} == {2}
+    assert "not run yet (skipped: finished runs only)" in printed
+    assert merged["settings"]["seeds"] == [0, 1, 2]
+
+
+def test_cached_only_without_an_authors_run_writes_nothing(data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    _write_split(data, tmp_path / "tiny")
+    argv = ["ablation", "--data", str(tmp_path / "tiny"), "--dim", "4", "--epochs", "1", "--teacher-dim", "8",
+            "--teacher-epochs", "1", "--out", str(tmp_path / "out"), "--no-progress", "--cached-only"]
+    assert main(argv) == 2
+    assert "no finished 'authors' run" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "tiny_bpr_ablation_d4.json").exists()
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--stored", str(tmp_path / "missing.json")])
+    assert stop.value.code == 2 and "not an existing results file" in capsys.readouterr().err

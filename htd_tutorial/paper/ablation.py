@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from ..choices import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR
 from .._checks import one_of, positive_int
 from ..data import Interactions
-from ..experiments import METHODS, RunConfig, config_json, run_method, teacher_digest
+from ..experiments import METHODS, NotCachedError, RunConfig, config_json, run_method, teacher_digest
 from ..losses.htd import HTD_MODES, HTDOptions
 from ..models import Recommender
 from ..training import torch_threads
@@ -169,7 +169,7 @@ def stored_runs(paths, teacher_sha256: str) -> dict[str, dict]:
 def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[str, list[RunConfig]], *,
                       directory: str | Path | None = None, progress: bool = True, epoch_bars: bool = True,
                       verbose: bool = False, stored: dict[str, dict] | None = None,
-                      threads: int | None = None) -> list[dict]:
+                      threads: int | None = None, train_missing: bool = True) -> list[dict]:
     """Train (or load) every run of :func:`ablation_configs`; one record per run.
 
     Parameters
@@ -194,6 +194,9 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
     threads : int, optional
         CPU threads while training (:func:`~htd_tutorial.experiments.run_method`; not part of the
         cache key).
+    train_missing : bool
+        ``False``: a run that is neither stored nor in the model cache is skipped (no record),
+        not trained; ``verbose`` says so.
 
     Returns
     -------
@@ -219,8 +222,16 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                 grid_bar.set_postfix_str(f"{variant} (seed {config.seed})")
             found = stored.get(config_json(config))
             if found is None:
-                result = run_method(data, teacher, config, directory=directory, progress=progress and epoch_bars,
-                                    desc=f"{variant} (seed {config.seed})", threads=threads)
+                try:
+                    result = run_method(data, teacher, config, directory=directory,
+                                        progress=progress and epoch_bars, desc=f"{variant} (seed {config.seed})",
+                                        threads=threads, train_missing=train_missing)
+                except NotCachedError:
+                    if grid_bar is not None:
+                        grid_bar.update()
+                    if verbose:
+                        print(f"{variant:>40} seed {config.seed}: not run yet (skipped: finished runs only)")
+                    continue
                 test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
                 seconds, from_cache, curve = result.history.seconds, result.from_cache, result.history.curve()
                 run_threads = result.history.config.get("threads")
@@ -369,7 +380,8 @@ def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50"
 def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bpr", base: str = "authors",
                  seeds=(0,), teacher_dim: int = 200, teacher_epochs: int = 100, teacher_seed: int = 0,
                  eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
-                 progress: bool = True, threads: int | None = None) -> dict:
+                 progress: bool = True, threads: int | None = None, cached_only: bool = False,
+                 stored_files=()) -> dict:
     """The ablation command: train the variants, print the table, write JSON and a bar chart.
 
     The teacher and the run settings are those of :func:`htd_tutorial.paper.reproduce.reproduce`
@@ -379,6 +391,9 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     ``<out>/<name>_<kind>_ablation_d<dim>.json`` or in the reproduction's ``<out>/<name>_<kind>.json``
     with the same settings and teacher (:func:`stored_runs`) is taken from there, so the ablation
     resumes, and shares the reproduction's authors'-preset runs, on a machine without the model cache.
+    ``stored_files`` adds other results files, e.g. those of ablations run side by side, one seed each,
+    into other folders; with ``cached_only`` nothing is trained and the file holds the runs found
+    (the others are listed under ``"not_run"``).
 
     Parameters
     ----------
@@ -400,11 +415,21 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     threads : int, optional
         CPU threads for the teacher and the runs (default: the package's policy,
         :func:`htd_tutorial.training.training_threads`). Recorded with each run.
+    cached_only : bool
+        Train no student: assemble the runs found in the results files and the model cache.
+    stored_files : sequence of path
+        More results files to take finished runs from (after this ablation's own file and the
+        reproduction's).
 
     Returns
     -------
     dict
         What was written to ``<out>/<name>_<kind>_ablation_d<dim>.json``.
+
+    Raises
+    ------
+    ValueError
+        Bad settings, a missing stored file, or (``cached_only``) no finished authors'-preset run.
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -419,6 +444,10 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                                baselines=baselines, lr=lr)  # validates the settings before any loading or training
     if threads is not None:
         positive_int("threads", threads)
+    stored_files = [Path(f) for f in stored_files]
+    absent = [str(f) for f in stored_files if not f.is_file()]
+    if absent:
+        raise ValueError(f"no results file {', '.join(absent)} (stored_files)")
     with torch_threads(threads):
         dataset = load_dataset(data, seed=teacher_seed)
         teacher, _ = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
@@ -426,7 +455,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
         stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
         out = Path(out)
         # runs a new session need not train again: this ablation's earlier ones, then the reproduction's
-        stored = stored_runs([out / f"{stem}.json", out / f"{name or dataset.name}_{kind}.json"],
+        stored = stored_runs([out / f"{stem}.json", out / f"{name or dataset.name}_{kind}.json", *stored_files],
                              teacher_digest(teacher))
         reference = HTDOptions.preset("authors")
         payload = {
@@ -445,10 +474,16 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                         "threads": torch.get_num_threads()},
             "runs": [],
+            "not_run": [],
         }
         for variant, runs in configs.items():  # one variant at a time: partial results are written as they come
-            payload["runs"] += run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True,
-                                                 stored=stored, threads=threads)
+            found = run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True,
+                                      stored=stored, threads=threads, train_missing=not cached_only)
+            if variant == REFERENCE_VARIANT and not found:  # (only with cached_only) nothing to compare with
+                raise ValueError(f"no finished {REFERENCE_VARIANT!r} run to compare with: run without cached_only first")
+            payload["runs"] += found
+            done = {row["seed"] for row in found}
+            payload["not_run"] += [{"variant": variant, "seed": c.seed} for c in runs if c.seed not in done]
             payload["wall_seconds"] = time.perf_counter() - started
             write_json_atomic(out / f"{stem}.json", payload)
         table = ablation_table(payload["runs"])
