@@ -273,3 +273,32 @@ def test_cached_only_without_an_authors_run_writes_nothing(data, tmp_path, monke
     with pytest.raises(SystemExit) as stop:
         main([*argv, "--stored", str(tmp_path / "missing.json")])
     assert stop.value.code == 2 and "not an existing results file" in capsys.readouterr().err
+
+
+def test_readme_table_shows_levels_and_paired_differences(tmp_path):
+    from htd_tutorial.paper.ablation import main as ablation_main, readme_ablation_table
+
+    rows = [{"variant": v, "label": label, "seed": s, "Recall@50": r, "NDCG@50": n}
+            for v, label, s, r, n in [("authors", "authors' code", 0, 0.20, 0.10),
+                                      ("authors", "authors' code", 1, 0.22, 0.12),
+                                      ("authors + eps", "authors' code, eps=True", 0, 0.21, 0.10),
+                                      ("authors + eps", "authors' code, eps=True", 1, 0.25, 0.12),
+                                      ("clean", "clean reading", 0, 0.19, 0.09)]]
+    payload = {"runs": rows, "not_run": [{"variant": "clean", "seed": 1}, {"variant": "clean", "seed": 2}]}
+    assert readme_ablation_table(payload).splitlines() == [
+        "| variant | Recall@50 | Δ Recall@50 vs authors' code | NDCG@50 | Δ NDCG@50 vs authors' code |",
+        "| --- | --- | --- | --- | --- |",
+        "| authors' code | 0.2100 (2) | (reference) | 0.1100 (2) | (reference) |",
+        # differences +0.01 and +0.03: mean +0.02, s.e. 0.01
+        "| authors' code, eps=True | 0.2300 (2) | +0.0200 ± 0.0100 (2) | 0.1100 (2) | +0.0000 ± 0.0000 (2) |",
+        "| clean reading | 0.1900 (1) | -0.0100 (1) | 0.0900 (1) | -0.0100 (1) |",
+        "",
+        "Not run yet: clean (seeds 1, 2).",
+    ]
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- results-table: x_ablation_d4 -->\nold\n<!-- /results-table -->\nb\n")
+    (tmp_path / "x_ablation_d4.json").write_text(json.dumps(payload))
+    assert ablation_main([str(readme), str(tmp_path / "x_ablation_d4.json")]) == 0
+    assert readme.read_text().startswith("a\n<!-- results-table: x_ablation_d4 -->\n| variant |")
+    assert readme.read_text().endswith("Not run yet: clean (seeds 1, 2).\n<!-- /results-table -->\nb\n")
+    assert ablation_main([str(readme)]) == 2

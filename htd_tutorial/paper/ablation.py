@@ -46,10 +46,10 @@ from ..experiments import METHODS, NotCachedError, RunConfig, config_json, run_m
 from ..losses.htd import HTD_MODES, HTDOptions
 from ..models import Recommender
 from ..training import torch_threads
-from .results import METRICS, all_runs, mean_and_se, write_json_atomic
+from .results import METRICS, all_runs, mean_and_se, replace_readme_block, write_json_atomic
 
 __all__ = ["ablation_configs", "stored_runs", "run_ablation_grid", "variant_label", "ablation_table", "format_ablation",
-           "run_ablation", "REFERENCE_VARIANT"]
+           "readme_ablation_table", "run_ablation", "REFERENCE_VARIANT"]
 
 #: The variant every other one is compared with (the reproduction's setting).
 REFERENCE_VARIANT = "authors"
@@ -377,6 +377,55 @@ def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50"
     return "\n".join(lines)
 
 
+def _signed(value, se, n: int) -> str:
+    """``+0.0040 ± 0.0012 (3)``: a paired difference, its standard error and its number of seed pairs."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    spread = "" if se is None or (isinstance(se, float) and math.isnan(se)) else f" ± {se:.4f}"
+    return f"{value:+.4f}{spread} ({n})"
+
+
+def readme_ablation_table(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> str:
+    """The README's ablation table (Markdown) from an ablation file: per variant the mean test metric
+    over its seeds (their number in brackets) and the paired difference to the authors' code,
+    ``mean ± s.e. (seed pairs)``; the runs not made yet are named under the table."""
+    table = ablation_table(payload["runs"], metrics=metrics)
+    head = ["variant", *(c for m in metrics for c in (m, f"Δ {m} vs authors' code"))]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for variant, row in table.iterrows():
+        cells = [str(row.get("label", variant))]
+        for m in metrics:
+            cells += [f"{row[m]:.4f} ({int(row['seeds'])})",
+                      "(reference)" if variant == REFERENCE_VARIANT
+                      else _signed(row[f"Δ {m}"], row[f"Δ {m} se"], int(row["paired seeds"]))]
+        lines.append("| " + " | ".join(cells) + " |")
+    missing = payload.get("not_run") or []
+    if missing:
+        by_variant: dict[str, list[int]] = {}
+        for entry in missing:
+            by_variant.setdefault(entry["variant"], []).append(entry["seed"])
+        lines.append("\nNot run yet: " + "; ".join(
+            f"{variant} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
+            for variant, seeds in by_variant.items()) + ".")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m htd_tutorial.paper.ablation README.md results/<name>_ablation_d<dim>.json``: rewrite the
+    README block ``<!-- results-table: <file stem> -->`` from the file (:func:`readme_ablation_table`)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m htd_tutorial.paper.ablation README.md ABLATION.json", file=sys.stderr)
+        return 2
+    readme, results = map(Path, args)
+    payload = json.loads(results.read_text(encoding="utf-8"))
+    changed = replace_readme_block(readme, readme_ablation_table(payload), name=results.stem)
+    print(f"{readme}: {'table updated' if changed else 'table already up to date'} ({results.stem})")
+    return 0
+
+
 def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bpr", base: str = "authors",
                  seeds=(0,), teacher_dim: int = 200, teacher_epochs: int = 100, teacher_seed: int = 0,
                  eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
@@ -497,3 +546,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     figure_path = save_figure_atomic(fig, out / f"{stem}.png")
     print(f"wrote {out / f'{stem}.json'} and {figure_path}")
     return payload
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -37,7 +37,7 @@ from ..choices import METHODS
 
 __all__ = ["AUTHORS_LOG", "PAPER_DIMS", "PAPER_METHODS", "DEFAULT_SEEDS", "METRICS", "write_json_atomic",
            "results_path", "load_results", "all_runs", "mean_and_se", "summarise", "run_label", "finalise",
-           "planned_dims", "readme_table", "update_readme", "merge_results"]
+           "planned_dims", "readme_table", "update_readme", "replace_readme_block", "merge_results"]
 
 #: Test Recall@50 after 100 epochs in the authors' published log (CiteULike, BPR, teacher dim 200),
 #: as quoted in the shared data README; the reproduction compares against these.
@@ -309,12 +309,19 @@ def update_readme(readme: str | Path, payload: dict, *, name: str) -> bool:
     """Replace the table between ``<!-- results-table: NAME -->`` and ``<!-- /results-table -->`` in
     ``readme`` with :func:`readme_table` (atomically); returns whether the text changed. ``ValueError``
     when the markers are missing."""
+    return replace_readme_block(readme, readme_table(payload), name=name)
+
+
+def replace_readme_block(readme: str | Path, markdown: str, *, name: str) -> bool:
+    """Replace the text between ``<!-- results-table: NAME -->`` and ``<!-- /results-table -->`` in
+    ``readme`` with ``markdown`` (atomically); returns whether the text changed. ``ValueError`` when the
+    markers are missing."""
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8")
     pattern = re.compile(rf"(<!-- results-table: {re.escape(name)} -->\n).*?(<!-- /results-table -->)", re.S)
     if not pattern.search(text):
         raise ValueError(f"{readme} has no '<!-- results-table: {name} -->' ... '<!-- /results-table -->' block")
-    new = pattern.sub(lambda m: m.group(1) + readme_table(payload) + "\n" + m.group(2), text)
+    new = pattern.sub(lambda m: m.group(1) + markdown + "\n" + m.group(2), text)
     if new == text:
         return False
     fd, tmp = tempfile.mkstemp(dir=readme.parent, prefix=readme.name + ".", suffix=".tmp")
