@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--teacher-seed", type=non_negative_int, default=0)
     abl.add_argument("--cached-only", action="store_true",
                      help="train no student: table and figure from the finished runs only (the rest: 'not_run')")
+    abl.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",  # names checked by run_ablation
+                     help="train only these variants, e.g. one per process side by side: 'authors + mask_pe' "
+                          "(quoted); the authors' preset is taken when finished, trained only when named "
+                          "(default: all)")
     abl.add_argument("--stored", type=results_file, nargs="+", default=[], metavar="JSON",
                      help="more results files to take finished runs from, e.g. ablations run side by side "
                           "(one seed each, other --out folders)")
@@ -202,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                          teacher_seed=args.teacher_seed, eval_every=args.eval_every,
                          baselines=tuple(args.baselines), out=args.out, name=args.name,
                          progress=not args.no_progress, threads=args.threads, cached_only=args.cached_only,
-                         stored_files=tuple(args.stored))
+                         stored_files=tuple(args.stored), variants=args.variants)
         elif args.command == "recipe":
             from .paper.recipe import choose_lr
 

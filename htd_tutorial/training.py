@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+import platform
 import random
 import time
 import warnings
@@ -22,7 +24,7 @@ from .optim import OPTIMIZERS, make_optimizer
 from .sampling import TripleSampler
 from .snapshot import Snapshots, capture, restore
 
-__all__ = ["History", "train", "resolve_device", "seed_everything", "training_threads", "torch_threads",
+__all__ = ["History", "train", "resolve_device", "machine_description", "seed_everything", "training_threads", "torch_threads",
            "loss_weights", "SMALL_DATA_CELLS"]
 
 #: Datasets with at most this many user x item pairs train on one CPU thread by default (see
@@ -39,6 +41,17 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def machine_description() -> dict:
+    """Where this process trains, for results files: platform, processor, CPU count, torch version,
+    torch's thread count, and ``accelerator``, the GPU :func:`resolve_device` picks by default (None
+    on CPU). Runs on another machine give other numbers in the last digits or more (other summation
+    orders), so every stored run says where it was made."""
+    device = resolve_device()
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "accelerator": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
 
 
 def seed_everything(seed: int) -> None:
@@ -276,6 +289,7 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
     history = History(config={"epochs": epochs, "lr": lr, "weight_decay": weight_decay, "batch_size": batch_size,
                               "optimizer": optimizer, "seed": seed, "dim": model.dim,
                               "model": type(model).__name__, "threads": torch.get_num_threads(),
+                              "accelerator": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
                               "distiller": type(distiller).__name__ if distiller is not None else None})
 
     optimizers = {"model": opt} if extra_opt is None else {"model": opt, "distiller": extra_opt}
@@ -371,8 +385,9 @@ def _resume(snapshots: Snapshots, history: History, parts: dict) -> int:
 
 
 def _identity(config: dict) -> dict:
-    """The settings that make two runs the same run (the thread count does not change the numbers)."""
-    return {k: v for k, v in config.items() if k != "threads"}
+    """The settings that make two runs the same run (neither the thread count nor the device is a setting;
+    a GPU or another thread count gives other last digits, the same run otherwise)."""
+    return {k: v for k, v in config.items() if k not in ("threads", "accelerator")}
 
 
 def loss_weights(distiller: torch.nn.Module | None) -> dict[str, float]:

@@ -262,6 +262,35 @@ def test_ablations_run_side_by_side_are_assembled_without_training(data, tmp_pat
     assert merged["settings"]["seeds"] == [0, 1, 2]
 
 
+def test_variants_run_one_per_process_then_assemble(data, tmp_path, monkeypatch, capsys):
+    """--variants trains only the named variants (the authors' preset only when named); processes that
+    share a model cache are assembled by --cached-only into the full table, with nothing trained."""
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    _write_split(data, tmp_path / "tiny")
+    common = ["--data", str(tmp_path / "tiny"), "--dim", "4", "--epochs", "1", "--teacher-dim", "8",
+              "--teacher-epochs", "1", "--eval-every", "1", "--no-progress", "--seeds", "0"]
+    stem = "tiny_bpr_ablation_d4.json"
+    assert main(["ablation", *common, "--variants", "authors + mask_pe", "--out", str(tmp_path / "a")]) == 0
+    alone = json.loads((tmp_path / "a" / stem).read_text())
+    assert [r["variant"] for r in alone["runs"]] == ["authors + mask_pe"] and "table" not in alone
+    assert {r["variant"] for r in alone["not_run"]} == set(HTDOptions.ablation("authors")) - {"authors + mask_pe"}
+    assert "no table" in capsys.readouterr().out
+    assert len(list((tmp_path / "cache").glob("run-*"))) == 1
+    for variant in ("authors", "clean"):
+        assert main(["ablation", *common, "--variants", variant, "--out", str(tmp_path / variant)]) == 0
+    assert len(list((tmp_path / "cache").glob("run-*"))) == 3
+    assert main(["ablation", *common, "--cached-only", "--out", str(tmp_path / "all")]) == 0
+    merged = json.loads((tmp_path / "all" / stem).read_text())
+    assert len(list((tmp_path / "cache").glob("run-*"))) == 3  # assembled, not trained
+    assert {r["variant"] for r in merged["runs"]} == {"authors", "authors + mask_pe", "clean"}
+    assert len(merged["not_run"]) == 5 and all(r["from_cache"] for r in merged["runs"])
+    mask_pe = next(r for r in merged["runs"] if r["variant"] == "authors + mask_pe")
+    assert mask_pe["Recall@50"] == alone["runs"][0]["Recall@50"] and mask_pe["accelerator"] is None
+    assert main(["ablation", *common, "--variants", "mask_pe", "--out", str(tmp_path / "bad")]) == 2
+    assert "variants must be names from the 'authors' ablation" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
 def test_cached_only_without_an_authors_run_writes_nothing(data, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
     _write_split(data, tmp_path / "tiny")

@@ -573,13 +573,13 @@ def group_level_topology_naive(student: torch.Tensor, teacher: torch.Tensor, gro
         t_sim = cosine_similarity_matrix(proto_t, eps=eps)
         s_sim = cosine_similarity_matrix(proto_s, eps=eps)
         mask = torch.tensor([[not same_type_only or types[p] == types[q] for q in range(len(labels))]
-                             for p in range(len(labels))])
+                             for p in range(len(labels))], device=t_sim.device)
     else:
         t_sim = cosine_similarity_matrix(proto_t, teacher.detach(), eps=eps)
         s_sim = cosine_similarity_matrix(proto_s, student, eps=eps)
         mask = torch.tensor([[(not mask_pe or int(groups[e]) != labels[p])
                               and (not same_type_only or types[p] == bool(is_item[e]))
-                              for e in range(len(groups))] for p in range(len(labels))])
+                              for e in range(len(groups))] for p in range(len(labels))], device=t_sim.device)
     return ((t_sim - s_sim).square() * mask).sum()
 
 

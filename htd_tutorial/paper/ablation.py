@@ -29,14 +29,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from ..choices import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR
@@ -45,7 +42,7 @@ from ..data import Interactions
 from ..experiments import METHODS, NotCachedError, RunConfig, config_json, run_method, teacher_digest
 from ..losses.htd import HTD_MODES, HTDOptions
 from ..models import Recommender
-from ..training import torch_threads
+from ..training import machine_description, torch_threads
 from .results import METRICS, all_runs, mean_and_se, replace_readme_block, write_json_atomic
 
 __all__ = ["ablation_configs", "stored_runs", "run_ablation_grid", "variant_label", "ablation_table", "format_ablation",
@@ -202,7 +199,8 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
     -------
     list of dict
         ``{"variant", "method", "seed", "changed", "options", "label", "Recall@50", "NDCG@50", ...,
-        "seconds", "threads", "from_cache", "stored_in", "curve", "config", "teacher_sha256"}``; ``changed``
+        "seconds", "threads", "accelerator", "from_cache", "stored_in", "curve", "config", "teacher_sha256"}``;
+        ``accelerator`` names the GPU a run trained on (None: CPU, or a run cached before it was recorded); ``changed``
         maps each switch that differs from the authors' preset to its value (empty for the authors'
         preset and the baselines), ``options`` holds all switches of an HTD run (None for
         baselines), ``label`` is :func:`variant_label`, ``stored_in`` names the results file a run
@@ -234,11 +232,11 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                     continue
                 test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
                 seconds, from_cache, curve = result.history.seconds, result.from_cache, result.history.curve()
-                run_threads = result.history.config.get("threads")
+                run_threads, accelerator = (result.history.config.get(k) for k in ("threads", "accelerator"))
             else:
                 test = {m: found[m] for m in METRICS}
                 seconds, from_cache, curve = found["seconds"], True, found["curve"]
-                run_threads = found.get("threads")
+                run_threads, accelerator = found.get("threads"), found.get("accelerator")
             if grid_bar is not None:
                 grid_bar.update()
             changed, options = {}, None
@@ -248,7 +246,8 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                 options = asdict(options)
             rows.append({"variant": variant, "method": config.method, "seed": config.seed, "changed": changed,
                          "options": options, "label": variant_label(variant, options),
-                         **test, "seconds": seconds, "threads": run_threads, "from_cache": from_cache,
+                         **test, "seconds": seconds, "threads": run_threads, "accelerator": accelerator,
+                         "from_cache": from_cache,
                          "stored_in": None if found is None else found["stored_in"], "curve": curve,
                          "config": json.loads(config_json(config)), "teacher_sha256": digest})
             if verbose:
@@ -430,7 +429,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                  seeds=(0,), teacher_dim: int = 200, teacher_epochs: int = 100, teacher_seed: int = 0,
                  eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
                  progress: bool = True, threads: int | None = None, cached_only: bool = False,
-                 stored_files=()) -> dict:
+                 stored_files=(), variants=None) -> dict:
     """The ablation command: train the variants, print the table, write JSON and a bar chart.
 
     The teacher and the run settings are those of :func:`htd_tutorial.paper.reproduce.reproduce`
@@ -469,6 +468,10 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     stored_files : sequence of path
         More results files to take finished runs from (after this ablation's own file and the
         reproduction's).
+    variants : sequence of str, optional
+        Train only these variants (names of :func:`ablation_configs`), e.g. one variant and seed per
+        process to run the ablation side by side; the authors' preset is still taken when finished
+        (stored or cached), never trained unless named. Default: every variant.
 
     Returns
     -------
@@ -478,7 +481,8 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     Raises
     ------
     ValueError
-        Bad settings, a missing stored file, or (``cached_only``) no finished authors'-preset run.
+        Bad settings, an unknown variant, a missing stored file, or (``cached_only``) no finished
+        authors'-preset run.
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
@@ -493,6 +497,10 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                                baselines=baselines, lr=lr)  # validates the settings before any loading or training
     if threads is not None:
         positive_int("threads", threads)
+    selected = list(configs) if variants is None else list(variants)
+    unknown = [v for v in selected if v not in configs]
+    if unknown or not selected:
+        raise ValueError(f"variants must be names from the {base!r} ablation {list(configs)}, got {unknown or selected}")
     stored_files = [Path(f) for f in stored_files]
     absent = [str(f) for f in stored_files if not f.is_file()]
     if absent:
@@ -520,21 +528,29 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                                        runs[0].options or HTDOptions.preset(runs[0].mode)))
                                    if runs[0].method == "htd" else []}
                          for variant, runs in configs.items()},
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                        "threads": torch.get_num_threads()},
+            "machine": machine_description(),
             "runs": [],
             "not_run": [],
         }
         for variant, runs in configs.items():  # one variant at a time: partial results are written as they come
+            if variant not in selected and variant != REFERENCE_VARIANT:
+                payload["not_run"] += [{"variant": variant, "seed": c.seed} for c in runs]
+                continue
             found = run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True,
-                                      stored=stored, threads=threads, train_missing=not cached_only)
-            if variant == REFERENCE_VARIANT and not found:  # (only with cached_only) nothing to compare with
+                                      stored=stored, threads=threads,
+                                      train_missing=not cached_only and variant in selected)
+            if variant == REFERENCE_VARIANT and not found and cached_only:  # nothing to compare with
                 raise ValueError(f"no finished {REFERENCE_VARIANT!r} run to compare with: run without cached_only first")
             payload["runs"] += found
             done = {row["seed"] for row in found}
             payload["not_run"] += [{"variant": variant, "seed": c.seed} for c in runs if c.seed not in done]
             payload["wall_seconds"] = time.perf_counter() - started
             write_json_atomic(out / f"{stem}.json", payload)
+        if not any(row["variant"] == REFERENCE_VARIANT for row in payload["runs"]):
+            # side-by-side runs without the authors' preset yet: the runs are stored, the table waits
+            write_json_atomic(out / f"{stem}.json", payload)
+            print(f"wrote {out / f'{stem}.json'} (no table: no finished {REFERENCE_VARIANT!r} run to compare with)")
+            return payload
         table = ablation_table(payload["runs"])
         payload["table"] = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
                             for row in table.reset_index().to_dict("records")]  # JSON has no NaN

@@ -35,19 +35,16 @@ SHA-256 of the model's tables (and of the teacher's, for a student), then the ``
 """
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 
-import torch
 
 from ..cache import get_teacher
 from .._checks import finite_number, one_of, positive_number
 from ..choices import DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR
 from ..data import load_dataset
 from ..experiments import RunConfig, run_method, teacher_digest
-from ..training import torch_threads
+from ..training import machine_description, torch_threads
 from .results import write_json_atomic
 
 __all__ = ["CRITERION", "choose_lr"]
@@ -152,7 +149,7 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
                                "eval_every": eval_every}} if role == "student" else {}),
                "criterion": f"validation {CRITERION} after epoch {epochs}, higher is better",
                "candidates": candidates, "chosen_lr": chosen["lr"], "chosen_weight_decay": chosen["weight_decay"],
-               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
+               "machine": machine_description(),
                "wall_seconds": time.perf_counter() - started}
     stem = f"{name or dataset.name}_{kind}" + (f"_d{student_dim}" if role == "student" else "")
     path = write_json_atomic(Path(out) / f"{stem}_recipe.json", payload)

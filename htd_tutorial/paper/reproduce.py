@@ -14,13 +14,11 @@ import datetime
 import json
 import math
 import os
-import platform
 import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 
 from ..cache import get_teacher
 from ..choices import MODEL_KINDS, MODEL_NAMES, RECIPE_LR
@@ -28,7 +26,7 @@ from ..data import load_dataset
 from .._checks import integer as _check_int, one_of
 from ..evaluation import evaluate
 from ..experiments import NotCachedError, RunConfig, run_method, teacher_digest, config_json
-from ..training import torch_threads
+from ..training import machine_description, torch_threads
 from .results import (AUTHORS_LOG, DEFAULT_SEEDS, METRICS, PAPER_DIMS, PAPER_METHODS, all_runs, finalise,
                       run_label, write_json_atomic)
 
@@ -233,8 +231,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
                         "curve": t_history.curve(), "sha256": entry["sha256"], "threads": entry["threads"]},
             "settings": settings,
             "reference": _reference(dataset.name, kind, teacher_dim, teacher_epochs),
-            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                        "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+            "machine": machine_description(),
             "runs": [],
             "not_run": [],
         }
@@ -252,7 +249,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
               + "; each run records the teacher it used (teacher_sha256, see 'teachers').")
     stored = {config_json(r["config"]): r for r in all_runs(payload)}
     finalise(payload)
-    session = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__}
+    session = {k: v for k, v in machine_description().items() if k in ("platform", "cpus", "torch")}
     requested, missing = 0, []
     for config in configs:
         label = run_label(config.method, config.dim, config.seed, teacher_seed)
@@ -273,7 +270,8 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
         test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
         row = {"method": config.method, "dim": config.dim, "seed": config.seed, **test,
                "seconds": result.history.seconds, "threads": result.history.config.get("threads"),
-               "teacher_sha256": entry["sha256"], "from_cache": result.from_cache, "machine": session,
+               "teacher_sha256": entry["sha256"], "from_cache": result.from_cache,
+               "machine": {**session, "accelerator": result.history.config.get("accelerator")},
                "curve": result.history.curve(), "config": asdict(config)}
         payload["other_seeds"].append(row)  # finalise() files it under runs or other_seeds
         stored[key] = row
