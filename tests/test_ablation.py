@@ -204,7 +204,9 @@ def test_a_new_session_takes_finished_runs_from_the_results_files(data, tmp_path
     again = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
     assert not list((tmp_path / "cache3").glob("run-*"))
     assert [r["Recall@50"] for r in again["runs"]] == [r["Recall@50"] for r in first["runs"]]
-    assert {r["stored_in"] for r in again["runs"]} == {"tiny_bpr_ablation_d4.json"}
+    # each row names the file it was first stored in: the authors' run the reproduction's, the rest the ablation's
+    assert {r["variant"]: r["stored_in"] for r in again["runs"]} == {
+        v: "tiny_bpr.json" if v == "authors" else "tiny_bpr_ablation_d4.json" for v in HTDOptions.ablation("authors")}
 
 
 def test_stored_runs_need_the_same_teacher_and_a_config(tmp_path):

@@ -159,7 +159,8 @@ def stored_runs(paths, teacher_sha256: str) -> dict[str, dict]:
         file_teacher = _file_teacher(payload)
         for row in all_runs(payload):
             if "config" in row and (row.get("teacher_sha256") or file_teacher) == teacher_sha256:
-                found.setdefault(config_json(row["config"]), {**row, "stored_in": path.name})
+                # a row copied from file to file keeps the name of the file it was first stored in
+                found.setdefault(config_json(row["config"]), {**row, "stored_in": row.get("stored_in") or path.name})
     return found
 
 
@@ -204,7 +205,7 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
         maps each switch that differs from the authors' preset to its value (empty for the authors'
         preset and the baselines), ``options`` holds all switches of an HTD run (None for
         baselines), ``label`` is :func:`variant_label`, ``stored_in`` names the results file a run
-        was taken from (None: trained or loaded from the model cache).
+        was first stored in (None: trained or loaded from the model cache).
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
