@@ -38,7 +38,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-
 from ..cache import get_teacher
 from .._checks import finite_number, one_of, positive_number
 from ..choices import DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR

@@ -19,7 +19,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-
 from ..cache import get_teacher
 from ..choices import MODEL_KINDS, MODEL_NAMES, RECIPE_LR
 from ..data import load_dataset
