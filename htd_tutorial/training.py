@@ -24,8 +24,8 @@ from .optim import OPTIMIZERS, make_optimizer
 from .sampling import TripleSampler
 from .snapshot import Snapshots, capture, restore
 
-__all__ = ["History", "train", "resolve_device", "machine_description", "seed_everything", "training_threads", "torch_threads",
-           "loss_weights", "SMALL_DATA_CELLS"]
+__all__ = ["History", "train", "resolve_device", "machine_description", "seed_everything", "training_threads",
+           "torch_threads", "loss_weights", "SMALL_DATA_CELLS"]
 
 #: Datasets with at most this many user x item pairs train on one CPU thread by default (see
 #: :func:`training_threads`): MovieLens-100K (1.6 M) and the synthetic data (0.5 M) do, CiteULike
@@ -43,6 +43,11 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def _accelerator(device: torch.device) -> str | None:
+    """The GPU's name when ``device`` is one, else None (what results files record as ``accelerator``)."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else None
+
+
 def machine_description() -> dict:
     """Where this process trains, for results files: platform, processor, CPU count, torch version,
     torch's thread count, and ``accelerator``, the GPU :func:`resolve_device` picks by default (None
@@ -51,7 +56,7 @@ def machine_description() -> dict:
     device = resolve_device()
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "accelerator": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
+            "accelerator": _accelerator(device)}
 
 
 def seed_everything(seed: int) -> None:
@@ -289,7 +294,7 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
     history = History(config={"epochs": epochs, "lr": lr, "weight_decay": weight_decay, "batch_size": batch_size,
                               "optimizer": optimizer, "seed": seed, "dim": model.dim,
                               "model": type(model).__name__, "threads": torch.get_num_threads(),
-                              "accelerator": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+                              "accelerator": _accelerator(device),
                               "distiller": type(distiller).__name__ if distiller is not None else None})
 
     optimizers = {"model": opt} if extra_opt is None else {"model": opt, "distiller": extra_opt}
