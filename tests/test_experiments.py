@@ -1,5 +1,6 @@
 """Cached distillation runs, the reproduce command and its command line."""
 import json
+import time
 
 import pytest
 import torch
@@ -152,7 +153,12 @@ def test_reproduce_seeds_resume_from_the_json_alone(tmp_path, monkeypatch):
     assert student[0] != student[1]  # another seed, another student
     # "a new session": the model cache is gone, only the JSON is left
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache2"))
+    stored = tmp_path / "out" / "synthetic_bpr.json"
+    stored.write_text(json.dumps({**json.loads(stored.read_text()), "wall_seconds": 1000.0}))
+    started = time.perf_counter()
     second = _sweep(tmp_path, seeds=(1, 2))
+    # the earlier commands' time is kept and this one's added, not replaced
+    assert 1000.0 < second["wall_seconds"] <= 1000.0 + time.perf_counter() - started
     assert second["runs"] == first["runs"] and second["other_seeds"][:1] == first["other_seeds"][:1]
     assert [(r["method"], r["seed"]) for r in second["other_seeds"]] == [("student", 1), ("student", 2),
                                                                          ("ftd", 1), ("ftd", 2)]

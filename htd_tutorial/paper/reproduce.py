@@ -219,6 +219,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
     experiment = {"dataset": dataset.summary(), "settings": settings,
                   "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, "seed": teacher_seed}}
     payload = _previous(path, experiment)  # before the teacher is trained: a wrong file fails in seconds
+    earlier = (payload or {}).get("wall_seconds") or 0.0  # a resumed file sums every command's time
     teacher, t_history = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
                                      eval_every=eval_every or None, progress=progress, threads=threads)
     teacher_metrics = evaluate(teacher, dataset)["test"]
@@ -274,14 +275,14 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
                "curve": result.history.curve(), "config": asdict(config)}
         payload["other_seeds"].append(row)  # finalise() files it under runs or other_seeds
         stored[key] = row
-        payload["wall_seconds"] = time.perf_counter() - started
+        payload["wall_seconds"] = earlier + time.perf_counter() - started
         write_json_atomic(path, finalise(payload))  # after every run: partial results survive
         print(f"{label:>20}: test Recall@50 {row['Recall@50']:.4f}  NDCG@50 {row['NDCG@50']:.4f}"
               f"  ({'cached' if result.from_cache else f'{result.history.seconds:.0f} s'})")
     if not requested:
         raise ValueError(f"none of the {len(configs)} runs is cached yet: run without cached_only first")
     payload["not_run"] = list(payload["not_run"]) + missing
-    payload["wall_seconds"] = time.perf_counter() - started
+    payload["wall_seconds"] = earlier + time.perf_counter() - started
     write_json_atomic(path, finalise(payload))
     print(format_table(payload["summary"]))
     from ..plots import plot_capacity_gap

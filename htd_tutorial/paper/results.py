@@ -14,12 +14,14 @@ from. Its layout (``results/<dataset>_<kind>.json``):
   sees whether runs from different sessions used a bit-identical teacher;
 - ``summary``: per (method, dim) over all seeds: ``n``, ``seeds``, the mean of each metric and its
   standard error (``"<metric> se"``: sample standard deviation / sqrt(n); ``None`` for one seed);
-- ``not_run``: the runs asked for that are not stored yet.
+- ``not_run``: the runs asked for that are not stored yet;
+- ``wall_seconds``: the wall time of every command that wrote the file, summed.
 
 Each row: ``method``, ``dim``, ``seed``, the six test metrics, ``seconds`` (training, from the run's
 history), ``threads`` (torch threads when training started; ``None``: not recorded, rows from before
-this was kept), ``teacher_sha256`` (``None`` likewise), ``from_cache``, ``curve`` and ``config`` (the
-:class:`~htd_tutorial.experiments.RunConfig`).
+this was kept), ``teacher_sha256`` (``None`` likewise), ``from_cache``, ``machine`` (platform, CPUs,
+torch and ``accelerator``, the GPU's name or ``None``, of the session that trained it; absent in rows
+from before this was kept), ``curve`` and ``config`` (the :class:`~htd_tutorial.experiments.RunConfig`).
 
 Nothing here imports torch: the command line takes its defaults from this module.
 """
