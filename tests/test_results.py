@@ -52,8 +52,9 @@ RUN_CONFIG = {**SETTINGS, "kind": "bpr", "optimizer": "adam", "eval_every": 10, 
 TEACHER = {"kind": "bpr", "dim": 200, "epochs": 100}
 METHODS = ("student", "de", "ftd", "htd")
 DIMS = (10, 20, 100, 200)
-#: Runs that may still be missing (README: "DE at dim 200 is not run yet"); they must then be listed in not_run.
-OPTIONAL = {("de", 200)}
+#: Runs that may still be missing; they must then be listed in not_run. None: DE at dim 200, the last one,
+#: was run on 4 December (on a GPU, its row's machine says so).
+OPTIONAL: set = set()
 LABELS = {"student": "Student", "de": "DE", "ftd": "FTD", "htd": "HTD"}
 KS = (10, 20, 50)
 METRICS = tuple(f"{m}@{k}" for m in ("Recall", "NDCG") for k in KS)
@@ -256,9 +257,12 @@ def check_ordering(results: dict) -> None:
     for dim in (10, 20):  # the paper's ordering for the small students, DE (point-wise) below both transfers
         values = [table[m][dim] for m in METHODS]
         assert values[0] < values[1] < values[2] < values[3], (dim, values)
-    for dim in DIMS:  # DE between the student and FTD wherever it was run
-        if dim in table["de"]:
-            assert table["student"][dim] < table["de"][dim] < table["ftd"][dim], dim
+    for dim in (10, 20, 100):  # DE (point-wise) between the student and FTD
+        assert table["student"][dim] < table["de"][dim] < table["ftd"][dim], dim
+    # at the teacher's size the four are within 0.01 of each other (one seed each: DE 0.3190, Student
+    # 0.3169, FTD and HTD 0.3148), the one-seed noise README gives: no ordering there
+    at_200 = [table[m][200] for m in METHODS]
+    assert max(at_200) - min(at_200) < 0.01, at_200
 
 
 def check_crossover(table: dict) -> None:
@@ -572,7 +576,7 @@ CORRUPTIONS = {
     "config of another dim": (lambda r: r["runs"][0]["config"].update(dim=20), check_run_configs),
     "required run missing": (_drop_run("htd", 20), check_runs_stored),
     "run stored twice": (_duplicate_run, check_runs_stored),
-    "not_run not listing DE d=200": (lambda r: r.update(not_run=[]), check_runs_stored),
+    "a stored run listed in not_run": (lambda r: r.update(not_run=["DE d=200"]), check_runs_stored),
     "recall@10 0.99 > recall@50": (_set_run("htd", 10, **{"Recall@10": 5167 / 5219}), check_metrics),
     "ndcg@20 > ndcg@50": (_set_run("ftd", 100, **{"NDCG@20": 0.13}), check_metrics),
     "negative ndcg": (_set_run("student", 10, **{"NDCG@10": -0.01}), check_metrics),
@@ -588,6 +592,7 @@ CORRUPTIONS = {
                                          check_student_200_is_the_teacher),
     "de above ftd at d=10": (_set_run("de", 10, **{"Recall@50": 0.2100}), check_ordering),
     "de below the student at d=100": (_set_run("de", 100, **{"Recall@50": 0.2900}), check_ordering),
+    "de 0.012 above ftd at d=200": (_set_run("de", 200, **{"Recall@50": 0.3270}), check_ordering),
     "htd below ftd at d=20": (_set_run("htd", 20, **{"Recall@50": 0.2500}), check_ordering),
     "htd still ahead at d=100": (_set_run("htd", 100, **{"Recall@50": 0.3220}), _crossover),
     "ftd 0.008 above the student at d=200": (_ftd_and_htd_at_200(0.3250), _crossover),
