@@ -33,14 +33,15 @@ VARIANTS = ("authors", "authors + proto_grad", "authors + positive_teacher_pairs
 #: test Recall@50 of every finished run, by (variant, seed); the authors' rows are the reproduction's HTD d20 runs
 RECALL = {
     ("authors", 0): 0.2692, ("authors", 1): 0.2707, ("authors", 2): 0.2761,
-    ("authors + proto_grad", 0): 0.2734, ("authors + proto_grad", 1): 0.2742,
+    ("authors + proto_grad", 0): 0.2734, ("authors + proto_grad", 1): 0.2742, ("authors + proto_grad", 2): 0.2717,
     ("authors + positive_teacher_pairs_only", 0): 0.2713, ("authors + mask_pe", 0): 0.2707,
-    ("clean", 0): 0.2709, ("clean", 1): 0.2694,
+    ("clean", 0): 0.2709, ("clean", 1): 0.2694, ("clean", 2): 0.2700,
 }
 #: paired differences to the authors' code (Recall@50 and NDCG@50) that are clear of the seed noise
 #: (course.evidence's rule: two seeds or more, mean ± 2 s.e. and every seed on one side of 0); every other
-#: variant with two paired seeds or more is inside the noise
-CLEAR: dict[tuple[str, str], str] = {("authors + proto_grad", "Recall@50"): "+", ("authors + proto_grad", "NDCG@50"): "+"}
+#: variant with two paired seeds or more is inside the noise. None so far: proto_grad was clearly ahead on
+#: both metrics with seeds 0 and 1 (+0.0042, +0.0034) and is not with seed 2 (-0.0044)
+CLEAR: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -133,12 +134,15 @@ def test_checks_reject_a_changed_file(ablation, change):
 
 
 def test_readme_prose_quotes_the_files_paired_differences(ablation):
-    """The sentence under the README table quotes per-seed differences; they must be the file's."""
-    readme = README.read_text(encoding="utf-8")
-    quoted = {("clean", "Recall@50"): "+0.0017 and −0.0013", ("authors + proto_grad", "Recall@50"): "+0.0042 and +0.0034",
-              ("authors + proto_grad", "NDCG@50"): "+0.0019 and\n+0.0009"}
+    """The sentences under the README table quote per-seed differences; they must be the file's."""
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    quoted = {("clean", "Recall@50"): "+0.0017, −0.0013 and −0.0061",
+              ("clean", "NDCG@50"): "−0.0011, −0.0002 and −0.0029",
+              ("authors + proto_grad", "Recall@50"): "+0.0042, +0.0034 and −0.0044",
+              ("authors + proto_grad", "NDCG@50"): "+0.0019, +0.0009 and −0.0021"}
     for (variant, metric), text in quoted.items():
         d = compare_variants(ablation["runs"], variant, metric=metric)
-        assert d.seeds == (0, 1)
-        assert " and ".join(f"{v:+.4f}".replace("-", "−") for v in d.values) == " ".join(text.split()), (variant, metric)
-        assert text in readme, text
+        assert d.seeds == (0, 1, 2)
+        shown = [f"{v:+.4f}".replace("-", "−") for v in d.values]
+        assert ", ".join(shown[:-1]) + " and " + shown[-1] == text, (variant, metric)
+        assert f"{metric} {text}" in readme, text
