@@ -59,6 +59,8 @@ def test_compare_pairs_runs_by_seed_and_learning_rate():
     assert str(d).startswith("FTD d=4 − Student d=4, Recall@50: +0.030 ± 0.006 (mean ± s.e. over 3 paired seeds")
     tuned = compare(_runs(), ("ftd", 4), ("student", 4), lr_b=5e-3)
     assert tuned.seeds == (0,) and tuned.values == pytest.approx((0.43 - 0.47,))
+    assert str(tuned) == ("FTD d=4 − Student d=4 (lr 0.005), Recall@50: -0.040 "
+                          "(one paired seed: no spread, not read)")
     assert spread(_runs(), "ftd", 4, seeds=(0, 1, 2)).mean == pytest.approx(0.44)
     with pytest.raises(ValueError, match="no stored runs of htd at dim 4"):
         select(_runs(), "htd", 4)

@@ -88,8 +88,10 @@ class Difference:
         return not (self.clearly_positive or self.clearly_negative)
 
     def __str__(self) -> str:
-        s = self.spread
-        return (f"{self.a} − {self.b}, {self.metric}: {s.mean:+.3f} ± {s.se:.3f} "
+        s, head = self.spread, f"{self.a} − {self.b}, {self.metric}"
+        if s.n == 1:  # no standard error from one value: say so rather than print "± 0.000"
+            return f"{head}: {s.mean:+.3f} (one paired seed: no spread, not read)"
+        return (f"{head}: {s.mean:+.3f} ± {s.se:.3f} "
                 f"(mean ± s.e. over {s.n} paired seeds; per seed {min(self.values):+.3f} … {max(self.values):+.3f})")
 
 
