@@ -34,7 +34,9 @@ VARIANTS = ("authors", "authors + proto_grad", "authors + positive_teacher_pairs
 RECALL = {
     ("authors", 0): 0.2692, ("authors", 1): 0.2707, ("authors", 2): 0.2761,
     ("authors + proto_grad", 0): 0.2734, ("authors + proto_grad", 1): 0.2742, ("authors + proto_grad", 2): 0.2717,
-    ("authors + positive_teacher_pairs_only", 0): 0.2713, ("authors + mask_pe", 0): 0.2707,
+    ("authors + positive_teacher_pairs_only", 0): 0.2713, ("authors + positive_teacher_pairs_only", 1): 0.2684,
+    ("authors + mask_pe", 0): 0.2707, ("authors + mask_pe", 1): 0.2709,
+    ("authors + same_type_only", 0): 0.2663, ("authors + eps", 0): 0.2696,
     ("clean", 0): 0.2709, ("clean", 1): 0.2694, ("clean", 2): 0.2700,
 }
 #: paired differences to the authors' code (Recall@50 and NDCG@50) that are clear of the seed noise
@@ -139,10 +141,12 @@ def test_readme_prose_quotes_the_files_paired_differences(ablation):
     quoted = {("clean", "Recall@50"): "+0.0017, −0.0013 and −0.0061",
               ("clean", "NDCG@50"): "−0.0011, −0.0002 and −0.0029",
               ("authors + proto_grad", "Recall@50"): "+0.0042, +0.0034 and −0.0044",
-              ("authors + proto_grad", "NDCG@50"): "+0.0019, +0.0009 and −0.0021"}
+              ("authors + proto_grad", "NDCG@50"): "+0.0019, +0.0009 and −0.0021",
+              ("authors + positive_teacher_pairs_only", "Recall@50"): "+0.0021 and −0.0023",
+              ("authors + mask_pe", "Recall@50"): "+0.0015 and +0.0002"}
     for (variant, metric), text in quoted.items():
         d = compare_variants(ablation["runs"], variant, metric=metric)
-        assert d.seeds == (0, 1, 2)
+        assert len(d.values) == text.count(",") + 2
         shown = [f"{v:+.4f}".replace("-", "−") for v in d.values]
         assert ", ".join(shown[:-1]) + " and " + shown[-1] == text, (variant, metric)
         assert f"{metric} {text}" in readme, text
