@@ -1,5 +1,6 @@
 """The HTD ablation (authors' code vs clean reading, one switch at a time) and its command line."""
 import json
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -198,10 +199,15 @@ def test_a_new_session_takes_finished_runs_from_the_results_files(data, tmp_path
     assert authors["curve"] == reproduction["runs"][0]["curve"]
     assert [p.name.split("-")[2] for p in (tmp_path / "cache2").glob("run-*")] == ["htd"] * 7  # 8 variants - 1
     assert "from tiny_bpr.json" in capsys.readouterr().out
-    # a third session: nothing to train, every run from the ablation's own file
+    # a third session: nothing to train, every run from the ablation's own file; its wall time is
+    # added to the file's (1000 s written here), as in the reproduction's file
+    path = out / "tiny_bpr_ablation_d4.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "wall_seconds": 1000.0}))
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache3"))
+    started = time.perf_counter()
     assert main(["ablation", *common, "--dim", "4"]) == 0
-    again = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
+    again = json.loads(path.read_text())
+    assert 1000.0 < again["wall_seconds"] <= 1000.0 + time.perf_counter() - started
     assert not list((tmp_path / "cache3").glob("run-*"))
     assert [r["Recall@50"] for r in again["runs"]] == [r["Recall@50"] for r in first["runs"]]
     # each row names the file it was first stored in: the authors' run the reproduction's, the rest the ablation's
@@ -235,6 +241,18 @@ def test_stored_runs_need_the_same_teacher_and_a_config(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"teacher": {**metrics, "NDCG@50": 0.1}, "teachers": teachers,
                                                  "runs": [row]}))
     assert stored_runs([tmp_path / "c.json"], "ccc") == {}
+
+
+def test_a_rewritten_ablation_file_adds_the_earlier_wall_time_only_when_it_is_the_same_ablation(tmp_path):
+    from htd_tutorial.paper.ablation import _earlier_wall_seconds
+
+    path, settings = tmp_path / "a.json", {"dim": 4, "epochs": 1}
+    assert _earlier_wall_seconds(path, settings, "aaa") == 0.0  # no file yet
+    path.write_text(json.dumps({"settings": settings, "wall_seconds": 120.5,
+                                "runs": [{"teacher_sha256": "aaa"}, {"teacher_sha256": "aaa"}]}))
+    assert _earlier_wall_seconds(path, settings, "aaa") == 120.5
+    assert _earlier_wall_seconds(path, settings, "bbb") == 0.0  # another teacher: a new file
+    assert _earlier_wall_seconds(path, {"dim": 4, "epochs": 2}, "aaa") == 0.0  # other settings
 
 
 def test_ablations_run_side_by_side_are_assembled_without_training(data, tmp_path, monkeypatch, capsys):
