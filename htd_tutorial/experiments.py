@@ -22,7 +22,7 @@ from .data import Interactions
 from .distill import make_distiller
 from .losses.htd import HTDOptions
 from .models import Recommender, make_model
-from .training import History, train
+from .training import History, flushed_denormals, train
 
 __all__ = ["RunConfig", "RunResult", "run_method", "teacher_digest", "config_json", "METHODS", "NotCachedError"]
 
@@ -158,7 +158,8 @@ def _tables_digest(t_users: torch.Tensor, t_items: torch.Tensor) -> str:
 
 def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
                directory: str | Path | None = None, use_cache: bool = True, progress: bool = True,
-               desc: str | None = None, train_missing: bool = True, threads: int | None = None) -> RunResult:
+               desc: str | None = None, train_missing: bool = True, threads: int | None = None,
+               flush_denormal: bool = False) -> RunResult:
     """Train (or load) a student with ``config.method`` distilled from ``teacher``.
 
     Parameters
@@ -183,6 +184,10 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
         (used to report a sweep's finished runs without starting new ones).
     threads : int, optional
         CPU threads while training (:func:`htd_tutorial.training.train`); not part of the cache key.
+    flush_denormal : bool
+        Train with subnormal floats flushed to zero (:func:`htd_tutorial.training.flushes_denormals`:
+        faster HTD and DE runs on many CPUs, other last digits); recorded in the run's history, not
+        part of the cache key. Only training is affected: a cached run is loaded as it is.
 
     Returns
     -------
@@ -228,10 +233,11 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     if not train_missing:
         raise NotCachedError(f"{config.label} has not been run yet (no {path.name} in {path.parent})")
     partial = PartialRun(path, f"run {config.label}")   # a run stopped half-way resumes from its snapshot
-    history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
-                    batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
-                    seed=config.seed, eval_every=config.eval_every, progress=progress,
-                    desc=desc or config.label, threads=threads, snapshots=partial)
+    with flushed_denormals(flush_denormal):
+        history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+                        batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
+                        seed=config.seed, eval_every=config.eval_every, progress=progress,
+                        desc=desc or config.label, threads=threads, snapshots=partial)
     history.config.update(asdict(config))
     state = {f"student.{k}": v for k, v in student.state_dict().items()}
     if distiller is not None:

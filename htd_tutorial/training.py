@@ -25,7 +25,7 @@ from .sampling import TripleSampler
 from .snapshot import Snapshots, capture, restore
 
 __all__ = ["History", "train", "resolve_device", "machine_description", "seed_everything", "training_threads",
-           "torch_threads", "loss_weights", "SMALL_DATA_CELLS"]
+           "flushes_denormals", "flushed_denormals", "torch_threads", "loss_weights", "SMALL_DATA_CELLS"]
 
 #: Datasets with at most this many user x item pairs train on one CPU thread by default (see
 #: :func:`training_threads`): MovieLens-100K (1.6 M) and the synthetic data (0.5 M) do, CiteULike
@@ -57,6 +57,22 @@ def machine_description() -> dict:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "accelerator": _accelerator(device)}
+
+
+def flushes_denormals() -> bool:
+    """Whether CPU arithmetic in this thread rounds subnormal floats to zero (``torch.set_flush_denormal``).
+
+    Subnormals are the floats below ``torch.finfo(torch.float32).tiny`` (1.2e-38). Many CPUs compute
+    with them several times slower than with ordinary numbers, and an HTD or DE run makes thousands of
+    them: on CiteULike, epochs 8-17 of a 100-epoch HTD run took half its time on one thread (README,
+    "Where an HTD run's time goes on a CPU"). Flushing them to zero removes that, but it changes the
+    numbers, as another thread count does, so every run records this (``History.config``, and the
+    ``flush_denormal`` of a results row); the paper commands turn it on only when asked
+    (``--flush-denormal``). The setting is per thread: with ``threads=1`` it covers every operation.
+    Read from the arithmetic itself, so it is right whoever set it (False where the CPU cannot flush).
+    """
+    tiny = torch.tensor([torch.finfo(torch.float32).tiny])
+    return bool((tiny / 2 == 0).item())
 
 
 def seed_everything(seed: int) -> None:
@@ -181,6 +197,22 @@ def torch_threads(n: int | None):
         torch.set_num_threads(previous)
 
 
+@contextmanager
+def flushed_denormals(enabled: bool):
+    """Run the block with subnormal floats flushed to zero (:func:`flushes_denormals`) when ``enabled``,
+    then restore the setting it found. Raises ``ValueError`` where this CPU cannot flush."""
+    if not enabled or flushes_denormals():
+        yield
+        return
+    if not torch.set_flush_denormal(True):
+        raise ValueError("this CPU cannot flush subnormal floats to zero (torch.set_flush_denormal "
+                           "returned False): run without flushing")
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e-3,
           weight_decay: float = 1e-3, batch_size: int = 1024, optimizer: str = "adam",
           distiller: torch.nn.Module | None = None, seed: int = 0, eval_every: int | None = None,
@@ -294,7 +326,7 @@ def _fit(model: Recommender, data: Interactions, *, epochs: int, lr: float, weig
     history = History(config={"epochs": epochs, "lr": lr, "weight_decay": weight_decay, "batch_size": batch_size,
                               "optimizer": optimizer, "seed": seed, "dim": model.dim,
                               "model": type(model).__name__, "threads": torch.get_num_threads(),
-                              "accelerator": _accelerator(device),
+                              "accelerator": _accelerator(device), "flush_denormal": flushes_denormals(),
                               "distiller": type(distiller).__name__ if distiller is not None else None})
 
     optimizers = {"model": opt} if extra_opt is None else {"model": opt, "distiller": extra_opt}
@@ -390,9 +422,9 @@ def _resume(snapshots: Snapshots, history: History, parts: dict) -> int:
 
 
 def _identity(config: dict) -> dict:
-    """The settings that make two runs the same run (neither the thread count nor the device is a setting;
-    a GPU or another thread count gives other last digits, the same run otherwise)."""
-    return {k: v for k, v in config.items() if k not in ("threads", "accelerator")}
+    """The settings that make two runs the same run (neither the thread count, nor the device, nor flushing
+    subnormals is a setting: each gives other last digits, the same run otherwise)."""
+    return {k: v for k, v in config.items() if k not in ("threads", "accelerator", "flush_denormal")}
 
 
 def loss_weights(distiller: torch.nn.Module | None) -> dict[str, float]:

@@ -127,6 +127,16 @@ def _sweep(tmp_path, **changes):
     return reproduce("synthetic", **{**settings, **changes})
 
 
+def test_reproduce_records_flushing_per_run_and_keeps_the_teacher(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    plain = _sweep(tmp_path, methods=("student",))
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache_flushed"))
+    flushed = _sweep(tmp_path, methods=("student",), name="flushed", flush_denormal=True)
+    assert [r["flush_denormal"] for r in plain["runs"]] == [False]
+    assert [r["flush_denormal"] for r in flushed["runs"]] == [True]
+    assert flushed["teacher"]["sha256"] == plain["teacher"]["sha256"]  # the runs name the same teacher
+
+
 def test_the_authors_log_is_the_reference_of_its_own_experiment_only():
     from htd_tutorial.paper.reproduce import AUTHORS_LOG, _reference
 

@@ -12,7 +12,8 @@ from htd_tutorial.losses import bpr_loss
 from htd_tutorial.models import BPRMF, make_model
 from htd_tutorial.optim import LazyAdam, PaperAdam, make_optimizer
 from htd_tutorial.sampling import TripleSampler
-from htd_tutorial.training import SMALL_DATA_CELLS, History, train, training_threads
+from htd_tutorial.training import (SMALL_DATA_CELLS, History, flushed_denormals, flushes_denormals, train,
+                                   training_threads)
 
 
 @pytest.fixture(scope="module")
@@ -238,6 +239,25 @@ def test_small_data_trains_on_one_thread_and_restores_the_setting(data):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_flushing_subnormals_is_recorded_and_undone(data):
+    """Off by default; on inside the block (2**-130 is a subnormal float32, 0 when flushed), recorded in the
+    run's config, and off again afterwards, also when training fails."""
+    subnormal = torch.tensor([2.0 ** -130])
+    assert not flushes_denormals() and (subnormal * 1).item() == 2.0 ** -130
+    plain = train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, threads=1)
+    with flushed_denormals(True):
+        assert flushes_denormals() and (subnormal * 1).item() == 0.0
+        flushed = train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, threads=1)
+    assert not flushes_denormals()
+    assert plain.config["flush_denormal"] is False and flushed.config["flush_denormal"] is True
+    with pytest.raises(RuntimeError, match="inside"):
+        with flushed_denormals(True):
+            raise RuntimeError("inside")
+    assert not flushes_denormals()
+    with flushed_denormals(False):
+        assert not flushes_denormals()
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])

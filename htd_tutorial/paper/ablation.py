@@ -182,7 +182,8 @@ def stored_runs(paths, teacher_sha256: str) -> dict[str, dict]:
 def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[str, list[RunConfig]], *,
                       directory: str | Path | None = None, progress: bool = True, epoch_bars: bool = True,
                       verbose: bool = False, stored: dict[str, dict] | None = None,
-                      threads: int | None = None, train_missing: bool = True) -> list[dict]:
+                      threads: int | None = None, train_missing: bool = True,
+                      flush_denormal: bool = False) -> list[dict]:
     """Train (or load) every run of :func:`ablation_configs`; one record per run.
 
     Parameters
@@ -207,6 +208,8 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
     threads : int, optional
         CPU threads while training (:func:`~htd_tutorial.experiments.run_method`; not part of the
         cache key).
+    flush_denormal : bool
+        Train with subnormal floats flushed to zero (:func:`~htd_tutorial.experiments.run_method`).
     train_missing : bool
         ``False``: a run that is neither stored nor in the model cache is skipped (no record),
         not trained; ``verbose`` says so.
@@ -215,7 +218,8 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
     -------
     list of dict
         ``{"variant", "method", "seed", "changed", "options", "label", "Recall@50", "NDCG@50", ...,
-        "seconds", "threads", "accelerator", "from_cache", "stored_in", "curve", "config", "teacher_sha256"}``;
+        "seconds", "threads", "accelerator", "flush_denormal", "from_cache", "stored_in", "curve", "config",
+        "teacher_sha256"}``;
         ``accelerator`` names the GPU a run trained on (None: CPU, or a run cached before it was recorded); ``changed``
         maps each switch that differs from the authors' preset to its value (empty for the authors'
         preset and the baselines), ``options`` holds all switches of an HTD run (None for
@@ -239,7 +243,8 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                 try:
                     result = run_method(data, teacher, config, directory=directory,
                                         progress=progress and epoch_bars, desc=f"{variant} (seed {config.seed})",
-                                        threads=threads, train_missing=train_missing)
+                                        threads=threads, train_missing=train_missing,
+                                        flush_denormal=flush_denormal)
                 except NotCachedError:
                     if grid_bar is not None:
                         grid_bar.update()
@@ -249,10 +254,12 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                 test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
                 seconds, from_cache, curve = result.history.seconds, result.from_cache, result.history.curve()
                 run_threads, accelerator = (result.history.config.get(k) for k in ("threads", "accelerator"))
+                flushed = result.history.config.get("flush_denormal", False)
             else:
                 test = {m: found[m] for m in METRICS}
                 seconds, from_cache, curve = found["seconds"], True, found["curve"]
                 run_threads, accelerator = found.get("threads"), found.get("accelerator")
+                flushed = found.get("flush_denormal", False)
             if grid_bar is not None:
                 grid_bar.update()
             changed, options = {}, None
@@ -263,7 +270,7 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
             rows.append({"variant": variant, "method": config.method, "seed": config.seed, "changed": changed,
                          "options": options, "label": variant_label(variant, options),
                          **test, "seconds": seconds, "threads": run_threads, "accelerator": accelerator,
-                         "from_cache": from_cache,
+                         "flush_denormal": flushed, "from_cache": from_cache,
                          "stored_in": None if found is None else found["stored_in"], "curve": curve,
                          "config": json.loads(config_json(config)), "teacher_sha256": digest})
             if verbose:
@@ -445,7 +452,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                  seeds=(0,), teacher_dim: int = 200, teacher_epochs: int = 100, teacher_seed: int = 0,
                  eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
                  progress: bool = True, threads: int | None = None, cached_only: bool = False,
-                 stored_files=(), variants=None) -> dict:
+                 stored_files=(), variants=None, flush_denormal: bool = False) -> dict:
     """The ablation command: train the variants, print the table, write JSON and a bar chart.
 
     The teacher and the run settings are those of :func:`htd_tutorial.paper.reproduce.reproduce`
@@ -479,6 +486,10 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
     threads : int, optional
         CPU threads for the teacher and the runs (default: the package's policy,
         :func:`htd_tutorial.training.training_threads`). Recorded with each run.
+    flush_denormal : bool
+        Train the students with subnormal floats flushed to zero (faster HTD and DE runs on many CPUs,
+        other last digits; :func:`htd_tutorial.training.flushes_denormals`). The teacher never is, so it
+        stays the one the stored runs name. Recorded with each run as ``flush_denormal``.
     cached_only : bool
         Train no student: assemble the runs found in the results files and the model cache.
     stored_files : sequence of path
@@ -555,7 +566,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                 payload["not_run"] += [{"variant": variant, "seed": c.seed} for c in runs]
                 continue
             found = run_ablation_grid(dataset, teacher, {variant: runs}, progress=progress, verbose=True,
-                                      stored=stored, threads=threads,
+                                      stored=stored, threads=threads, flush_denormal=bool(flush_denormal),
                                       train_missing=not cached_only and variant in selected)
             if variant == REFERENCE_VARIANT and not found and cached_only:  # nothing to compare with
                 raise ValueError(f"no finished {REFERENCE_VARIANT!r} run to compare with: run without cached_only first")

@@ -124,7 +124,7 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
               mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
               progress: bool = True, cached_only: bool = False, threads: int | None = None,
-              lr: float | None = None, student_lr: float | None = None) -> dict:
+              lr: float | None = None, student_lr: float | None = None, flush_denormal: bool = False) -> dict:
     """Run the sweep into ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
 
     Runs already in the JSON with the same configuration (and the same dataset, teacher settings and
@@ -166,6 +166,10 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
     threads : int, optional
         CPU threads for training and evaluation (default: the package's policy,
         :func:`htd_tutorial.training.training_threads`). Recorded with each run.
+    flush_denormal : bool
+        Train the students with subnormal floats flushed to zero (faster HTD and DE runs on many CPUs,
+        other last digits; :func:`htd_tutorial.training.flushes_denormals`). The teacher never is, so it
+        stays the one the stored runs name. Recorded with each run as ``flush_denormal``.
     lr : float, optional
         Adam's learning rate for the teacher and every student (default: the model's recipe,
         :data:`htd_tutorial.choices.RECIPE_LR`: BPR the paper's 1e-3, LightGCN the one chosen on the
@@ -204,11 +208,11 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
         return _sweep(data, configs, epochs=epochs, teacher_dim=teacher_dim, teacher_epochs=teacher_epochs,
                       kind=kind, mode=mode, teacher_seed=teacher_seed, eval_every=eval_every, out=Path(out),
                       name=name, progress=progress, cached_only=cached_only, threads=threads, started=started,
-                      lr=lr, student_lr=student_lr)
+                      lr=lr, student_lr=student_lr, flush_denormal=bool(flush_denormal))
 
 
 def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, teacher_seed, eval_every, out,
-           name, progress, cached_only, threads, started, lr, student_lr) -> dict:
+           name, progress, cached_only, threads, started, lr, student_lr, flush_denormal) -> dict:
     dataset = load_dataset(data, seed=teacher_seed)
     stem = f"{name or dataset.name}_{kind}"
     path = out / f"{stem}.json"
@@ -261,7 +265,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
             continue
         try:
             result = run_method(dataset, teacher, config, progress=progress, train_missing=not cached_only,
-                                threads=threads)
+                                threads=threads, flush_denormal=flush_denormal)
         except NotCachedError:
             missing.append(label)
             print(f"{label:>20}: not run yet (skipped: cached runs only)")
@@ -270,6 +274,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
         test = {k: v for k, v in result.history.metrics[-1].items() if k not in ("epoch", "split")}
         row = {"method": config.method, "dim": config.dim, "seed": config.seed, **test,
                "seconds": result.history.seconds, "threads": result.history.config.get("threads"),
+               "flush_denormal": result.history.config.get("flush_denormal", False),
                "teacher_sha256": entry["sha256"], "from_cache": result.from_cache,
                "machine": {**session, "accelerator": result.history.config.get("accelerator")},
                "curve": result.history.curve(), "config": asdict(config)}

@@ -216,6 +216,7 @@ def finalise(payload: dict) -> dict:
         row.setdefault("seed", row["config"]["seed"])
         row.setdefault("threads", None)
         row.setdefault("teacher_sha256", None)
+        row.setdefault("flush_denormal", False)  # no run flushed subnormals before the option existed
     rows = sorted(rows, key=_order)
     payload["runs"] = [r for r in rows if r["seed"] == first]
     payload["other_seeds"] = [r for r in rows if r["seed"] != first]
