@@ -5,14 +5,15 @@ Expected values are worked out by hand in the comments, never by the code under 
 from __future__ import annotations
 
 import json
+import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
-from htd_tutorial.course.evidence import (Difference, Spread, compare, compare_variants, lesson_runs,
-                                          seed_table, select, spread)
+from htd_tutorial.course.evidence import (Difference, Spread, chance_clear_rate, compare, compare_variants,
+                                          lesson_runs, seed_table, select, spread)
 from htd_tutorial.data import Interactions
 from htd_tutorial.plots.seeds import plot_paired_differences, plot_seed_curve
 
@@ -134,3 +135,17 @@ def test_compare_variants_pairs_the_ablation_seeds_like_its_table():
     assert compare_variants(rows, "x", "y", "NDCG@50").values == pytest.approx((0.01, 0.005), abs=1e-12)
     with pytest.raises(ValueError, match="share no seed"):
         compare_variants(rows + [{"variant": "z", "seed": 7, "Recall@50": 0.3}], "z")
+
+
+def test_chance_clear_rate_matches_the_rule_worked_out_by_hand():
+    """Two seeds: with u, v the normalised sum and difference of two N(0, 1) values, 'mean − 2 s.e. > 0'
+    is u > 2|v|, a wedge of angle 2·atan(1/2): both signs together 2·atan(1/2)/π = 0.2952. Three seeds:
+    |t| > 2 with 2 degrees of freedom, 1 − 2/√6 = 0.1835 (the every-seed-agrees condition removes a
+    little more). Both against the simulation within 4 of its standard errors."""
+    assert abs(chance_clear_rate(2) - 2 * math.atan(0.5) / math.pi) < 0.013
+    three = chance_clear_rate(3)
+    assert 1 - 2 / math.sqrt(6) - 0.012 < three <= 1 - 2 / math.sqrt(6) + 0.011
+    assert chance_clear_rate(3, seed=1) != three  # simulated, not a fixed table
+    for bad in (1, 0, 2.0, True):
+        with pytest.raises(ValueError, match="n_seeds"):
+            chance_clear_rate(bad)
