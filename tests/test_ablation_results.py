@@ -21,6 +21,8 @@ from htd_tutorial.paper.ablation import readme_ablation_table
 
 REPO = Path(__file__).resolve().parent.parent
 ABLATION = REPO / "results" / "citeulike_bpr_ablation_d20.json"
+#: one run of the authors' code trained with subnormals flushed to zero (README, "Where an HTD run's time goes")
+FLUSHED = REPO / "results" / "citeulike_bpr_ablation_d20_flushed.json"
 REPRODUCTION = REPO / "results" / "citeulike_bpr.json"
 README = REPO / "README.md"
 #: the BPR teacher of the reproduction (one thread, bit for bit repeatable)
@@ -158,3 +160,21 @@ def test_readme_prose_quotes_the_files_paired_differences(ablation):
         shown = [f"{v:+.4f}".replace("-", "−") for v in d.values]
         assert ", ".join(shown[:-1]) + " and " + shown[-1] == text, (variant, metric)
         assert f"{metric} {text}" in readme, text
+
+
+def test_no_run_of_the_ablation_table_is_flushed(ablation):
+    assert not any(run.get("flush_denormal", False) for run in ablation["runs"])
+
+
+def test_the_flushed_check_is_the_authors_seed_1_and_the_readme_quotes_it(ablation):
+    flushed = json.loads(FLUSHED.read_text(encoding="utf-8"))
+    [run] = flushed["runs"]
+    assert (run["variant"], run["seed"], run["flush_denormal"], run["threads"]) == ("authors", 1, True, 1)
+    assert run["teacher_sha256"] == TEACHER_SHA256 and run["config"] == next(
+        r["config"] for r in ablation["runs"] if (r["variant"], r["seed"]) == ("authors", 1))
+    assert abs(run["Recall@50"] - 0.2721) < 5e-5 and abs(run["NDCG@50"] - 0.1009) < 5e-5
+    plain = next(r for r in ablation["runs"] if (r["variant"], r["seed"]) == ("authors", 1))
+    assert run["curve"][1][0] == plain["curve"][1][0] and run["curve"][1][-1] != plain["curve"][1][-1]
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    shift = {m: f"{run[m] - plain[m]:+.4f}" for m in ("Recall@50", "NDCG@50")}
+    assert f"0.2721 against 0.2707 ({shift['Recall@50']}; NDCG@50 {shift['NDCG@50']})" in readme
