@@ -37,20 +37,22 @@ RECALL = {
     ("authors", 0): 0.2692, ("authors", 1): 0.2707, ("authors", 2): 0.2761,
     ("authors + proto_grad", 0): 0.2734, ("authors + proto_grad", 1): 0.2742, ("authors + proto_grad", 2): 0.2717,
     ("authors + positive_teacher_pairs_only", 0): 0.2713, ("authors + positive_teacher_pairs_only", 1): 0.2684,
+    ("authors + positive_teacher_pairs_only", 2): 0.2760,
     ("authors + mask_pe", 0): 0.2707, ("authors + mask_pe", 1): 0.2709, ("authors + mask_pe", 2): 0.2769,
     ("authors + same_type_only", 0): 0.2663, ("authors + same_type_only", 1): 0.2688,
-    ("authors + eps", 0): 0.2696, ("authors + eps", 1): 0.2709,
-    ("authors + tau_lag", 0): 0.2694, ("authors + tau_lag", 1): 0.2723,
+    ("authors + same_type_only", 2): 0.2690,
+    ("authors + eps", 0): 0.2696, ("authors + eps", 1): 0.2709, ("authors + eps", 2): 0.2774,
+    ("authors + tau_lag", 0): 0.2694, ("authors + tau_lag", 1): 0.2723, ("authors + tau_lag", 2): 0.2744,
     ("clean", 0): 0.2709, ("clean", 1): 0.2694, ("clean", 2): 0.2700,
 }
 #: paired differences to the authors' code (Recall@50 and NDCG@50) that are clear of the seed noise
 #: (course.evidence's rule: two seeds or more, mean ± 2 s.e. and every seed on one side of 0); every other
 #: variant with two paired seeds or more is inside the noise. proto_grad was clearly ahead on both metrics
-#: with seeds 0 and 1 (+0.0042, +0.0034) and is not with seed 2 (-0.0044). The three clear ones below are
+#: with seeds 0 and 1 (+0.0042, +0.0034) and is not with seed 2 (-0.0044); eps was clear with seeds 0 and 1
+#: (+0.0004, +0.0002) and is not with seed 2 (+0.0013 widens the spread). The two clear ones below are
 #: Recall@50 only and no more than chance gives over fourteen comparisons (notebook 04, Section 5.1)
 CLEAR: dict[tuple[str, str], str] = {("authors + mask_pe", "Recall@50"): "+",
-                                     ("authors + same_type_only", "Recall@50"): "-",
-                                     ("authors + eps", "Recall@50"): "+"}
+                                     ("authors + same_type_only", "Recall@50"): "-"}
 
 
 @pytest.fixture(scope="module")
@@ -149,15 +151,16 @@ def test_readme_prose_quotes_the_files_paired_differences(ablation):
               ("clean", "NDCG@50"): "−0.0011, −0.0002 and −0.0029",
               ("authors + proto_grad", "Recall@50"): "+0.0042, +0.0034 and −0.0044",
               ("authors + proto_grad", "NDCG@50"): "+0.0019, +0.0009 and −0.0021",
-              ("authors + positive_teacher_pairs_only", "Recall@50"): "+0.0021 and −0.0023",
+              ("authors + positive_teacher_pairs_only", "Recall@50"): "+0.0021, −0.0023 and −0.0001",
+              ("authors + positive_teacher_pairs_only", "NDCG@50"): "+0.0004, −0.0015 and −0.0006",
               ("authors + mask_pe", "Recall@50"): "+0.0015, +0.0002 and +0.0008",
               ("authors + mask_pe", "NDCG@50"): "−0.0002, +0.0003 and +0.0001",
-              ("authors + same_type_only", "Recall@50"): "−0.0029 and −0.0019",
-              ("authors + same_type_only", "NDCG@50"): "−0.0029 and +0.0007",
-              ("authors + eps", "Recall@50"): "+0.0004 and +0.0002",
-              ("authors + eps", "NDCG@50"): "+0.0001 and −0.0003",
-              ("authors + tau_lag", "Recall@50"): "+0.0002 and +0.0015",
-              ("authors + tau_lag", "NDCG@50"): "−0.0002 and +0.0006"}
+              ("authors + same_type_only", "Recall@50"): "−0.0029, −0.0019 and −0.0071",
+              ("authors + same_type_only", "NDCG@50"): "−0.0029, +0.0007 and −0.0020",
+              ("authors + eps", "Recall@50"): "+0.0004, +0.0002 and +0.0013",
+              ("authors + eps", "NDCG@50"): "+0.0001, −0.0003 and +0.0005",
+              ("authors + tau_lag", "Recall@50"): "+0.0002, +0.0015 and −0.0017",
+              ("authors + tau_lag", "NDCG@50"): "−0.0002, +0.0006 and −0.0003"}
     for (variant, metric), text in quoted.items():
         d = compare_variants(ablation["runs"], variant, metric=metric)
         assert len(d.values) == text.count(",") + 2
