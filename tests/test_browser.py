@@ -31,6 +31,7 @@ Typical run time: 1-2 minutes on a 2-core CPU (most of it the notebook itself: t
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import os
 import secrets
@@ -39,6 +40,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -161,6 +163,26 @@ class LabServer:
             client.stop_channels()
             manager.shutdown_kernel(now=True)
 
+    def shut_down_kernels(self, attempts: int = 3) -> None:
+        """Shut down every running kernel, to free its memory for the next notebook.
+
+        Listing the kernels while one is still shutting down can answer 500 (a race inside the Jupyter
+        server; seen once after notebook 01's live run), and a kernel can be gone before its DELETE
+        arrives (404): the listing is retried, a gone kernel is fine, anything else still raises."""
+        for attempt in range(attempts):
+            try:
+                for kernel in _request(f"{self.url}/api/kernels", self.token) or []:
+                    try:
+                        _request(f"{self.url}/api/kernels/{kernel['id']}", self.token, method="DELETE", timeout=15)
+                    except urllib.error.HTTPError as error:
+                        if error.code != 404:
+                            raise
+                return
+            except urllib.error.HTTPError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(1.0)
+
     def log_tail(self, chars: int = 4000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
@@ -171,8 +193,7 @@ class LabServer:
         if self.process is None:
             return
         try:
-            for kernel in _request(f"{self.url}/api/kernels", self.token) or []:
-                _request(f"{self.url}/api/kernels/{kernel['id']}", self.token, method="DELETE", timeout=15)
+            self.shut_down_kernels()
             _request(f"{self.url}/api/shutdown", self.token, method="POST")
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
             pass   # the process is stopped below either way
@@ -532,8 +553,7 @@ def test_course_notebook_in_jupyterlab(course_lab, name, artifacts_dir, repo_roo
         raise
     finally:
         page.close()
-        for kernel in _request(f"{lab.url}/api/kernels", lab.token) or []:   # free the memory for the next one
-            _request(f"{lab.url}/api/kernels/{kernel['id']}", lab.token, method="DELETE", timeout=15)
+        lab.shut_down_kernels()
         print(f"{name}: {time.monotonic() - started:.0f} s in the browser; dialogs answered: {dialogs}",
               file=sys.stderr)
 
@@ -582,3 +602,57 @@ def test_dialogs_are_answered_like_a_learner_would(course_lab, tmp_path):
     assert answers == ["kernel:python3", "news:no", "run"], answers
     assert len(log) == 2 and "Select Kernel" in log[0] and "news" in log[1], log
     assert (tmp_path / "dialog.png").read_bytes().startswith(b"\x89PNG")
+
+
+# ----------------------------------------------------------------------------------------------
+# Freeing the kernels between notebooks, against a stand-in server (no JupyterLab needed)
+# ----------------------------------------------------------------------------------------------
+
+class _KernelsStub(http.server.BaseHTTPRequestHandler):
+    """Answers like a Jupyter server in the race: the listing fails first, one kernel is already gone."""
+    listings_failing = 1
+    log: list[str] = []
+    kernels = ["gone", "live"]
+
+    def _answer(self, code: int, body=None) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.log.append(f"GET {self.path}")
+        if type(self).listings_failing:
+            type(self).listings_failing -= 1
+            return self._answer(500, {"message": "Internal Server Error"})
+        self._answer(200, [{"id": k} for k in self.kernels])
+
+    def do_DELETE(self) -> None:
+        self.log.append(f"DELETE {self.path}")
+        self._answer(404 if self.path.endswith("/gone") else 204)
+
+    def log_message(self, *args) -> None:   # quiet
+        pass
+
+
+@pytest.mark.parametrize("failing, expected", [(1, None), (5, urllib.error.HTTPError)])
+def test_kernel_cleanup_retries_the_servers_listing_race(tmp_path, failing, expected):
+    _KernelsStub.listings_failing, _KernelsStub.log = failing, []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _KernelsStub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        lab = LabServer(tmp_path, tmp_path)
+        lab.url = f"http://127.0.0.1:{server.server_address[1]}"
+        if expected is None:
+            lab.shut_down_kernels()
+            assert _KernelsStub.log == ["GET /api/kernels", "GET /api/kernels",
+                                        "DELETE /api/kernels/gone", "DELETE /api/kernels/live"]
+        else:
+            with pytest.raises(expected):
+                lab.shut_down_kernels()
+            assert _KernelsStub.log == ["GET /api/kernels"] * 3
+    finally:
+        server.shutdown()
+        server.server_close()
