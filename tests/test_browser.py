@@ -171,17 +171,18 @@ class LabServer:
         arrives (404): the listing is retried, a gone kernel is fine, anything else still raises."""
         for attempt in range(attempts):
             try:
-                for kernel in _request(f"{self.url}/api/kernels", self.token) or []:
-                    try:
-                        _request(f"{self.url}/api/kernels/{kernel['id']}", self.token, method="DELETE", timeout=15)
-                    except urllib.error.HTTPError as error:
-                        if error.code != 404:
-                            raise
-                return
+                kernels = _request(f"{self.url}/api/kernels", self.token) or []
+                break
             except urllib.error.HTTPError:
                 if attempt == attempts - 1:
                     raise
                 time.sleep(1.0)
+        for kernel in kernels:
+            try:
+                _request(f"{self.url}/api/kernels/{kernel['id']}", self.token, method="DELETE", timeout=15)
+            except urllib.error.HTTPError as error:
+                if error.code != 404:
+                    raise
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
