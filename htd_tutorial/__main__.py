@@ -1,4 +1,5 @@
-"""Command line: ``python -m htd_tutorial reproduce ...``, ``... ablation ...`` or ``... recipe ...`` (see ``--help``).
+"""Command line: ``python -m htd_tutorial reproduce ...``, ``... ablation ...``, ``... recipe ...`` or
+``... fetch ...`` (see ``--help``).
 
 Bad arguments fail at once, before torch is even imported: every value is checked by its argparse
 ``type=`` (whole numbers, an existing dataset, an output folder that can be one), and argparse, like
@@ -8,6 +9,7 @@ with exit status 2.
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
 
@@ -95,6 +97,27 @@ def results_file(text: str) -> str:
     if path.suffix != ".json" or not path.is_file():
         raise argparse.ArgumentTypeError(f"{text!r} is not an existing results file (.json)")
     return str(path)
+
+
+def existing_folder(text: str) -> str:
+    """argparse ``type=``: a folder that exists (``fetch --source``)."""
+    if not Path(text).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing folder")
+    return text
+
+
+def fetchable() -> tuple[str, ...]:
+    """The datasets ``fetch`` knows: ``FETCHABLE`` of ``htd_tutorial/data/fetch.py``, its one owner.
+
+    Read from the file's text, not imported: importing ``htd_tutorial.data`` imports torch (seconds),
+    and a bad argument must fail before that (see the module's docstring).
+    """
+    path = Path(__file__).resolve().parent / "data" / "fetch.py"
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", None) == "FETCHABLE"):
+            return tuple(ast.literal_eval(node.value))
+    raise RuntimeError(f"{path} defines no literal FETCHABLE tuple")
 
 
 def _run_options(command: argparse.ArgumentParser) -> None:
@@ -193,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="compare the plain student of this size instead (the teacher at its recipe rate)")
     _threads_option(rec)
     _run_options(rec)
+    get = sub.add_parser("fetch", help="download a dataset from its authors, verify it (SHA-256) and convert it "
+                                       "to the TSVs the package reads")
+    get.add_argument("dataset", choices=fetchable(), help="the dataset (CiteULike: the paper's split, "
+                                                          "from the authors' repository at a pinned commit)")
+    get.add_argument("--dest", type=output_folder, default=None,
+                     help="folder for train.tsv, valid.tsv and test.tsv (default: where the package reads the "
+                          "dataset from: HTD_CITEULIKE_DIR, else ../shared/data/citeulike beside the repository)")
+    get.add_argument("--source", type=existing_folder, default=None, metavar="DIR",
+                     help="convert the authors' files (Train, Valid, Test) downloaded by hand into DIR instead "
+                          "of downloading them (offline); their SHA-256 is checked all the same")
+    get.add_argument("--force", action="store_true",
+                     help="replace TSVs in the destination that differ from the dataset's")
     return parser
 
 
@@ -226,6 +261,19 @@ def main(argv: list[str] | None = None) -> int:
                       epochs=args.teacher_epochs, seed=args.teacher_seed, eval_every=args.eval_every,
                       out=args.out, name=args.name, progress=not args.no_progress, threads=args.threads,
                       student_dim=args.student_dim, weight_decays=tuple(args.weight_decays))
+        elif args.command == "fetch":
+            import os
+
+            from .data import citeulike_dir
+            from .data.fetch import fetch
+
+            done = fetch(args.dataset, args.dest, source=args.source, force=args.force)
+            what = "wrote" if done.written else "already in place:"
+            print(f"{done.dataset}: {what} {', '.join(p.name for p in done.files)} in {done.dest} "
+                  f"({done.n_users:,} users, {done.n_items:,} items, {done.n_train:,} training pairs)")
+            if done.dest.resolve() != citeulike_dir().resolve():
+                print(f"the package reads {done.dataset} from {citeulike_dir()}; to read this copy, set "
+                      f"HTD_CITEULIKE_DIR={os.fspath(done.dest)}")
     except ValueError as exc:
         message = " ".join(str(exc).split())  # one line, whatever the exception's text
         print(f"python -m htd_tutorial {args.command}: error: {message}", file=sys.stderr)
