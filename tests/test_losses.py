@@ -5,6 +5,8 @@ float64 on the same numbers: values and gradients must agree to a relative error
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import math
 
@@ -301,23 +303,97 @@ def htd_reference(loss: HTDLoss, s_users, s_items, t_users, t_items, tau):
     return loss.gamma * (entity + group) + (1 - loss.gamma) * ga
 
 
-@pytest.mark.parametrize("mode,kind,tau", [("authors", "Pe", 1.0), ("clean", "Pe", 1.0), ("authors", "PP", 1e-5),
-                                           ("clean", "PP", 1e-5), ("clean", "Pe", 1e-5)])
-def test_htd_loss_equals_reference(batch, mode, kind, tau):
+#: Every option set of the ablation grids, from either end: both presets and each single switch flipped.
+#: Written out (not read from ``HTDOptions.ablation``) so that a switch lost from the grid fails
+#: test_ablation_grid_names_every_switch instead of silently leaving this reference test.
+SWITCHES = ("proto_grad", "positive_teacher_pairs_only", "mask_pe", "same_type_only", "eps", "tau_lag")
+VARIANTS = (["authors", "clean"] + [f"authors + {name}" for name in SWITCHES]
+            + [f"clean - {name}" for name in SWITCHES])
+#: Student rows scaled below the clean cosine guard (1e-8), so that the ``eps`` switch changes the loss:
+#: the plain cosine still sees a unit vector there, the guarded one a vector of length ~1e-2.
+TINY_USER, TINY_ITEM = 2, 3
+
+
+def variant_options(name: str) -> HTDOptions:
+    return {**HTDOptions.ablation("authors"), **HTDOptions.ablation("clean")}[name]
+
+
+def test_ablation_grid_names_every_switch():
+    assert set(VARIANTS) == set(HTDOptions.ablation("authors")) | set(HTDOptions.ablation("clean"))
+    assert {f.name for f in dataclasses.fields(HTDOptions)} == set(SWITCHES)
+
+
+def tiny_rows(batch) -> list[int]:
+    return [TINY_USER, batch["n_users"] + TINY_ITEM]
+
+
+def with_tiny_rows(s_users: torch.Tensor, s_items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    s_users, s_items = s_users.detach().clone(), s_items.detach().clone()
+    s_users[TINY_USER] *= 1e-10
+    s_items[TINY_ITEM] *= 1e-10
+    return s_users, s_items
+
+
+def grad_parts(grads, tiny_rows) -> dict[str, torch.Tensor]:
+    """The gradients by part: the student's ordinary rows, its rows below the cosine guard (gradients
+    ~1e10 under the plain cosine, kept apart so they cannot swamp a difference in the others), and
+    each parameter of the module."""
+    student, *params = grads
+    ordinary = torch.ones(len(student), dtype=torch.bool)
+    ordinary[tiny_rows] = False
+    parts = {"student's ordinary rows": student[ordinary], "student's tiny rows": student[~ordinary]}
+    parts.update({f"parameter {i}": g for i, g in enumerate(params)})
+    return parts
+
+
+def grad_errors(grads, ref_grads, tiny_rows) -> dict[str, float]:
+    ref_parts = grad_parts(ref_grads, tiny_rows)
+    return {part: rel_err(g, ref_parts[part]) for part, g in grad_parts(grads, tiny_rows).items()}
+
+
+def htd_loss_run(batch, options: HTDOptions, design: str, tau: float, *, naive: bool):
+    """(L_HTD, gradients w.r.t. the student and the module's parameters) on the batch, in float64."""
     n_u = batch["n_users"]
-    loss = HTDLoss(batch["d_t"], batch["d_s"], K=5, gamma=0.5, group_topology=kind,
-                   options=HTDOptions.preset(mode), generator=torch.Generator().manual_seed(1)).double()
+    loss = HTDLoss(batch["d_t"], batch["d_s"], K=5, gamma=0.5, group_topology=design, options=options,
+                   generator=torch.Generator().manual_seed(1)).double()
+    s_users, s_items = with_tiny_rows(batch["student"][:n_u].double(), batch["student"][n_u:].double())
+    s = leaf(torch.cat([s_users, s_items]))
     t = batch["teacher"].double()
-    s_fast, s_ref = leaf(batch["student"].double()), leaf(batch["student"].double())
     torch.manual_seed(7)
-    fast = loss(s_fast[:n_u], s_fast[n_u:], t[:n_u], t[n_u:], tau)["htd"]
-    fast_grads = torch.autograd.grad(fast, [s_fast, *loss.parameters()])
-    torch.manual_seed(7)
-    ref = htd_reference(loss, s_ref[:n_u], s_ref[n_u:], t[:n_u], t[n_u:], tau)
-    ref_grads = torch.autograd.grad(ref, [s_ref, *loss.parameters()])
-    assert rel_err(fast, ref) <= RTOL
-    for g_fast, g_ref in zip(fast_grads, ref_grads):
-        assert rel_err(g_fast, g_ref) <= RTOL
+    run = htd_reference if naive else (lambda module, *args: module(*args)["htd"])
+    value = run(loss, s[:n_u], s[n_u:], t[:n_u], t[n_u:], tau)
+    return value, torch.autograd.grad(value, [s, *loss.parameters()])
+
+
+@pytest.mark.parametrize("design,tau", [("Pe", 1.0), ("PP", 1e-5)])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_htd_loss_equals_reference_for_every_switch(batch, variant, design, tau):
+    # tau = 1: dense expert mixture; tau = 1e-5: z (numerically) one-hot, the sparse path
+    options = variant_options(variant)
+    fast, fast_grads = htd_loss_run(batch, options, design, tau, naive=False)
+    ref, ref_grads = htd_loss_run(batch, options, design, tau, naive=True)
+    assert rel_err(fast, ref) <= RTOL, f"{variant} {design}: value {float(fast)} vs {float(ref)}"
+    for part, err in grad_errors(fast_grads, ref_grads, tiny_rows(batch)).items():
+        assert err <= RTOL, f"{variant} {design}: gradient ({part}) differs by {err:.2e}"
+
+
+# Switches HTDLoss cannot see: the temperature is its argument (tau_lag acts in the distiller), and
+# "PP" relates prototypes to prototypes only, so there is no own-group entity to leave out.
+INERT_IN_HTD_LOSS = {("tau_lag", "Pe"), ("tau_lag", "PP"), ("mask_pe", "PP")}
+
+
+@pytest.mark.parametrize("design,tau", [("Pe", 1.0), ("PP", 1e-5)])
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if " " in v])
+def test_every_switch_changes_htd_loss_on_the_reference_batch(batch, variant, design, tau):
+    # the reference test is only as sharp as its batch: flipping a switch must change the value or a gradient
+    base, switch = variant.split(" ")[0], variant.split(" ")[-1]
+    value, grads = htd_loss_run(batch, variant_options(variant), design, tau, naive=False)
+    base_value, base_grads = htd_loss_run(batch, HTDOptions.preset(base), design, tau, naive=False)
+    change = max(rel_err(value, base_value), *grad_errors(grads, base_grads, tiny_rows(batch)).values())
+    if (switch, design) in INERT_IN_HTD_LOSS:
+        assert change == 0, f"{variant} {design}"
+    else:
+        assert change > 100 * RTOL, f"{variant} {design}: the batch does not show the switch ({change:.1e})"
 
 
 def test_htd_parts_and_gamma_extremes(batch):
@@ -461,6 +537,38 @@ def test_htd_distiller_temperature_and_groups(tables):
     ablation = make_distiller("htd", t_users, t_items, 4, K=3, options=HTDOptions.preset("authors").replace(
         proto_grad=True))
     assert ablation.options.proto_grad and not ablation.options.mask_pe
+
+
+#: The temperature at epoch 1 of 10: one epoch late (the authors' loop) it is still 1, on time it is
+#: (1e-10) ** (1 / 10) = 0.1.
+TAU_AT_EPOCH_1_OF_10 = {True: 1.0, False: 0.1}
+
+
+@pytest.mark.parametrize("design", ["Pe", "PP"])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_htd_distiller_equals_reference_for_every_switch(tables, variant, design):
+    # the distiller wires the options into HTDLoss and the temperature: its float32 loss must equal
+    # lambda * L_HTD from the naive float64 pieces, at the temperature written above
+    t_users, t_items, users, items, s_users, s_items = tables
+    options = variant_options(variant)
+    distiller = make_distiller("htd", t_users, t_items, 4, lam=0.01, K=3, gamma=0.5, group_topology=design,
+                               options=options, seed=3, n_users=40, n_items=60)
+    assert distiller.options == options
+    s_users, s_items = (leaf(s) for s in with_tiny_rows(s_users, s_items))
+    torch.manual_seed(7)
+    out = distiller(s_users, s_items, users, items, 1, 10)
+    fast_grads = torch.autograd.grad(out["loss"], [s_users, s_items, *distiller.parameters()])
+    reference = copy.deepcopy(distiller.htd).double()
+    r_users, r_items = leaf(s_users.double()), leaf(s_items.double())
+    torch.manual_seed(7)
+    ref = 0.01 * htd_reference(reference, r_users, r_items, t_users[users].double(), t_items[items].double(),
+                               TAU_AT_EPOCH_1_OF_10[options.tau_lag])
+    ref_grads = torch.autograd.grad(ref, [r_users, r_items, *reference.parameters()])
+    assert rel_err(out["loss"], ref) <= RTOL, f"{variant} {design}: {float(out['loss'])} vs {float(ref)}"
+    fast_grads = (torch.cat(fast_grads[:2]), *fast_grads[2:])
+    ref_grads = (torch.cat(ref_grads[:2]), *ref_grads[2:])
+    for part, err in grad_errors(fast_grads, ref_grads, [TINY_USER, len(users) + TINY_ITEM]).items():
+        assert err <= RTOL, f"{variant} {design}: gradient ({part}) differs by {err:.2e}"
 
 
 def test_authors_pp_gives_student_no_group_gradient(tables):
