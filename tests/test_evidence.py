@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from htd_tutorial.course.evidence import (Difference, Spread, chance_clear_rate, compare, compare_variants,
-                                          lesson_runs, seed_table, select, spread)
+                                          data_step, lesson_runs, seed_table, select, spread)
 from htd_tutorial.data import Interactions
 from htd_tutorial.plots.seeds import plot_paired_differences, plot_seed_curve
 
@@ -39,6 +39,27 @@ def test_difference_is_clear_only_beyond_two_standard_errors_and_on_every_seed(v
     assert (d.clearly_positive, d.clearly_negative, d.unclear) == (positive, negative, not (positive or negative))
 
 
+def test_a_difference_reads_with_the_rule_of_htd_tutorial_stats():
+    # the lab's "-0.010 ± 0.000": six of 600 users on every seed (equal up to float rounding) is not read
+    lab = Difference("authors + proto_grad", "authors", "Recall@50", (0, 1, 2), (0.2 - 0.21, 0.31 - 0.32, 0.45 - 0.46))
+    assert lab.unclear and not lab.clearly_negative
+    assert str(lab).endswith("per seed -0.010 … -0.010; the same difference on all 3 seeds: no spread, not read)")
+    # one or two users of 600 on each of five seeds: clear without the step, not with it (the s.e. is
+    # raised to one user, 0.00167, and the mean 0.00233 is not two of them from zero)
+    values = tuple(k / 600 for k in (1, 2, 1, 2, 1))
+    assert Difference("A", "B", "Recall@50", tuple(range(5)), values).clearly_positive
+    floored = Difference("A", "B", "Recall@50", tuple(range(5)), values, step=1 / 600)
+    assert floored.unclear
+    assert str(floored).endswith("s.e. below one step of the metric, read as 0.0017)")
+
+
+def test_data_step_is_one_test_user_for_recall():
+    data = Interactions("x", n_users=3, n_items=4, train=[[0, 0], [1, 0], [2, 0]], valid=[[0, 1], [1, 1], [2, 1]],
+                        test=[[0, 2], [1, 3], [2, 2]])
+    assert data_step("Recall@50", data) == pytest.approx(1 / 3)
+    assert data_step("NDCG@50", data) is None and data_step("Recall@50", None) is None
+
+
 def _runs() -> pd.DataFrame:
     rows = []
     for seed, (student, ftd) in enumerate([(0.40, 0.43), (0.42, 0.44), (0.41, 0.45)]):
@@ -58,6 +79,8 @@ def test_compare_pairs_runs_by_seed_and_learning_rate():
     assert d.spread.se == pytest.approx(0.0057735, abs=1e-7)
     assert d.clearly_positive
     assert str(d).startswith("FTD d=4 − Student d=4, Recall@50: +0.030 ± 0.006 (mean ± s.e. over 3 paired seeds")
+    # with a step of 0.02 (50 test users) the s.e. is read as 0.02 and 0.03 − 0.04 < 0: not clear
+    assert compare(_runs()[_runs()["seed"] != 5], ("ftd", 4), ("student", 4), step=0.02).unclear
     tuned = compare(_runs(), ("ftd", 4), ("student", 4), lr_b=5e-3)
     assert tuned.seeds == (0,) and tuned.values == pytest.approx((0.43 - 0.47,))
     assert str(tuned) == ("FTD d=4 − Student d=4 (lr 0.005), Recall@50: -0.040 "
@@ -108,6 +131,17 @@ def test_paired_differences_marks_clear_ones_green():
     plt.close(fig)
     with pytest.raises(ValueError, match="finite"):
         plot_paired_differences({"bad": [np.nan]})
+    # one or two users of 600 on each of five seeds: green without the step, grey with it, and the bar
+    # is the rule's, mean ± 2 steps (0.00233 ± 0.00333)
+    few = [k / 600 for k in (1, 2, 1, 2, 1)]
+    for step, color in ((None, "tab:green"), (1 / 600, "tab:gray"), ({"few": 1 / 600}, "tab:gray")):
+        fig = plot_paired_differences({"few": few}, step=step)
+        bar = next(line for line in fig.axes[0].get_lines() if line.get_linewidth() == 5)
+        assert bar.get_color() == color, step
+        plt.close(fig)
+    assert bar.get_xdata() == pytest.approx([0.0023333 - 0.0033333, 0.0023333 + 0.0033333], abs=1e-6)
+    with pytest.raises(ValueError, match="not among the differences"):
+        plot_paired_differences({"few": few}, step={"other": 0.01})
 
 
 def test_tuned_choice_picks_the_best_mean_validation_rate():
@@ -132,6 +166,7 @@ def test_compare_variants_pairs_the_ablation_seeds_like_its_table():
     table = ablation_table(rows)  # the table's paired Δ and s.e. are the same numbers
     assert table.loc["x", "Δ Recall@50"] == pytest.approx(x.spread.mean, abs=1e-12)
     assert table.loc["x", "Δ Recall@50 se"] == pytest.approx(x.spread.se, abs=1e-12)
+    assert compare_variants(rows, "x", step=0.01).unclear  # 0.0133 − 2 · 0.01 < 0 with the s.e. raised to 0.01
     assert compare_variants(rows, "x", "y", "NDCG@50").values == pytest.approx((0.01, 0.005), abs=1e-12)
     with pytest.raises(ValueError, match="share no seed"):
         compare_variants(rows + [{"variant": "z", "seed": 7, "Recall@50": 0.3}], "z")
@@ -146,6 +181,9 @@ def test_chance_clear_rate_matches_the_rule_worked_out_by_hand():
     three = chance_clear_rate(3)
     assert 1 - 2 / math.sqrt(6) - 0.012 < three <= 1 - 2 / math.sqrt(6) + 0.011
     assert chance_clear_rate(3, seed=1) != three  # simulated, not a fixed table
+    # a metric that moves in steps of one s.d. of the noise: the s.e. is never below one s.d., so a
+    # clear verdict needs a mean beyond 2 s.d. with every seed on one side, which chance almost never gives
+    assert chance_clear_rate(3, step=1.0) < 0.01 < chance_clear_rate(3, step=0.1) <= three
     for bad in (1, 0, 2.0, True):
         with pytest.raises(ValueError, match="n_seeds"):
             chance_clear_rate(bad)

@@ -8,30 +8,28 @@ about the sweep's runs over several seeds (:mod:`htd_tutorial.course.seeds`):
 - :func:`compare`: the *paired* difference of two settings over the seeds they share (seed s of
   both runs sees the same initial student and the same batches, so pairing removes most of the
   seed-to-seed noise that both share);
-- the rule a lesson's difference must pass to be called **clear**: its mean over the paired seeds is
-  more than two standard errors away from zero *and* every seed has the same sign. With five
-  seeds the second condition alone happens by chance with probability 2/32 when there is no
-  difference at all.
+- a lesson's difference is called **clear** by the project's one rule, written down with its reasons
+  in :mod:`htd_tutorial.stats`: at least two paired seeds that do not all give the same difference,
+  every seed on one side of zero, and the mean more than two standard errors from zero, the standard
+  error never taken below the metric's step (one user, for Recall@K) when the caller passes it.
 """
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..stats import Reading, mean_and_se, metric_step, read_paired
 from .seeds import SEEDS_FILE
 
 __all__ = ["Lesson", "LESSONS", "lesson_difference", "check_lesson", "Spread", "Difference", "load_seed_runs", "lesson_runs", "tuned_choice", "tuned_table", "select", "spread", "compare", "compare_variants", "seed_table",
-           "chance_clear_rate"]
+           "chance_clear_rate", "data_step"]
 
 #: How a method is named in a difference's printout.
 SHORT_NAMES = {"student": "Student", "fitnet": "FitNet", "de": "DE", "ftd": "FTD", "htd": "HTD"}
-#: A clear difference is at least this many standard errors away from zero (and agrees on every seed).
-CLEAR_SE = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,12 +44,14 @@ class Spread:
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.values))
+        return mean_and_se(self.values)[0]
 
     @property
     def se(self) -> float:
-        """Standard error of the mean (sample standard deviation / √n; 0 for one value)."""
-        return float(np.std(self.values, ddof=1) / math.sqrt(self.n)) if self.n > 1 else 0.0
+        """Standard error of the mean (:func:`htd_tutorial.stats.mean_and_se`); 0 for one value, which is
+        printed without it and never read."""
+        se = mean_and_se(self.values)[1]
+        return 0.0 if se is None else se
 
     def __str__(self) -> str:
         return f"{self.mean:.3f} ± {self.se:.3f} ({self.n} seeds)"
@@ -59,56 +59,97 @@ class Spread:
 
 @dataclass(frozen=True)
 class Difference:
-    """The paired difference ``a − b`` of one metric over the seeds both settings share."""
+    """The paired difference ``a − b`` of one metric over the seeds both settings share.
+
+    ``step``: the metric's step (:func:`htd_tutorial.stats.metric_step`, e.g. ``1 / n`` for Recall@K
+    over n test users; :func:`data_step` from the data), the floor of the standard error in the rule;
+    ``None`` where the caller does not know it (no floor).
+    """
 
     a: str
     b: str
     metric: str
     seeds: tuple[int, ...]
     values: tuple[float, ...]
+    step: float | None = None
 
     @property
     def spread(self) -> Spread:
         return Spread(self.values)
 
     @property
+    def reading(self) -> Reading:
+        """What :func:`htd_tutorial.stats.read_paired` reads in the values (verdict and why)."""
+        return read_paired(self.values, step=self.step)
+
+    @property
     def clearly_positive(self) -> bool:
-        """``a`` is better than ``b`` beyond the seed noise (the module's rule)."""
-        s = self.spread
-        return s.n >= 2 and s.mean - CLEAR_SE * s.se > 0 and min(self.values) > 0
+        """``a`` is better than ``b`` beyond the seed noise (:mod:`htd_tutorial.stats`' rule)."""
+        return self.reading.verdict == "positive"
 
     @property
     def clearly_negative(self) -> bool:
         """``a`` is worse than ``b`` beyond the seed noise."""
-        s = self.spread
-        return s.n >= 2 and s.mean + CLEAR_SE * s.se < 0 and max(self.values) < 0
+        return self.reading.verdict == "negative"
 
     @property
     def unclear(self) -> bool:
-        """Neither clearly positive nor clearly negative: within the seed noise."""
-        return not (self.clearly_positive or self.clearly_negative)
+        """Neither clearly positive nor clearly negative: within the seed noise, or not read."""
+        return not self.reading.clear
 
     def __str__(self) -> str:
-        s, head = self.spread, f"{self.a} − {self.b}, {self.metric}"
-        if s.n == 1:  # no standard error from one value: say so rather than print "± 0.000"
-            return f"{head}: {s.mean:+.3f} (one paired seed: no spread, not read)"
-        return (f"{head}: {s.mean:+.3f} ± {s.se:.3f} "
-                f"(mean ± s.e. over {s.n} paired seeds; per seed {min(self.values):+.3f} … {max(self.values):+.3f})")
+        r, head = self.reading, f"{self.a} − {self.b}, {self.metric}"
+        if r.n == 1:  # no standard error from one value: say so rather than print "± 0.000"
+            return f"{head}: {r.mean:+.3f} (one paired seed: no spread, not read)"
+        text = (f"{head}: {r.mean:+.3f} ± {r.se:.3f} "
+                f"(mean ± s.e. over {r.n} paired seeds; per seed {min(self.values):+.3f} … {max(self.values):+.3f}")
+        if r.verdict == "not read":
+            return text + f"; {r.why}, not read)"
+        if r.se_used > r.se:
+            return text + f"; s.e. below one step of the metric, read as {r.se_used:.4f})"
+        return text + ")"
 
 
-def chance_clear_rate(n_seeds: int, *, draws: int = 20_000, seed: int = 0) -> float:
+def data_step(metric: str, data) -> float | None:
+    """The step of ``metric`` on ``data``'s test split (:func:`htd_tutorial.stats.metric_step`): ``1 / n``
+    for Recall@K over its ``n`` test users with one held-out item each; ``None`` for other metrics, for
+    no data, or where a user holds out several test items."""
+    return metric_step(metric, _test_users(data))
+
+
+def _test_users(data) -> int | None:
+    """How many users ``data``'s test split evaluates, each with one held-out item; ``None`` for no data
+    or where a user holds out several (then Recall@K does not move in steps of one user)."""
+    if data is None:
+        return None
+    users = np.asarray(data.test)[:, 0]
+    n_users = int(np.unique(users).size)
+    return n_users if n_users == users.size else None
+
+
+def chance_clear_rate(n_seeds: int, *, step: float | None = None, draws: int = 20_000, seed: int = 0) -> float:
     """How often the rule calls a difference clear when there is none.
 
     The share of ``draws`` sets of ``n_seeds`` paired differences, drawn from one normal distribution
-    centred on zero, that :class:`Difference` finds clearly positive or clearly negative (simulated:
-    about ±0.003 at the default ``draws``). With 2 seeds it is 2·atan(1/2)/π ≈ 0.295, with 3 about 0.18:
-    among a dozen comparisons of settings that do not differ, two or three come out clear by chance.
+    centred on zero with standard deviation 1, that :mod:`htd_tutorial.stats`' rule finds clearly
+    positive or clearly negative (simulated: about ±0.003 at the default ``draws``). With 2 seeds it is
+    2·atan(1/2)/π ≈ 0.295, with 3 about 0.18: among a dozen comparisons of settings that do not differ,
+    two or three come out clear by chance. ``step``: the metric's step in units of that standard
+    deviation; the draws are then rounded to its multiples (a metric that moves in steps) and the rule
+    applies its floor, which makes a chance verdict rarer.
     """
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 2:
         raise ValueError(f"n_seeds must be an integer >= 2 (one seed has no spread), got {n_seeds!r}")
+    if step is not None and not (isinstance(step, (int, float)) and not isinstance(step, bool) and step > 0):
+        raise ValueError(f"step must be None or a positive number (in units of the noise's s.d.), got {step!r}")
     samples = np.random.default_rng(seed).standard_normal((draws, n_seeds))
-    seeds = tuple(range(n_seeds))
-    return sum(not Difference("a", "b", "", seeds, tuple(row)).unclear for row in samples) / draws
+    if step is not None:
+        # in units of the step: whole steps, then scaled so that the step is a share of a metric's range
+        # (the rule is the same at any scale: each of its conditions scales with the values)
+        scale = 1.0 / (2.0 * max(float(step), 1.0))
+        samples = np.round(samples / step) * step * scale
+        step = float(step) * scale
+    return sum(read_paired(row, step=step).clear for row in samples) / draws
 
 
 def load_seed_runs(path: str | Path = SEEDS_FILE) -> pd.DataFrame:
@@ -187,10 +228,15 @@ def spread(runs: pd.DataFrame, method: str, dim: int, metric: str = "Recall@50",
 
 
 def compare(runs: pd.DataFrame, a: tuple[str, int], b: tuple[str, int], metric: str = "Recall@50", *,
-            seeds=None, lr_a: float | None = None, lr_b: float | None = None) -> Difference:
+            seeds=None, lr_a: float | None = None, lr_b: float | None = None,
+            step: float | None = None) -> Difference:
     """Paired difference ``a − b`` of ``metric`` over their shared seeds; ``a``/``b`` = (method, dim).
 
-    >>> compare(runs, ("htd", 4), ("ftd", 4))          # doctest: +SKIP
+    ``step``: the metric's step on the runs' data (:func:`data_step`, or
+    :func:`htd_tutorial.stats.metric_step` with a results file's number of test users), the floor of
+    the standard error in the rule; ``None`` (unknown) applies no floor.
+
+    >>> compare(runs, ("htd", 4), ("ftd", 4), step=data_step("Recall@50", data))   # doctest: +SKIP
     """
     left = select(runs, *a, lr=lr_a, seeds=seeds)[metric]
     right = select(runs, *b, lr=lr_b, seeds=seeds)[metric]
@@ -198,15 +244,17 @@ def compare(runs: pd.DataFrame, a: tuple[str, int], b: tuple[str, int], metric: 
     if len(shared) == 0:
         raise ValueError(f"{a} and {b} share no seed")
     return Difference(_name(a, lr_a), _name(b, lr_b), metric, tuple(int(s) for s in shared),
-                      tuple(float(v) for v in (left[shared] - right[shared])))
+                      tuple(float(v) for v in (left[shared] - right[shared])), step)
 
 
-def compare_variants(runs, a: str, b: str = "authors", metric: str = "Recall@50") -> Difference:
+def compare_variants(runs, a: str, b: str = "authors", metric: str = "Recall@50", *,
+                     step: float | None = None) -> Difference:
     """Paired difference ``a − b`` of two variants of an ablation over their shared seeds.
 
     ``runs``: the rows of an ablation file (``payload["runs"]`` of
     :func:`htd_tutorial.paper.ablation.run_ablation`, or a table of them) with ``variant``, ``seed``
-    and the metric; ``b`` defaults to the authors' code, the ablation's reference.
+    and the metric; ``b`` defaults to the authors' code, the ablation's reference. ``step``: as in
+    :func:`compare` (an ablation file's dataset summary holds its number of test users).
     """
     frame = pd.DataFrame(list(runs)) if not isinstance(runs, pd.DataFrame) else runs
     left, right = (frame[frame["variant"] == v].set_index("seed")[metric] for v in (a, b))
@@ -214,7 +262,7 @@ def compare_variants(runs, a: str, b: str = "authors", metric: str = "Recall@50"
     if len(shared) == 0:
         raise ValueError(f"variants {a!r} and {b!r} share no seed")
     return Difference(a, b, metric, tuple(int(s) for s in shared),
-                      tuple(float(v) for v in (left[shared] - right[shared])))
+                      tuple(float(v) for v in (left[shared] - right[shared])), step)
 
 
 def tuned_choice(runs: pd.DataFrame, method: str, dim: int, lrs, *, metric: str = "valid Recall@50",
@@ -319,29 +367,36 @@ LESSONS = {lesson.key: lesson for lesson in (
 )}
 
 
-def lesson_difference(runs: pd.DataFrame, key: str, *, small: int, large: int, seeds=None) -> Difference:
-    """The paired difference a lesson rests on, over ``seeds`` (default: every stored seed)."""
+def lesson_difference(runs: pd.DataFrame, key: str, *, small: int, large: int, seeds=None,
+                      n_users: int | None) -> Difference:
+    """The paired difference a lesson rests on, over ``seeds`` (default: every stored seed).
+
+    ``n_users``: how many test users the runs were evaluated on (one held-out item each), for the
+    step of the lesson's metric (:func:`htd_tutorial.stats.metric_step`); ``None`` where it is not known.
+    """
     from .recipes import CURVE_SEEDS, TUNED_LRS
 
     lesson = LESSONS[key]
     a, b = lesson.dims(small, large)
+    step = metric_step(lesson.metric, n_users)
     if not lesson.tuned:
-        return compare(runs, a, b, lesson.metric, seeds=seeds)
+        return compare(runs, a, b, lesson.metric, seeds=seeds, step=step)
     # the rate is chosen once, on the validation split of the tuning seeds, whatever seeds are compared
     lr_a, lr_b = (tuned_choice(runs, *setting, TUNED_LRS, seeds=CURVE_SEEDS) for setting in (a, b))
-    return compare(runs, a, b, lesson.metric, seeds=seeds, lr_a=lr_a, lr_b=lr_b)
+    return compare(runs, a, b, lesson.metric, seeds=seeds, lr_a=lr_a, lr_b=lr_b, step=step)
 
 
 def check_lesson(runs: pd.DataFrame, key: str, data=None, *, small: int, large: int, seeds=None) -> bool:
     """:func:`~htd_tutorial.course.claim` a lesson of :data:`LESSONS` on the stored seeds (default: the
     notebooks' :data:`~htd_tutorial.course.recipes.LESSON_SEEDS`, never the held-out check seeds);
-    prints it with the paired difference it rests on."""
+    prints it with the paired difference it rests on. The step of the lesson's metric comes from
+    ``data``'s test split (:func:`data_step`; no data: no floor)."""
     from .common import claim
     from .recipes import LESSON_SEEDS
 
     seeds = LESSON_SEEDS if seeds is None else seeds
     lesson = LESSONS[key]
-    diff = lesson_difference(runs, key, small=small, large=large, seeds=seeds)
+    diff = lesson_difference(runs, key, small=small, large=large, seeds=seeds, n_users=_test_users(data))
     holds = {"positive": diff.clearly_positive, "negative": diff.clearly_negative,
              "unclear": diff.unclear}[lesson.expect]
     return claim(holds, lesson.statement, data, evidence=diff)

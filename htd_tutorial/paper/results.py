@@ -13,7 +13,7 @@ from. Its layout (``results/<dataset>_<kind>.json``):
   (``teacher_sha256`` of each row), with its metrics, training seconds and thread count, so a reader
   sees whether runs from different sessions used a bit-identical teacher;
 - ``summary``: per (method, dim) over all seeds: ``n``, ``seeds``, the mean of each metric and its
-  standard error (``"<metric> se"``: sample standard deviation / sqrt(n); ``None`` for one seed);
+  standard error (``"<metric> se"``, :func:`htd_tutorial.stats.mean_and_se`; ``None`` for one seed);
 - ``not_run``: the runs asked for that are not stored yet;
 - ``wall_seconds``: the wall time of every command that wrote the file, summed.
 
@@ -31,14 +31,14 @@ import json
 import math
 import os
 import re
-import statistics
 import tempfile
 from pathlib import Path
 
 from ..choices import METHODS
+from ..stats import mean_and_se
 
 __all__ = ["AUTHORS_LOG", "PAPER_DIMS", "PAPER_METHODS", "DEFAULT_SEEDS", "METRICS", "write_json_atomic",
-           "results_path", "load_results", "all_runs", "mean_and_se", "summarise", "run_label", "finalise",
+           "results_path", "load_results", "all_runs", "summarise", "run_label", "finalise",
            "planned_dims", "FLUSHED_MARK", "FLUSHED_NOTE", "readme_table", "update_readme", "replace_readme_block",
            "merge_results"]
 
@@ -168,17 +168,6 @@ def load_results(path: str | Path, *, verbose: bool = True,
 def all_runs(payload: dict) -> list[dict]:
     """Every stored row: ``runs`` (the first seed) and ``other_seeds``."""
     return list(payload.get("runs") or []) + list(payload.get("other_seeds") or [])
-
-
-def mean_and_se(values) -> tuple[float, float | None]:
-    """Mean and standard error of the mean (sample standard deviation / sqrt(n)); ``None`` for one value."""
-    values = [float(v) for v in values]
-    if not values:
-        raise ValueError("mean_and_se needs at least one value")
-    mean = math.fsum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, statistics.stdev(values) / math.sqrt(len(values))
 
 
 def _order(row: dict) -> tuple:
