@@ -1,15 +1,21 @@
 """The model cache never serves a stale, truncated, wrong-shaped or unreadable file, and a folder that
 cannot be written only costs a warning: each case is reported with one warning and the model is
-rebuilt, identical to a fresh one."""
+rebuilt, identical to a fresh one. And the key holds every setting: each parameter of get_teacher and
+each field of RunConfig (walked, so a new one fails until it is given a second value), the teacher
+of a run, and each of the three splits of the data."""
+import dataclasses
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
 from htd_tutorial import cache
 from htd_tutorial.cache import CACHE_VERSION, config_key, get_teacher, save_checkpoint
-from htd_tutorial.data import make_synthetic
+from htd_tutorial.data import Interactions, make_synthetic
 from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.losses import HTDOptions
+from htd_tutorial.models import make_model
 
 KWARGS = dict(dim=8, epochs=2, batch_size=256, progress=False, verbose=False)
 
@@ -119,3 +125,117 @@ def test_untrustworthy_run_file_is_rebuilt(data, reference, tmp_path):
         rebuilt = run_method(data, reference, config, directory=tmp_path, progress=False)
     _one_warning(record, "ignoring the cached run")
     assert not rebuilt.from_cache and _same_model(rebuilt.student, fresh.student)
+
+
+# ----------------------------------------------------------------------------------------------
+# Every setting is in the key: walked over the parameters and fields, so a new one is covered by default
+# ----------------------------------------------------------------------------------------------
+
+class _Untrained(Exception):
+    """Raised by the stand-in for ``train``: the cache path was looked up and nothing is trained."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.path = path
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Replace ``train`` where get_teacher and run_method call it: the key is computed, nothing trains."""
+    from htd_tutorial import experiments
+
+    def stub(*args, snapshots, **kwargs):
+        final = snapshots.path.name.removesuffix(".partial.pt")   # the PartialRun beside the cache file
+        raise _Untrained(final)
+
+    monkeypatch.setattr(cache, "train", stub)
+    monkeypatch.setattr(experiments, "train", stub)
+
+
+def _key(call, *args, **kwargs) -> str:
+    """The key part of the cache file name ``call`` looks up (name and size parts left out, so only the
+    hash can tell two settings apart)."""
+    with pytest.raises(_Untrained) as caught:
+        call(*args, **kwargs)
+    return caught.value.path.rsplit("-", 1)[1]
+
+
+#: get_teacher's parameters that are not training settings, and so not in its key.
+TEACHER_NOT_IN_KEY = {"data", "directory", "progress", "verbose", "threads"}
+#: A second value for each of get_teacher's settings (the first is its default).
+TEACHER_OTHER = {"kind": "lightgcn", "dim": 9, "epochs": 3, "seed": 1, "lr": 2e-3, "weight_decay": 0.0,
+                 "batch_size": 128, "optimizer": "lazy_adam", "eval_every": 1}
+
+
+def test_every_teacher_setting_changes_the_key(data, tmp_path, no_training):
+    import inspect
+
+    params = set(inspect.signature(get_teacher).parameters)
+    assert params - TEACHER_NOT_IN_KEY == set(TEACHER_OTHER), \
+        "a new parameter of get_teacher: add a second value for it to TEACHER_OTHER (or to TEACHER_NOT_IN_KEY)"
+    base = dict(directory=tmp_path, progress=False, verbose=False)
+    key = _key(get_teacher, data, **base)
+    for name, value in TEACHER_OTHER.items():
+        assert _key(get_teacher, data, **base, **{name: value}) != key, f"{name} is not in the teacher's key"
+    for name, value in {"threads": 1, "progress": True, "verbose": True, "directory": tmp_path / "b"}.items():
+        assert _key(get_teacher, data, **{**base, name: value}) == key, f"{name} must not change the key"
+
+
+#: A second value for each field of RunConfig (the first: BASE_RUN's, or the field's default).
+RUN_OTHER = {"method": "de", "dim": 5, "epochs": 2, "kind": "lightgcn", "lam": 0.01, "K": 4, "gamma": 0.25,
+             "group_topology": "PP", "mode": "clean", "seed": 1, "lr": 2e-3, "weight_decay": 0.0,
+             "batch_size": 128, "optimizer": "lazy_adam", "eval_every": 1,
+             "options": HTDOptions.preset("authors").replace(mask_pe=True)}
+BASE_RUN = dict(method="htd", dim=4, epochs=1, batch_size=256, K=3)
+
+
+def test_every_run_setting_changes_the_key(data, tmp_path, no_training):
+    teacher = make_model("bpr", data, 8, seed=0)      # only its tables are read: an untrained one will do
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    assert fields == set(RUN_OTHER), "a new field of RunConfig: add a second value for it to RUN_OTHER"
+    base = RunConfig(**BASE_RUN)
+    key = _key(run_method, data, teacher, base, directory=tmp_path, progress=False)
+    for name, value in RUN_OTHER.items():
+        assert getattr(base, name) != value
+        other = dataclasses.replace(base, **{name: value})
+        assert _key(run_method, data, teacher, other, directory=tmp_path, progress=False) != key, \
+            f"{name} is not in the run's key"
+    for name, value in {"threads": 1, "progress": True, "desc": "x", "flush_denormal": False,
+                        "directory": tmp_path / "b"}.items():
+        kwargs = {"directory": tmp_path, "progress": False, name: value}
+        assert _key(run_method, data, teacher, base, **kwargs) == key, f"{name} must not change the key"
+    other_teacher = make_model("bpr", data, 8, seed=1)
+    assert _key(run_method, data, other_teacher, base, directory=tmp_path, progress=False) != key, \
+        "the teacher is not in the run's key"
+
+
+def _with_splits(data, **splits):
+    fields = dict(name=data.name, n_users=data.n_users, n_items=data.n_items, train=data.train, valid=data.valid,
+                  test=data.test)
+    return Interactions(**{**fields, **splits})
+
+
+def test_every_split_changes_the_data_fingerprint(data):
+    # the same training pairs with other held-out pairs must not share a cache file: a model is
+    # trained on the training split only, but its stored history holds validation and test metrics
+    fingerprint = data.fingerprint()
+    swapped = _with_splits(data, valid=data.test, test=data.valid)
+    assert swapped.fingerprint() != fingerprint, "validation and test swapped share a fingerprint"
+    assert config_key(swapped, {"dim": 8}) != config_key(data, {"dim": 8})
+    # only one held-out pair moved to another held-out item of the same user, in one split at a time
+    train_keys = set(data.keys(data.train).tolist())
+    for split in ("valid", "test"):
+        pairs = getattr(data, split).copy()
+        user = int(pairs[0, 0])
+        taken = train_keys | set(data.keys(data.valid).tolist()) | set(data.keys(data.test).tolist())
+        pairs[0, 1] = next(i for i in range(data.n_items) if user * data.n_items + i not in taken)
+        moved = _with_splits(data, **{split: pairs})
+        assert moved.fingerprint() != fingerprint, f"a changed {split} split keeps the fingerprint"
+        assert _with_splits(data).fingerprint() == fingerprint
+
+
+def test_the_fingerprint_of_a_fixed_split_never_changes():
+    # every cached teacher and run is found by this hash: a change to how it is computed orphans them all
+    toy = Interactions(name="toy", n_users=2, n_items=4, train=np.array([[0, 0], [0, 1], [1, 2]]),
+                       valid=np.array([[0, 2], [1, 3]]), test=np.array([[0, 3], [1, 0]]))
+    assert toy.fingerprint() == "cca56c9ed31c94e3346a407180e7465c338b4bb8ac82bfed28bac5ec5f3164f5"
