@@ -7,6 +7,7 @@ import torch
 
 from htd_tutorial.data import Interactions
 from htd_tutorial.evaluation import evaluate_embeddings
+from htd_tutorial.stats import mean_and_se
 
 
 def brute_force(user_emb, item_emb, data, split, ks):
@@ -144,8 +145,8 @@ def monte_carlo_with_ties(user_emb, item_emb, data, split, ks, n_draws, seed):
                 dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
                 out[f"NDCG@{k}"].append(dcg / sum(1 / math.log2(r + 2) for r in range(min(len(targets), k))))
         draws.append({name: float(np.mean(v)) for name, v in out.items()})
-    return ({name: float(np.mean([d[name] for d in draws])) for name in draws[0]},
-            {name: float(np.std([d[name] for d in draws], ddof=1) / np.sqrt(n_draws)) for name in draws[0]})
+    over_draws = {name: mean_and_se([d[name] for d in draws]) for name in draws[0]}
+    return ({name: m for name, (m, _) in over_draws.items()}, {name: se for name, (_, se) in over_draws.items()})
 
 
 @pytest.mark.parametrize("seed,multi", [(7, False), (8, True)])

@@ -6,9 +6,11 @@ plain ``check_*`` function that raises AssertionError; the tests below apply the
 and ``test_checks_reject_a_corrupted_copy`` proves that each one fails on a wrong file.
 
 Seeds: ``runs`` holds the teacher's seed (0), one row per (method, dim); ``other_seeds`` the students'
-other seeds. The file's ``summary`` (mean ± standard error per cell) is recomputed here with a few lines
-of our own. An ordering between two cells is claimed only when it is clear of the seed noise (the rule
-in :func:`clear_of_noise`); where a cell has one seed only, the claim rests on that one run.
+other seeds. The file's ``summary`` (mean ± standard error per cell) is recomputed here from the rows with
+:func:`htd_tutorial.stats.mean_and_se` (its numbers are checked by hand in tests/test_stats.py). An ordering
+between two cells is claimed only when it is clear of the seed noise by the project's one rule
+(:mod:`htd_tutorial.stats`), on the paired differences of the seeds both cells hold (:func:`ordering`), with the
+standard error floored at one test user of the file's dataset.
 The structural and seed checks run on every results file of :data:`FILES` that exists (the LightGCN
 one once it is committed); the BPR file must exist.
 """
@@ -16,12 +18,12 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
-import statistics
 from pathlib import Path
 
 import pytest
+
+from htd_tutorial.stats import Reading, mean_and_se, metric_step, read_paired
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "results" / "citeulike_bpr.json"
@@ -62,9 +64,9 @@ METRICS = tuple(f"{m}@{k}" for m in ("Recall", "NDCG") for k in KS)
 SEED_COUNTS = {("student", 10): 3, ("student", 20): 3, ("ftd", 10): 3, ("ftd", 20): 3, ("de", 10): 3,
                ("de", 20): 3, ("htd", 10): 3, ("htd", 20): 3}
 #: The orderings README states for the small students, as (dim, lower, higher) on the seed means of
-#: Recall@50; each must be clear of the seed noise (clear_of_noise). Not claimed (inside the noise, see
-#: test_orderings_not_claimed_are_inside_the_noise): Student < DE at dims 10 and 20. At dim 10 it was
-#: claimed on DE's one seed (0.1943); with three (0.1863 ± 0.0044 against 0.1779 ± 0.0037) it is not clear.
+#: Recall@50; each must be clear of the seed noise (ordering, paired by seed). Not in README's claims: Student < DE
+#: at dims 10 and 20, which README calls inside the noise by the unpaired rule it used before htd_tutorial.stats;
+#: paired by seed it is clear (test_de_over_the_student_is_clear_when_paired_by_seed).
 CLAIMS = [(10, "student", "ftd"), (10, "de", "ftd"), (10, "ftd", "htd"), (20, "student", "ftd"),
           (20, "de", "ftd"), (20, "ftd", "htd")]
 #: LightGCN (issue 13): a dim-200 LightGCN teacher, students at 20, 100 and 200 (phi = 0.1, 0.5, 1), the BPR
@@ -323,28 +325,31 @@ def every_row(results: dict) -> list[dict]:
 
 
 def seed_means(results: dict, metric: str = "Recall@50") -> dict:
-    """``{(method, dim): (mean, standard error or None, n)}`` over the seeds, computed here."""
+    """``{(method, dim): (mean, standard error or None, n)}`` over the seeds (htd_tutorial.stats.mean_and_se)."""
     values: dict = {}
     for r in every_row(results):
         values.setdefault((r["method"], r["dim"]), []).append(r[metric])
-    return {cell: (sum(v) / len(v), statistics.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else None, len(v))
-            for cell, v in values.items()}
+    return {cell: (*mean_and_se(v), len(v)) for cell, v in values.items()}
 
 
-def clear_of_noise(low: tuple, high: tuple) -> bool:
-    """The rule for an ordering claim ``low < high`` between two cells ``(mean, se, n)``: the difference of the
-    means must exceed twice its standard error. Both cells with two seeds or more: sqrt(se_low² + se_high²).
-    One cell with a single seed: that run is given the other cell's seed-to-seed standard deviation
-    (se · sqrt(n)) as its uncertainty. Both single seeds: no spread is known, so only ``low < high`` is checked
-    (a claim on one run each; README says so)."""
-    (m_low, se_low, n_low), (m_high, se_high, n_high) = low, high
-    if n_low < 2 and n_high < 2:
-        return m_low < m_high
-    if n_low < 2:
-        se_low = se_high * math.sqrt(n_high)
-    if n_high < 2:
-        se_high = se_low * math.sqrt(n_low)
-    return m_high - m_low > 2 * math.hypot(se_low, se_high)
+def ordering(low: tuple, high: tuple, metric: str = "Recall@50") -> Reading:
+    """The rule's reading of ``high − low``, where ``low`` and ``high`` are ``(results, method, dim)`` (two cells of
+    one results file, or of two files on the same data): the paired differences over the seeds both hold, the
+    standard error floored at the metric's step over the data's test users. ``low < high`` is claimed when its
+    verdict is ``"positive"``."""
+    (low_file, *low_cell), (high_file, *high_cell) = low, high
+    assert low_file["dataset"] == high_file["dataset"], "an ordering compares runs on the same data"
+    by_seed = [{r["seed"]: r[metric] for r in every_row(f) if [r["method"], r["dim"]] == cell}
+               for f, cell in ((low_file, low_cell), (high_file, high_cell))]
+    seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
+    assert seeds, f"{low_cell} and {high_cell} share no seed"
+    return read_paired([by_seed[1][s] - by_seed[0][s] for s in seeds],
+                       step=metric_step(metric, low_file["dataset"]["test"]))
+
+
+def clear(low: tuple, high: tuple, metric: str = "Recall@50") -> bool:
+    """``low < high`` clear of the seed noise (:func:`ordering`)."""
+    return ordering(low, high, metric).verdict == "positive"
 
 
 def check_seed_rows(results: dict, kind: str = "bpr", lr: float = 1e-3) -> None:
@@ -381,13 +386,11 @@ def check_summary(results: dict) -> None:
         entry = summary[cell]
         assert entry["n"] == len(rows) and entry["seeds"] == sorted(r["seed"] for r in rows), (cell, entry["n"])
         for metric in METRICS:
-            values = [r[metric] for r in rows]
-            mean = sum(values) / len(values)
+            mean, se = mean_and_se(r[metric] for r in rows)
             assert entry[metric] == pytest.approx(mean, rel=1e-12, abs=1e-15), (cell, metric)
-            if len(values) == 1:
+            if se is None:
                 assert entry[f"{metric} se"] is None, (cell, metric)
             else:
-                se = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
                 assert entry[f"{metric} se"] == pytest.approx(se, rel=1e-9), (cell, metric)
 
 
@@ -401,10 +404,9 @@ def check_seed_counts(results: dict, counts: dict | None = None) -> None:
 
 def check_seed_claims(results: dict) -> None:
     """README's orderings for the small students hold on the seed means, clear of the noise."""
-    means = seed_means(results)
     for dim, low, high in CLAIMS:
-        assert clear_of_noise(means[(low, dim)], means[(high, dim)]), (dim, low, high, means[(low, dim)],
-                                                                      means[(high, dim)])
+        assert clear((results, low, dim), (results, high, dim)), (dim, low, high,
+                                                                  ordering((results, low, dim), (results, high, dim)))
 
 
 ALL_CHECKS = (check_reference, check_dataset, check_settings, check_run_configs, check_runs_stored, check_metrics,
@@ -637,26 +639,30 @@ def test_checks_reject_a_corrupted_copy(results, tmp_path, name):
         check(wrong)
 
 
-def test_orderings_not_claimed_are_inside_the_noise(results):
-    # README does not claim these; once more seeds make one of them clear, claim it (CLAIMS and README)
-    means = seed_means(results)
-    assert not clear_of_noise(means[("student", 20)], means[("de", 20)])
-    assert not clear_of_noise(means[("student", 10)], means[("de", 10)])
+def test_de_over_the_student_is_clear_when_paired_by_seed(results):
+    """DE − Student, Recall@50, per seed 0, 1, 2: +0.0115, +0.0084, +0.0052 at dim 10 (+0.0084 ± 0.0018) and
+    +0.0086, +0.0080, +0.0029 at dim 20 (+0.0065 ± 0.0018): clear by the one rule. README calls it inside the
+    noise, by the unpaired rule (difference of the seed means against sqrt(se_a² + se_b²)) it used before."""
+    for dim, mean in ((10, 0.0084), (20, 0.0065)):
+        reading = ordering((results, "student", dim), (results, "de", dim))
+        assert reading.verdict == "positive" and reading.mean == pytest.approx(mean, abs=5e-5), (dim, reading)
+        assert reading.se == pytest.approx(0.0018, abs=5e-5), (dim, reading)
 
 
-def test_the_noise_rule():
-    # (mean, standard error, n): a difference of 0.010 with s.e. 0.002 on both sides is clear (2 x 0.0028),
-    # with s.e. 0.004 it is not (2 x 0.0057)
-    assert clear_of_noise((0.200, 0.002, 3), (0.210, 0.002, 3))
-    assert not clear_of_noise((0.200, 0.004, 3), (0.210, 0.004, 3))
-    assert not clear_of_noise((0.210, 0.001, 3), (0.200, 0.001, 3))
-    # one seed against three with s.e. 0.002: the single run gets s.d. 0.002 x sqrt(3) = 0.0035, so the
-    # difference must exceed 2 x sqrt(0.002² + 0.0035²) = 0.0080 (either side)
-    assert clear_of_noise((0.200, 0.002, 3), (0.2081, None, 1)) and clear_of_noise((0.200, None, 1), (0.2081, 0.002, 3))
-    assert not clear_of_noise((0.200, 0.002, 3), (0.2079, None, 1))
-    assert not clear_of_noise((0.200, None, 1), (0.2079, 0.002, 3))
-    # one seed each: only the order
-    assert clear_of_noise((0.200, None, 1), (0.201, None, 1)) and not clear_of_noise((0.201, None, 1), (0.200, None, 1))
+def test_an_ordering_pairs_the_cells_by_seed_and_floors_at_one_user():
+    def file(values: dict) -> dict:
+        return {"dataset": {"dataset": "x", "test": 100}, "runs": [], "other_seeds": [
+            {"method": m, "dim": 4, "seed": s, "Recall@50": v} for m, by_seed in values.items()
+            for s, v in by_seed.items()]}
+
+    # per seed B − A = 0.03, 0.02, 0.04 (mean 0.03, s.e. 0.0058) though the seed means overlap: clear
+    paired = file({"a": {0: 0.40, 1: 0.50, 2: 0.60}, "b": {0: 0.43, 1: 0.52, 2: 0.64, 7: 0.1}})  # seed 7: unpaired
+    reading = ordering((paired, "a", 4), (paired, "b", 4))
+    assert reading.n == 3 and reading.mean == pytest.approx(0.03) and reading.verdict == "positive"
+    # one or two users of 100 on each seed: the s.e. is raised to one user (0.01), 0.0133 − 0.02 < 0
+    few = file({"a": {0: 0.40, 1: 0.50, 2: 0.60}, "b": {0: 0.41, 1: 0.52, 2: 0.61}})
+    assert not clear((few, "a", 4), (few, "b", 4))
+    assert ordering((few, "a", 4), (few, "b", 4)).why == "within 2 s.e. of zero (s.e. raised to one step)"
 
 
 @pytest.mark.parametrize("change", [("teacher", None, 0.3124), ("htd", 10, 0.2283), ("ftd", 200, 0.3157)],
@@ -691,8 +697,7 @@ def test_lightgcn_has_no_authors_reference(gcn_results):
 
 def test_lightgcn_orderings_are_clear_of_the_noise(gcn_results):
     for dim, low, high, metric in GCN_CLAIMS:
-        means = seed_means(gcn_results, metric)
-        assert clear_of_noise(means[(low, dim)], means[(high, dim)]), (dim, low, high, metric)
+        assert clear((gcn_results, low, dim), (gcn_results, high, dim), metric), (dim, low, high, metric)
 
 
 def test_lightgcn_claims_fail_on_a_swapped_file(gcn_results):
@@ -702,8 +707,7 @@ def test_lightgcn_claims_fail_on_a_swapped_file(gcn_results):
         for r in every_row(wrong):
             if r["dim"] == dim and r["method"] in (low, high):
                 r["method"] = high if r["method"] == low else low
-        means = seed_means(wrong, metric)
-        assert not clear_of_noise(means[(low, dim)], means[(high, dim)]), (dim, low, high, metric)
+        assert not clear((wrong, low, dim), (wrong, high, dim), metric), (dim, low, high, metric)
 
 
 def test_lightgcn_recipe_is_chosen_on_validation_and_is_the_sweeps():
@@ -749,8 +753,7 @@ def test_at_bprs_learning_rate_ftd_looked_helpful_because_the_student_was_unfini
     (+0.045 on the seed means) than FTD (+0.003)."""
     slow = json.loads(GCN_SLOW_RESULTS.read_text())
     for dim, low, high, metric in GCN_SLOW_CLAIMS:
-        means = seed_means(slow, metric)
-        assert clear_of_noise(means[(low, dim)], means[(high, dim)]), (dim, low, high, metric)
+        assert clear((slow, low, dim), (slow, high, dim), metric), (dim, low, high, metric)
     fast, before = seed_means(gcn_results), seed_means(slow)
     lift = {m: fast[(m, 20)][0] - before[(m, 20)][0] for m in ("student", "ftd")}
     assert lift["student"] > 0.03 and 0 < lift["ftd"] < 0.01, lift
@@ -759,9 +762,7 @@ def test_at_bprs_learning_rate_ftd_looked_helpful_because_the_student_was_unfini
 def test_lightgcn_orderings_not_claimed_are_inside_the_noise(gcn_results):
     # README: DE's difference from the plain student at dim 20 is not a finding, either way
     for metric in ("Recall@50", "NDCG@50"):
-        means = seed_means(gcn_results, metric)
-        assert not clear_of_noise(means[("student", 20)], means[("de", 20)]), metric
-        assert not clear_of_noise(means[("de", 20)], means[("student", 20)]), metric
+        assert ordering((gcn_results, "student", 20), (gcn_results, "de", 20), metric).verdict == "unclear", metric
 
 
 def test_bpr_student_recipe_is_chosen_on_validation_and_is_the_tuned_sweeps():
@@ -786,8 +787,7 @@ def test_bpr_student_recipe_is_chosen_on_validation_and_is_the_tuned_sweeps():
 def test_tuned_bpr_orderings_are_clear_of_the_seed_noise():
     tuned = json.loads(TUNED_RESULTS.read_text())
     for dim, low, high, metric in TUNED_CLAIMS:
-        means = seed_means(tuned, metric)
-        assert clear_of_noise(means[(low, dim)], means[(high, dim)]), (dim, low, high, metric, means)
+        assert clear((tuned, low, dim), (tuned, high, dim), metric), (dim, low, high, metric)
 
 
 def test_tuned_bpr_across_the_two_rates():
@@ -795,11 +795,9 @@ def test_tuned_bpr_across_the_two_rates():
     metrics), while the chosen rate's lift of the plain student itself is inside the noise."""
     bpr, tuned = json.loads(RESULTS.read_text()), json.loads(TUNED_RESULTS.read_text())
     for metric in ("Recall@50", "NDCG@50"):
-        slow, fast = seed_means(bpr, metric), seed_means(tuned, metric)
-        assert clear_of_noise(fast[("student", 20)], slow[("ftd", 20)]), metric
-        assert clear_of_noise(slow[("student", 20)], fast[("ftd", 20)]), metric
-    slow, fast = seed_means(bpr)[("student", 20)], seed_means(tuned)[("student", 20)]
-    assert not clear_of_noise(slow, fast) and not clear_of_noise(fast, slow), (slow, fast)
+        assert clear((tuned, "student", 20), (bpr, "ftd", 20), metric), metric
+        assert clear((bpr, "student", 20), (tuned, "ftd", 20), metric), metric
+    assert ordering((bpr, "student", 20), (tuned, "student", 20)).verdict == "unclear"
 
 
 def test_lightgcn_student_200_is_the_teacher():
