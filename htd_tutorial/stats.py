@@ -51,10 +51,15 @@ Why each condition:
   the number of seeds.
 
 The step comes from the caller, who knows how many users were evaluated (:func:`metric_step`: ``1 / n_u``
-for Recall@K; a results file holds it in its dataset summary, a lesson's run in its data). A caller that
-cannot know it passes ``step=None``: then there is no floor, and only the other conditions apply (the
-zero-spread one with ``tol = 1e-12``). NDCG@K and the topology measures move by uneven amounts far
-smaller than ``1 / n_u``: they have no step (``None``).
+for Recall@K; a results file holds it in its dataset summary, ``payload["dataset"]["test"]``, a lesson's run
+in its data). A caller that cannot know it passes ``step=None``: then there is no floor, and only the other
+conditions apply (the zero-spread one with ``tol = 1e-12``). NDCG@K and the topology measures move by
+uneven amounts far smaller than ``1 / n_u``: they have no step (``None``). Who passes what:
+:func:`~htd_tutorial.course.evidence.check_lesson` the step of its data's test split;
+:func:`~htd_tutorial.course.evidence.compare`, :func:`~htd_tutorial.course.evidence.compare_variants` and
+:func:`~htd_tutorial.plots.seeds.plot_paired_differences` whatever their caller gives (default ``None``: a
+notebook cell that passes none reads its differences without the floor); the tests of the results and
+ablation files the step of the file's test users.
 
 An exact sign-flip permutation test over the paired seeds was the other candidate and was not taken:
 its ``p`` can only be a multiple of ``2 / 2^n``, so with three seeds the smallest two-sided ``p`` is 0.25
