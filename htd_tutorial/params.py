@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["param"]
+from ._env import ACCEPTED, yes_no
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+__all__ = ["param"]
 
 
 def param(name: str, default, *, value_type: type | None = None, choices=None, low=None, high=None,
@@ -54,9 +53,7 @@ def param(name: str, default, *, value_type: type | None = None, choices=None, l
     if raw is not None:
         try:
             if value_type is bool:
-                if raw.strip().lower() not in _TRUE | _FALSE:
-                    raise ValueError(raw)
-                value = raw.strip().lower() in _TRUE
+                value = yes_no(env, raw)
             else:
                 value = value_type(raw.strip())
         except ValueError:
@@ -73,7 +70,7 @@ def param(name: str, default, *, value_type: type | None = None, choices=None, l
 def _describe(value_type: type, choices, low, high) -> str:
     if choices is not None:
         return "one of " + ", ".join(repr(c) for c in choices)
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    names = {int: "an integer", float: "a number", str: "a string", bool: f"yes or no: one of {ACCEPTED}"}
     text = names.get(value_type, value_type.__name__)
     if low is not None and high is not None:
         return f"{text} from {low} to {high}"

@@ -30,6 +30,7 @@ import pandas as pd
 from .files import MissingDataError, _remap
 from .interactions import Interactions
 from .._checks import integer
+from .._env import env_flag
 from .split import leave_one_out
 
 __all__ = ["load_movielens_100k", "default_data_dir", "ML100K_URL", "ML100K_SHA256"]
@@ -40,7 +41,6 @@ ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 #: ``0e33842e24a9c977be4e0107933c0723`` (``ml-100k.zip.md5`` next to the zip).
 ML100K_SHA256 = "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"
 WIDEDEEP_FILE = ("datasets", "data", "MovieLens100k_data.parquet.brotli")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
 def default_data_dir() -> Path:
@@ -55,14 +55,12 @@ def default_data_dir() -> Path:
 
 
 def _downloads_allowed(allow_download: bool) -> bool:
-    """``allow_download`` or the environment variable ``HTD_ALLOW_DOWNLOAD`` set to a true value.
+    """``allow_download`` or the environment variable ``HTD_ALLOW_DOWNLOAD`` set to yes (a value that is
+    neither yes nor no raises ValueError, also when ``allow_download`` is given: :mod:`htd_tutorial._env`).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    raw = os.environ.get("HTD_ALLOW_DOWNLOAD", "").strip().lower()
-    if raw not in _TRUE + _FALSE:
-        raise ValueError(f"HTD_ALLOW_DOWNLOAD must be 1 or 0 (or true/false), got {raw!r}")
-    return bool(allow_download) or raw in _TRUE
+    return env_flag("HTD_ALLOW_DOWNLOAD") or bool(allow_download)
 
 
 def _sha256(path: Path) -> str:
