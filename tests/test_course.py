@@ -1,6 +1,7 @@
 """The course's shared defaults and notebook helpers (htd_tutorial.course), on tiny data so they run in seconds."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -175,7 +176,7 @@ def test_similarity_pairs():
         similarity_pairs(emb[0], emb[0])
 
 
-def test_claim_prints_what_it_checked_and_fails_only_where_the_text_makes_it(tiny, capsys, monkeypatch):
+def test_claim_prints_what_it_checked_and_fails_under_the_strict_flag(tiny, capsys, monkeypatch):
     course_data = Interactions(course.DEFAULT_DATASET, n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]],
                                test=[[0, 2]])
     monkeypatch.setenv("HTD_STRICT_CLAIMS", "1")
@@ -185,11 +186,49 @@ def test_claim_prints_what_it_checked_and_fails_only_where_the_text_makes_it(tin
     assert capsys.readouterr().out == "✓ it holds — 0.5 > 0.4\n"
     with pytest.raises(AssertionError, match="does not hold with the shipped settings: it fails — 0.3 < 0.4"):
         course.claim(False, "it fails", course_data, evidence="0.3 < 0.4")
-    assert "✗ This lesson does not hold with these settings: it fails — 0.3 < 0.4" in capsys.readouterr().out
-    # other data, or settings the text does not describe: reported, never raised
-    assert course.claim(np.bool_(False), "it fails", tiny).holds is False
-    assert course.claim(False, "it fails", course_data, applies=False).holds is False
-    assert capsys.readouterr().out.count("✗ This lesson does not hold with these settings: it fails") == 2
-    # a learner's kernel (no HTD_STRICT_CLAIMS): the notebook goes on
-    monkeypatch.delenv("HTD_STRICT_CLAIMS")
-    assert course.claim(False, "it fails", course_data).holds is False
+    assert capsys.readouterr().out == "✗ This lesson does not hold with these settings: it fails — 0.3 < 0.4\n"
+    # without data (21 of the notebooks' claims), on other data (the synthetic fallback) or told it does not
+    # apply: the strict run still fails, since the flag means the shipped settings, where every lesson holds
+    other = " (checked on the synthetic data; the text describes movielens-100k)"
+    changed = " (the settings differ from the ones the text describes)"
+    for args, options, note in [((), {}, ""), ((tiny,), {}, other), ((course_data,), {"applies": False}, changed),
+                                ((tiny,), {"applies": False}, other)]:
+        with pytest.raises(AssertionError, match=re.escape(f"does not hold{note or ' with the shipped settings'}: "
+                                                           "it fails (HTD_STRICT_CLAIMS=1")):
+            course.claim(np.bool_(False), "it fails", *args, **options)
+        assert capsys.readouterr().out == f"✗ This lesson does not hold with these settings: it fails{note}\n"
+    # a learner's kernel (no HTD_STRICT_CLAIMS, or 0): the notebook goes on, whatever the arguments
+    for value in (None, "0", "no", ""):
+        if value is None:
+            monkeypatch.delenv("HTD_STRICT_CLAIMS")
+        else:
+            monkeypatch.setenv("HTD_STRICT_CLAIMS", value)
+        assert course.claim(False, "it fails", course_data).holds is False
+        assert course.claim(False, "it fails").holds is False
+        assert course.claim(False, "it fails", tiny, applies=False).holds is False
+    assert capsys.readouterr().out.count("✗ This lesson does not hold with these settings: it fails") == 12
+
+
+@pytest.mark.parametrize("value", ["2", "maybe", "strict"])
+def test_claim_rejects_a_strict_flag_that_is_neither_yes_nor_no(value, monkeypatch):
+    # a typo must not quietly turn the checks off: an error naming the variable and the accepted values, also
+    # for a claim that holds (so a run whose claims all hold still stops on it)
+    monkeypatch.setenv("HTD_STRICT_CLAIMS", value)
+    for holds in (True, False):
+        with pytest.raises(ValueError, match=re.escape(f"HTD_STRICT_CLAIMS={value!r} is not a yes/no value: use one "
+                                                       "of 1, true, yes, on (yes) or 0, false, no, off (no)")):
+            course.claim(holds, "it holds")
+
+
+def test_explorer_claim_is_strict_under_the_flag_on_any_data(tiny, monkeypatch, capsys):
+    from htd_tutorial.course.explorer import claim as explorer_claim
+
+    movielens = Interactions("movielens-100k", n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]], test=[[0, 2]])
+    monkeypatch.setenv("HTD_STRICT_CLAIMS", "1")
+    assert explorer_claim(True, "it holds", tiny)
+    with pytest.raises(AssertionError, match="with the shipped settings: it fails"):
+        explorer_claim(False, "it fails", tiny)                  # notebook 05 describes the synthetic data
+    with pytest.raises(AssertionError, match=r"checked on the movielens-100k data; the text describes synthetic"):
+        explorer_claim(False, "it fails", movielens)
+    monkeypatch.setenv("HTD_STRICT_CLAIMS", "0")
+    assert explorer_claim(False, "it fails", movielens).holds is False

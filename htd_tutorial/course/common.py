@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._env import env_flag
 from ..cache import get_teacher
 from ..data import DATASETS, Interactions, load_dataset
 from ..data.split import _check_ks
@@ -73,6 +74,9 @@ def load_course_data(name: str | os.PathLike = DEFAULT_DATASET, seed: int = SEED
     ------
     ValueError
         Unknown dataset name or malformed data (a fallback happens only for *missing* data).
+    MissingDataError
+        The data is missing and ``HTD_REQUIRE_DATA`` says yes (CI: the lessons must be checked on the
+        data the text describes, not on the synthetic stand-in).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -96,13 +100,14 @@ def load_course_data(name: str | os.PathLike = DEFAULT_DATASET, seed: int = SEED
 
 
 def _strict_claims() -> bool:
-    """Whether a failed lesson claim stops the notebook: ``HTD_STRICT_CLAIMS`` set to 1/true/yes/on.
+    """Whether a failed lesson claim stops the notebook: ``HTD_STRICT_CLAIMS`` says yes.
 
-    The test suite sets it (``tests/conftest.py``; the notebook kernels nbval starts inherit it), so CI,
-    which runs the shipped settings, fails on a failed claim; a learner who changed a setting sees a
-    report and the notebook goes on.
+    The flag means "this run is of the shipped settings": the test suite sets it (``tests/conftest.py``,
+    which also clears the notebooks' settings from the environment; the notebook kernels nbval starts
+    inherit both) and so does ``make notebooks``. A value that is neither yes nor no raises ValueError
+    (:mod:`htd_tutorial._env`), so a typo cannot turn the checks off.
     """
-    return os.environ.get("HTD_STRICT_CLAIMS", "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag("HTD_STRICT_CLAIMS")
 
 
 def claim(holds, statement: str, data: Interactions | None = None, *, evidence=None, applies: bool = True,
@@ -110,10 +115,11 @@ def claim(holds, statement: str, data: Interactions | None = None, *, evidence=N
     """Check a lesson's claim about a result and print what was checked, with its numbers.
 
     Prints ``✓ statement — evidence`` when the claim holds, and ``✗ This lesson does not hold with
-    these settings: statement — evidence`` when it does not; the notebook goes on either way. Only
-    where the text's claim is about these very settings (the course's dataset, ``applies``) and the
-    environment asks for strict claims (``HTD_STRICT_CLAIMS=1``, set by the test suite) does a
-    failed claim raise, so CI fails when a shipped lesson stops being true.
+    these settings: statement — evidence`` when it does not, saying so where the run is not the one the
+    text describes (other data, changed settings); the notebook goes on. Under ``HTD_STRICT_CLAIMS=1``
+    (set by the test suite, which runs the shipped settings) every failed claim raises, whatever the
+    other arguments say: a strict run where a claim is on other data (a synthetic fallback) or told
+    that it does not apply is not checking the lessons, and must not pass quietly.
 
     Parameters
     ----------
@@ -124,13 +130,13 @@ def claim(holds, statement: str, data: Interactions | None = None, *, evidence=N
         The claim in words, as the text makes it.
     data : Interactions, optional
         The data of the run: the text describes ``reference``, so on other data (the synthetic
-        fallback, a lecturer's choice) a failed claim is only reported.
+        fallback, a lecturer's choice) a failed claim says which data it was checked on.
     evidence : object, optional
         What the claim rests on, printed after it: a ``Difference`` or ``Spread`` (numbers with their
         uncertainty over seeds) or a short string with the numbers.
     applies : bool
         ``False`` when the settings differ from the ones the text describes (a changed parameter):
-        a failed claim is then only reported, also under ``HTD_STRICT_CLAIMS``.
+        a failed claim then says so.
     reference : str
         The dataset the text describes (default :data:`DEFAULT_DATASET`).
 
@@ -143,19 +149,29 @@ def claim(holds, statement: str, data: Interactions | None = None, *, evidence=N
     Raises
     ------
     AssertionError
-        The claim is false where the text makes it, and ``HTD_STRICT_CLAIMS`` is set.
+        The claim is false and ``HTD_STRICT_CLAIMS`` says yes.
+    ValueError
+        ``HTD_STRICT_CLAIMS`` is neither yes nor no (checked on every call, also when the claim holds).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
     holds = bool(holds)
+    strict = _strict_claims()
     detail = f" — {evidence}" if evidence is not None else ""
     if holds:
         print(f"✓ {statement}{detail}")
         return Verdict(True)
-    about_these = applies and (data is None or data.name == DATASETS.get(reference, reference))
-    print(f"✗ This lesson does not hold with these settings: {statement}{detail}")
-    if about_these and _strict_claims():
-        raise AssertionError(f"the lesson's claim does not hold with the shipped settings: {statement}{detail}")
+    expected = DATASETS.get(reference, reference)
+    note = ""
+    if data is not None and data.name != expected:
+        note = f" (checked on the {data.name} data; the text describes {expected})"
+    elif not applies:
+        note = " (the settings differ from the ones the text describes)"
+    print(f"✗ This lesson does not hold with these settings: {statement}{detail}{note}")
+    if strict:
+        where = note or " with the shipped settings"
+        raise AssertionError(f"the lesson's claim does not hold{where}: {statement}{detail} "
+                             "(HTD_STRICT_CLAIMS=1 makes every failed claim an error)")
     return Verdict(False)
 
 
