@@ -136,12 +136,13 @@ def _threads_option(command: argparse.ArgumentParser) -> None:
 
 
 def _flush_option(command: argparse.ArgumentParser) -> None:
-    """``--flush-denormal``, for the commands that train students: recorded with each run, not part of
-    the cache key."""
-    command.add_argument("--flush-denormal", action="store_true",
-                         help="train the students with subnormal floats flushed to zero: HTD and DE "
-                              "train faster on many CPUs, with other last digits (README, 'Where an HTD "
-                              "run's time goes on a CPU'); the teacher is trained without it")
+    """``--flush-denormal`` / ``--no-flush-denormal``, for the commands that train: recorded with each run,
+    not part of the cache key."""
+    command.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction, default=True,
+                         help="train with subnormal floats flushed to zero in every CPU thread (default: on; "
+                              "HTD and DE run several times faster on many CPUs, with other last digits; "
+                              "see htd_tutorial/_denormals.py); --no-flush-denormal trains as runs made "
+                              "before 2026-12-07 were")
 
 
 def build_parser() -> argparse.ArgumentParser:

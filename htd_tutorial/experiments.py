@@ -22,7 +22,7 @@ from .data import Interactions
 from .distill import make_distiller
 from .losses.htd import HTDOptions
 from .models import Recommender, make_model
-from .training import History, flushed_denormals, train
+from .training import History, train
 
 __all__ = ["RunConfig", "RunResult", "run_method", "teacher_digest", "config_json", "METHODS", "NotCachedError"]
 
@@ -159,7 +159,7 @@ def _tables_digest(t_users: torch.Tensor, t_items: torch.Tensor) -> str:
 def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
                directory: str | Path | None = None, use_cache: bool = True, progress: bool = True,
                desc: str | None = None, train_missing: bool = True, threads: int | None = None,
-               flush_denormal: bool = False) -> RunResult:
+               flush_denormal: bool = True) -> RunResult:
     """Train (or load) a student with ``config.method`` distilled from ``teacher``.
 
     Parameters
@@ -185,9 +185,9 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     threads : int, optional
         CPU threads while training (:func:`htd_tutorial.training.train`); not part of the cache key.
     flush_denormal : bool
-        Train with subnormal floats flushed to zero (:func:`htd_tutorial.training.flushes_denormals`:
-        faster HTD and DE runs on many CPUs, other last digits); recorded in the run's history, not
-        part of the cache key. Only training is affected: a cached run is loaded as it is.
+        Train with subnormal floats flushed to zero (default; see :func:`htd_tutorial.training.train`);
+        recorded in the run's history, not part of the cache key. Only training is affected: a cached
+        run is loaded as it is.
 
     Returns
     -------
@@ -233,11 +233,11 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     if not train_missing:
         raise NotCachedError(f"{config.label} has not been run yet (no {path.name} in {path.parent})")
     partial = PartialRun(path, f"run {config.label}")   # a run stopped half-way resumes from its snapshot
-    with flushed_denormals(flush_denormal):
-        history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
-                        batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
-                        seed=config.seed, eval_every=config.eval_every, progress=progress,
-                        desc=desc or config.label, threads=threads, snapshots=partial)
+    history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+                    batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
+                    seed=config.seed, eval_every=config.eval_every, progress=progress,
+                    desc=desc or config.label, threads=threads, snapshots=partial,
+                    flush_denormal=flush_denormal)
     history.config.update(asdict(config))
     state = {f"student.{k}": v for k, v in student.state_dict().items()}
     if distiller is not None:

@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _threads
+from ._denormals import flushed_denormals, flushes_denormals
 from .data import Interactions
 from ._checks import cutoffs, integer, known, positive_int, positive_number
 from .evaluation import DEFAULT_KS, evaluate
@@ -25,7 +26,7 @@ from .sampling import TripleSampler
 from .snapshot import Snapshots, capture, restore
 
 __all__ = ["History", "train", "resolve_device", "machine_description", "seed_everything", "training_threads",
-           "flushes_denormals", "flushed_denormals", "torch_threads", "loss_weights", "SMALL_DATA_CELLS"]
+           "torch_threads", "loss_weights", "SMALL_DATA_CELLS"]
 
 #: Datasets with at most this many user x item pairs train on one CPU thread by default (see
 #: :func:`training_threads`): MovieLens-100K (1.6 M) and the synthetic data (0.5 M) do, CiteULike
@@ -57,22 +58,6 @@ def machine_description() -> dict:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "accelerator": _accelerator(device)}
-
-
-def flushes_denormals() -> bool:
-    """Whether CPU arithmetic in this thread rounds subnormal floats to zero (``torch.set_flush_denormal``).
-
-    Subnormals are the floats below ``torch.finfo(torch.float32).tiny`` (1.2e-38). Many CPUs compute
-    with them several times slower than with ordinary numbers, and an HTD or DE run makes thousands of
-    them: on CiteULike, epochs 8-17 of a 100-epoch HTD run took half its time on one thread (README,
-    "Where an HTD run's time goes on a CPU"). Flushing them to zero removes that, but it changes the
-    numbers, as another thread count does, so every run records this (``History.config``, and the
-    ``flush_denormal`` of a results row); the paper commands turn it on only when asked
-    (``--flush-denormal``). The setting is per thread: with ``threads=1`` it covers every operation.
-    Read from the arithmetic itself, so it is right whoever set it (False where the CPU cannot flush).
-    """
-    tiny = torch.tensor([torch.finfo(torch.float32).tiny])
-    return bool((tiny / 2 == 0).item())
 
 
 def seed_everything(seed: int) -> None:
@@ -197,28 +182,12 @@ def torch_threads(n: int | None):
         torch.set_num_threads(previous)
 
 
-@contextmanager
-def flushed_denormals(enabled: bool):
-    """Run the block with subnormal floats flushed to zero (:func:`flushes_denormals`) when ``enabled``,
-    then restore the setting it found. Raises ``ValueError`` where this CPU cannot flush."""
-    if not enabled or flushes_denormals():
-        yield
-        return
-    if not torch.set_flush_denormal(True):
-        raise ValueError("this CPU cannot flush subnormal floats to zero (torch.set_flush_denormal "
-                           "returned False): run without flushing")
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
 def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e-3,
           weight_decay: float = 1e-3, batch_size: int = 1024, optimizer: str = "adam",
           distiller: torch.nn.Module | None = None, seed: int = 0, eval_every: int | None = None,
           ks: tuple[int, ...] = DEFAULT_KS, device: str | torch.device | None = None,
           progress: bool = True, desc: str | None = None, threads: int | None = None,
-          snapshots: Snapshots | None = None) -> History:
+          snapshots: Snapshots | None = None, flush_denormal: bool = True) -> History:
     """Train ``model`` with BPR (plus a distillation loss, if given) and record metrics.
 
     Each step takes a batch of triples, looks up the embeddings of the batch's *unique* users and
@@ -263,6 +232,13 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
         new one whenever ``snapshots.every`` seconds of training have passed since the last (never
         after the final epoch: the caller stores the finished run). A snapshot of another run is
         ignored with a ``RuntimeWarning``. Resumed or not, the run gives the same numbers.
+    flush_denormal : bool
+        Round subnormal floats to zero in every CPU thread while training (default; where the
+        processor can, :mod:`htd_tutorial._denormals`). HTD's annealed Gumbel-softmax makes thousands
+        of them, and a CPU computes with them tens of times slower: without flushing, a few epochs of
+        an HTD run took ten times the others. It changes a run's last digits where subnormals occur
+        (as another thread count does), so the run records it (``History.config["flush_denormal"]``);
+        ``False`` trains as the package did before 2026-12-07.
 
     Returns
     -------
@@ -298,7 +274,7 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
     base = training_threads(data, device, threads)
     # with the adaptive policy (htd_tutorial._threads), drop to one thread while other processes are busy
     adapt = base if threads is None and device.type == "cpu" and base > 1 and _threads.ADAPTIVE_THREADS else None
-    with torch_threads(base):
+    with torch_threads(base), flushed_denormals(flush_denormal):
         return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                     optimizer=optimizer, distiller=distiller, seed=seed, eval_every=eval_every, ks=ks,
                     device=device, progress=progress, desc=desc, adapt=adapt, snapshots=snapshots)

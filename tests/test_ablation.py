@@ -173,19 +173,19 @@ def test_command_line_writes_json_and_figure(data, tmp_path, monkeypatch, capsys
     assert [r["Recall@50"] for r in again["runs"]] == [r["Recall@50"] for r in payload["runs"]]
 
 
-def test_flush_denormal_trains_the_runs_not_the_teacher(data, tmp_path, monkeypatch):
-    """--flush-denormal is recorded with each run it trains; the teacher is trained without it, so the
-    runs name the same teacher as a file made without the option."""
+def test_flush_denormal_is_recorded_and_leaves_the_teacher(data, tmp_path, monkeypatch):
+    """Runs are trained with subnormals flushed unless --no-flush-denormal says otherwise; each run records
+    which, and both files name the same teacher (the option is the students')."""
     _write_split(data, tmp_path / "tiny")
     files = {}
-    for flag in ([], ["--flush-denormal"]):
+    for flag in (["--no-flush-denormal"], []):
         monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / f"cache{len(flag)}"))
-        out = tmp_path / f"results{len(flag)}"
+        out = tmp_path / f"results{len(flag)}"  # 1: not flushed, 0: the default
         argv = ["ablation", "--data", str(tmp_path / "tiny"), "--dim", "4", "--epochs", "1", "--teacher-dim", "8",
                 "--teacher-epochs", "1", "--seeds", "0", "--variants", "clean", "--out", str(out),
                 "--no-progress", "--threads", "1", *flag]
         assert main(argv) == 0
-        files[bool(flag)] = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
+        files[not flag] = json.loads((out / "tiny_bpr_ablation_d4.json").read_text())
     assert [(r["variant"], r["flush_denormal"]) for r in files[False]["runs"]] == [("clean", False)]
     assert [(r["variant"], r["flush_denormal"]) for r in files[True]["runs"]] == [("clean", True)]
     assert {r["teacher_sha256"] for r in files[True]["runs"]} == {r["teacher_sha256"] for r in files[False]["runs"]}

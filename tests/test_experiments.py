@@ -130,9 +130,9 @@ def _sweep(tmp_path, **changes):
 
 def test_reproduce_records_flushing_per_run_and_keeps_the_teacher(tmp_path, monkeypatch):
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
-    plain = _sweep(tmp_path, methods=("student",))
+    plain = _sweep(tmp_path, methods=("student",), flush_denormal=False)
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache_flushed"))
-    flushed = _sweep(tmp_path, methods=("student",), name="flushed", flush_denormal=True)
+    flushed = _sweep(tmp_path, methods=("student",), name="flushed")   # the default
     assert [r["flush_denormal"] for r in plain["runs"]] == [False]
     assert [r["flush_denormal"] for r in flushed["runs"]] == [True]
     assert flushed["teacher"]["sha256"] == plain["teacher"]["sha256"]  # the runs name the same teacher

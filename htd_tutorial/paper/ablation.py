@@ -183,7 +183,7 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
                       directory: str | Path | None = None, progress: bool = True, epoch_bars: bool = True,
                       verbose: bool = False, stored: dict[str, dict] | None = None,
                       threads: int | None = None, train_missing: bool = True,
-                      flush_denormal: bool = False) -> list[dict]:
+                      flush_denormal: bool = True) -> list[dict]:
     """Train (or load) every run of :func:`ablation_configs`; one record per run.
 
     Parameters
@@ -452,7 +452,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
                  seeds=(0,), teacher_dim: int = 200, teacher_epochs: int = 100, teacher_seed: int = 0,
                  eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
                  progress: bool = True, threads: int | None = None, cached_only: bool = False,
-                 stored_files=(), variants=None, flush_denormal: bool = False) -> dict:
+                 stored_files=(), variants=None, flush_denormal: bool = True) -> dict:
     """The ablation command: train the variants, print the table, write JSON and a bar chart.
 
     The teacher and the run settings are those of :func:`htd_tutorial.paper.reproduce.reproduce`
@@ -487,9 +487,10 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
         CPU threads for the teacher and the runs (default: the package's policy,
         :func:`htd_tutorial.training.training_threads`). Recorded with each run.
     flush_denormal : bool
-        Train the students with subnormal floats flushed to zero (faster HTD and DE runs on many CPUs,
-        other last digits; :func:`htd_tutorial.training.flushes_denormals`). The teacher never is, so it
-        stays the one the stored runs name. Recorded with each run as ``flush_denormal``.
+        Train the students with subnormal floats flushed to zero (default; faster HTD and DE runs on many
+        CPUs, other last digits: :func:`htd_tutorial.training.train`). The teacher is trained as
+        :func:`~htd_tutorial.cache.get_teacher` trains it, whatever this says, so flushed and unflushed
+        runs name the same teacher. Recorded with each run as ``flush_denormal``.
     cached_only : bool
         Train no student: assemble the runs found in the results files and the model cache.
     stored_files : sequence of path

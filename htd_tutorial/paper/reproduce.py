@@ -124,7 +124,7 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
               mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
               progress: bool = True, cached_only: bool = False, threads: int | None = None,
-              lr: float | None = None, student_lr: float | None = None, flush_denormal: bool = False) -> dict:
+              lr: float | None = None, student_lr: float | None = None, flush_denormal: bool = True) -> dict:
     """Run the sweep into ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
 
     Runs already in the JSON with the same configuration (and the same dataset, teacher settings and
@@ -167,9 +167,10 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
         CPU threads for training and evaluation (default: the package's policy,
         :func:`htd_tutorial.training.training_threads`). Recorded with each run.
     flush_denormal : bool
-        Train the students with subnormal floats flushed to zero (faster HTD and DE runs on many CPUs,
-        other last digits; :func:`htd_tutorial.training.flushes_denormals`). The teacher never is, so it
-        stays the one the stored runs name. Recorded with each run as ``flush_denormal``.
+        Train the students with subnormal floats flushed to zero (default; faster HTD and DE runs on many
+        CPUs, other last digits: :func:`htd_tutorial.training.train`). The teacher is trained as
+        :func:`~htd_tutorial.cache.get_teacher` trains it, whatever this says, so flushed and unflushed
+        runs name the same teacher. Recorded with each run as ``flush_denormal``.
     lr : float, optional
         Adam's learning rate for the teacher and every student (default: the model's recipe,
         :data:`htd_tutorial.choices.RECIPE_LR`: BPR the paper's 1e-3, LightGCN the one chosen on the
