@@ -1,10 +1,13 @@
 """Models, sampler, optimisers, training loop and the teacher cache."""
+import os
 import warnings
 
 import numpy as np
+
 import pytest
 import torch
 
+from htd_tutorial._denormals import _openmp_runtime, flushed_denormals, flushes_denormals, set_flush_everywhere
 from htd_tutorial.cache import CorruptCacheError, get_teacher, load_checkpoint, save_checkpoint
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.evaluation import evaluate
@@ -12,8 +15,7 @@ from htd_tutorial.losses import bpr_loss
 from htd_tutorial.models import BPRMF, make_model
 from htd_tutorial.optim import LazyAdam, PaperAdam, make_optimizer
 from htd_tutorial.sampling import TripleSampler
-from htd_tutorial.training import (SMALL_DATA_CELLS, History, flushed_denormals, flushes_denormals, train,
-                                   training_threads)
+from htd_tutorial.training import SMALL_DATA_CELLS, History, train, training_threads
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +50,12 @@ def test_lightgcn_propagation_matches_dense(data):
     assert row_sums.max() < 50  # normalised, not raw counts
 
 
-@pytest.mark.parametrize("dim", [8, 130], ids=["csr-width", "coo-width"])  # both sides of CSR_MAX_WIDTH
+@pytest.mark.parametrize("dim", [8, 37], ids=["one-block", "three-blocks"])  # PROPAGATION_BLOCK = 16
 def test_lightgcn_gradient_matches_dense(data, dim):
-    # the propagation's own backward (Âᵀ = Â, no transpose) against autograd through a dense Â
-    from htd_tutorial.models import CSR_MAX_WIDTH
+    # the propagation's own backward (Âᵀ = Â, no transpose, no stored layer) against autograd through a dense Â
+    from htd_tutorial.models import PROPAGATION_BLOCK
 
-    assert (dim <= CSR_MAX_WIDTH) == (dim == 8)
+    assert PROPAGATION_BLOCK == 16
     model = make_model("lightgcn", data, dim, seed=2).double()
     adjacency = model.adjacency.to_dense().double()
     upstream = torch.randn(adjacency.shape[0], dim, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
@@ -69,6 +71,24 @@ def test_lightgcn_gradient_matches_dense(data, dim):
     assert torch.allclose(model.user_weight.grad, expected[: data.n_users], atol=1e-12)
     assert torch.allclose(model.item_weight.grad, expected[data.n_users:], atol=1e-12)
     assert expected.abs().max() > 0.1  # not two zero gradients
+
+
+def test_lightgcn_layer_mean_is_the_layer_loop_bit_for_bit(data):
+    """The one-step propagation (blocks of columns, Horner backward) gives autograd's layer-by-layer numbers
+    exactly, forward and backward, so stored runs stay reproducible."""
+    model = make_model("lightgcn", data, 37, seed=2)
+    upstream = torch.randn(data.n_users + data.n_items, 37, generator=torch.Generator().manual_seed(3))
+    users, items = model.all_embeddings()
+    (torch.cat([users, items]) * upstream).sum().backward()
+    layer = torch.cat([model.user_weight, model.item_weight]).detach().clone().requires_grad_()
+    total, current = layer, layer
+    for _ in range(3):
+        current = model.adjacency @ current
+        total = total + current
+    loop = total / 4
+    (loop * upstream).sum().backward()
+    assert torch.equal(torch.cat([users, items]), loop)
+    assert torch.equal(torch.cat([model.user_weight.grad, model.item_weight.grad]), layer.grad)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
@@ -241,23 +261,44 @@ def test_small_data_trains_on_one_thread_and_restores_the_setting(data):
         torch.set_num_threads(previous)
 
 
-def test_flushing_subnormals_is_recorded_and_undone(data):
-    """Off by default; on inside the block (2**-130 is a subnormal float32, 0 when flushed), recorded in the
-    run's config, and off again afterwards, also when training fails."""
+def test_flushing_subnormals_is_the_default_recorded_and_undone(data):
+    """On by default inside train() (2**-130 is a subnormal float32, 0 when flushed), recorded in the run's
+    config, off again afterwards, also when training fails; flush_denormal=False trains without it."""
     subnormal = torch.tensor([2.0 ** -130])
     assert not flushes_denormals() and (subnormal * 1).item() == 2.0 ** -130
-    plain = train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, threads=1)
-    with flushed_denormals(True):
-        assert flushes_denormals() and (subnormal * 1).item() == 0.0
-        flushed = train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, threads=1)
+    flushed = train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, threads=1)
+    plain = train(make_model("bpr", data, 4, seed=0), data, epochs=1, progress=False, threads=1,
+                  flush_denormal=False)
     assert not flushes_denormals()
     assert plain.config["flush_denormal"] is False and flushed.config["flush_denormal"] is True
+    with flushed_denormals(True):
+        assert flushes_denormals() and (subnormal * 1).item() == 0.0
     with pytest.raises(RuntimeError, match="inside"):
         with flushed_denormals(True):
             raise RuntimeError("inside")
     assert not flushes_denormals()
     with flushed_denormals(False):
         assert not flushes_denormals()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2 or _openmp_runtime() is None,
+                    reason="needs two CPUs and torch's OpenMP runtime (Linux)")
+def test_flushing_reaches_every_thread_of_torchs_pool():
+    """torch.set_flush_denormal only sets the calling thread: a product split over two threads then still
+    makes subnormals in the worker's part. set_flush_everywhere reaches the pool's threads too."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.full((1 << 20,), 1.0).sqrt()          # the pool's worker exists, unflushed
+        torch.set_flush_denormal(True)               # this thread only
+        assert not flushes_denormals()
+        set_flush_everywhere(True)
+        assert flushes_denormals()
+        set_flush_everywhere(False)
+        assert not flushes_denormals()
+    finally:
+        set_flush_everywhere(False)
+        torch.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
