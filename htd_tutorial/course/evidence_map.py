@@ -1,0 +1,267 @@
+"""The evidence map: where the paper's lesson holds, over data, base model, protocol and student size.
+
+The course's story is *capacity gap → FTD fails a tiny student → HTD fixes it*. Whether each step is
+true depends on the setting, so the map measures it cell by cell instead of assuming it. A **cell** is
+one dataset × base model × protocol × student dimension; in each, the plain student, DE, FTD and HTD
+are trained over paired seeds (seed ``s`` of every method starts from the same student and batches),
+and three comparisons are read with the one rule of :mod:`htd_tutorial.stats`:
+FTD vs Student, HTD vs Student and HTD vs FTD (Recall@50; positive means the first is ahead).
+
+Protocols
+---------
+- ``"fixed"``: the setting's budget and learning rate for every method (the paper's protocol).
+- ``"tuned"``: every method, the plain student included, at its own learning rate, chosen on the
+  **validation** Recall@50 of seed 0 from :data:`LR_GRID` (test data plays no part). A chosen rate at
+  the grid's edge is flagged in the cell (``lr_at_edge``): the grid may then be too narrow there.
+
+Settings (:data:`SETTINGS`): the synthetic data with planted user and item groups at the course lab's
+recipe, MovieLens-100K at the course's recipe, CiteULike at the paper's (BPR, and LightGCN at its
+validation-chosen rate). Each run is trained or loaded from the model cache; every finished run is
+written to the map file at once (temp file and rename), so a stopped sweep continues from the file::
+
+    python -m htd_tutorial.course.evidence_map [--settings synthetic ml-100k] [--protocols fixed] [--threads 1]
+
+writes ``results/evidence_map.json`` (runs, cells with verdicts) and ``results/evidence_map.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..cache import REPO_ROOT, get_teacher
+from ..choices import DEFAULT_K, DEFAULT_WEIGHT_DECAY, RECIPE_LR
+from ..data import load_dataset
+from ..experiments import RunConfig, run_method
+from ..paper.results import write_json_atomic
+from ..plots.evidence import plot_evidence_map
+from ..stats import read_paired
+from ..training import machine_description, torch_threads
+from . import recipes
+from .evidence import data_step
+
+__all__ = ["PROTOCOLS", "LR_GRID", "METHODS", "COMPARISONS", "METRIC", "Setting", "SETTINGS", "MAP_FILE",
+           "MAP_FIGURE", "build_map", "map_cells", "verdict_of"]
+
+#: "fixed": one budget and rate for every method (the paper's protocol); "tuned": each method at its own
+#: rate, chosen on validation from :data:`LR_GRID`.
+PROTOCOLS = ("fixed", "tuned")
+#: The learning rates the tuned protocol chooses from, for every method alike (log-spaced, 1e-3 to 5e-2).
+LR_GRID = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2)
+#: The methods of every cell.
+METHODS = recipes.COMPARED_METHODS
+#: The comparisons read in every cell: (a, b) reads a − b.
+COMPARISONS = (("ftd", "student"), ("htd", "student"), ("htd", "ftd"))
+#: The metric the map reads (test) and the tuned protocol chooses by (validation).
+METRIC = "Recall@50"
+MAP_FILE = REPO_ROOT / "results" / "evidence_map.json"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A dataset and base model with its recipe: teacher settings, the students' budget and rate, K,
+    the student dimensions and the paired seeds of its cells."""
+
+    name: str
+    dataset: str
+    kind: str
+    teacher: dict = field(hash=False)
+    epochs: int
+    lr: float
+    K: int
+    dims: tuple[int, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+    def config(self, method: str, dim: int, seed: int, lr: float) -> RunConfig:
+        return RunConfig(method=method, dim=dim, epochs=self.epochs, kind=self.kind, K=self.K, seed=seed, lr=lr,
+                         weight_decay=DEFAULT_WEIGHT_DECAY, lam=recipes.DISTILL["lam"],
+                         gamma=recipes.DISTILL["gamma"], group_topology=recipes.DISTILL["group_topology"],
+                         mode=recipes.DISTILL["mode"])
+
+
+#: The teachers are those the course and ``reproduce`` train (the same cache keys, so they are shared):
+#: the lab's, the course's and the paper's (evaluated every 10 epochs, as ``reproduce`` does).
+_PAPER_TEACHER = dict(dim=200, epochs=100, weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=10)
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("synthetic", "synthetic", "bpr", teacher={k: v for k, v in recipes.LAB_TEACHER.items() if k != "kind"},
+            epochs=recipes.LAB["epochs"], lr=recipes.LAB["lr"], K=recipes.LAB["K"], dims=(2, 4, 8)),
+    Setting("ml-100k", "ml-100k", "bpr", teacher={k: v for k, v in recipes.TEACHER.items() if k != "kind"},
+            epochs=recipes.DISTILL["epochs"], lr=recipes.DISTILL["lr"], K=recipes.DISTILL["K"],
+            dims=(2, 4, 8, 16, 32)),
+    Setting("citeulike", "citeulike", "bpr", teacher=dict(_PAPER_TEACHER, lr=RECIPE_LR["bpr"]), epochs=100,
+            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40)),
+    Setting("citeulike-lightgcn", "citeulike", "lightgcn", teacher=dict(_PAPER_TEACHER, lr=RECIPE_LR["lightgcn"]),
+            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40)),
+)}
+#: The figure beside the map file.
+MAP_FIGURE = MAP_FILE.with_suffix(".png")
+
+
+def _run_key(row: dict) -> tuple:
+    return (row["setting"], row["protocol"], row["dim"], row["method"], row["seed"], row["lr"])
+
+
+def _row(setting: Setting, protocol: str, result, lr: float, threads) -> dict:
+    history = result.history
+    valid = history.curve(METRIC, "valid")[1]
+    return {"setting": setting.name, "dataset": setting.dataset, "model": setting.kind, "protocol": protocol,
+            "dim": result.config.dim, "method": result.config.method, "seed": result.config.seed, "lr": lr,
+            METRIC: history.final(METRIC), "NDCG@50": history.final("NDCG@50"),
+            f"valid {METRIC}": valid[-1] if valid else None, "seconds": round(history.seconds, 2),
+            "threads": history.config.get("threads", threads),
+            "flush_denormal": history.config.get("flush_denormal", False),
+            "accelerator": history.config.get("accelerator"), "from_cache": result.from_cache}
+
+
+def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path = MAP_FILE,
+              threads: int | None = None, progress: bool = False, dims: tuple[int, ...] | None = None) -> dict:
+    """Train or load every run of the map's cells (resuming from ``path``) and write runs and cells.
+
+    Runs already in ``path`` are kept and not trained again; each finished run is written at once.
+    ``dims`` restricts every setting to those of its dimensions (a quick look, e.g. one size).
+    """
+    unknown = [s for s in settings if s not in SETTINGS] + [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown settings or protocols {unknown}; settings: {sorted(SETTINGS)}, "
+                         f"protocols: {PROTOCOLS}")
+    path = Path(path)
+    payload = _load(path)
+    done = {_run_key(r): r for r in payload["runs"]}
+    started = time.perf_counter()
+
+    def save() -> None:
+        payload["runs"] = sorted(done.values(), key=_run_key)
+        payload["cells"] = map_cells(payload["runs"], payload["steps"])
+        payload["wall_seconds"] = payload.get("wall_seconds", 0.0) + time.perf_counter() - started
+        write_json_atomic(path, payload)
+
+    with torch_threads(threads):
+        for name in settings:
+            setting = SETTINGS[name]
+            data = load_dataset(setting.dataset, seed=0)
+            payload["steps"][name] = data_step(METRIC, data)
+            teacher, _ = get_teacher(data, kind=setting.kind, seed=0, progress=progress, threads=threads,
+                                     **setting.teacher)
+
+            def run(protocol: str, method: str, dim: int, seed: int, lr: float) -> dict:
+                key = (name, protocol, dim, method, seed, lr)
+                if key not in done:
+                    result = run_method(data, teacher, setting.config(method, dim, seed, lr), progress=progress,
+                                        threads=threads)
+                    done[key] = _row(setting, protocol, result, lr, threads)
+                    done[key]["machine"] = machine_description()
+                    save()
+                return done[key]
+
+            for dim in (d for d in setting.dims if dims is None or d in dims):
+                for method in METHODS:
+                    if "fixed" in protocols:
+                        for seed in setting.seeds:
+                            run("fixed", method, dim, seed, setting.lr)
+                    if "tuned" in protocols:
+                        scores = {lr: run("tuned", method, dim, setting.seeds[0], lr)[f"valid {METRIC}"]
+                                  for lr in LR_GRID}
+                        chosen = max(scores, key=scores.get)
+                        for seed in setting.seeds[1:]:
+                            run("tuned", method, dim, seed, chosen)
+    save()
+    figure = plot_evidence_map(payload["cells"])
+    write_figure(figure, Path(path).with_suffix(".png"))
+    return payload
+
+
+def write_figure(figure, path: Path) -> None:
+    """Save ``figure`` as PNG through a temp file and a rename (never half-written)."""
+    tmp = path.with_name(path.name + ".tmp")
+    figure.savefig(tmp, dpi=120, format="png")
+    tmp.replace(path)
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+def _load(path: Path) -> dict:
+    import json
+
+    if path.exists():
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload.setdefault("steps", {})
+        return payload
+    return {"what": "the evidence map (htd_tutorial.course.evidence_map): where FTD fails a tiny student and "
+                    "HTD fixes it", "metric": METRIC, "lr_grid": list(LR_GRID),
+            "settings": {n: {**asdict(s), "teacher": s.teacher} for n, s in SETTINGS.items()},
+            "steps": {}, "runs": [], "cells": []}
+
+
+def map_cells(runs: list[dict], steps: dict) -> list[dict]:
+    """One cell per setting × protocol × dimension: each method's mean and s.e. over its seeds, its rate,
+    and the verdict of every comparison of :data:`COMPARISONS` (:func:`htd_tutorial.stats.read_paired`,
+    paired by seed; ``steps``: Recall@50's step per setting, one test user)."""
+    cells = []
+    keys = sorted({(r["setting"], r["protocol"], r["dim"]) for r in runs})
+    for name, protocol, dim in keys:
+        here = [r for r in runs if (r["setting"], r["protocol"], r["dim"]) == (name, protocol, dim)]
+        picked = {m: _chosen_runs([r for r in here if r["method"] == m], protocol) for m in METHODS}
+        if not all(picked.values()):
+            continue
+        methods = {}
+        for m, rows in picked.items():
+            reading = read_paired([r[METRIC] for r in rows], step=None)
+            methods[m] = {"mean": reading.mean, "se": reading.se, "n": reading.n, "lr": rows[0]["lr"],
+                          "lr_at_edge": protocol == "tuned" and rows[0]["lr"] in (LR_GRID[0], LR_GRID[-1])}
+        verdicts = {}
+        for a, b in COMPARISONS:
+            verdicts[f"{a}-{b}"] = verdict_of(picked[a], picked[b], steps.get(name))
+        seeds = sorted(set.intersection(*({r["seed"] for r in rows} for rows in picked.values())))
+        cells.append({"setting": name, "dataset": here[0]["dataset"], "model": here[0]["model"],
+                      "protocol": protocol, "dim": dim, "n_seeds": len(seeds), "methods": methods,
+                      "verdicts": verdicts})
+    return cells
+
+
+def _chosen_runs(rows: list[dict], protocol: str) -> list[dict]:
+    """The runs a cell reads for one method: all of them (fixed), or those at the rate chosen on seed 0's
+    validation score (tuned)."""
+    if protocol == "fixed" or not rows:
+        return sorted(rows, key=lambda r: r["seed"])
+    first = min(r["seed"] for r in rows)
+    candidates = [r for r in rows if r["seed"] == first]
+    if any(r[f"valid {METRIC}"] is None for r in candidates) or {r["lr"] for r in candidates} != set(LR_GRID):
+        return []
+    chosen = max(candidates, key=lambda r: r[f"valid {METRIC}"])["lr"]
+    return sorted((r for r in rows if r["lr"] == chosen), key=lambda r: r["seed"])
+
+
+def verdict_of(a_rows: list[dict], b_rows: list[dict], step: float | None) -> dict:
+    """The rule's reading of ``a − b`` over the seeds both have: mean, s.e., verdict and why."""
+    b_by_seed = {r["seed"]: r[METRIC] for r in b_rows}
+    pairs = [(r["seed"], r[METRIC] - b_by_seed[r["seed"]]) for r in a_rows if r["seed"] in b_by_seed]
+    reading = read_paired([d for _, d in pairs], step=step)
+    return {"mean": reading.mean, "se": reading.se, "n": reading.n, "verdict": reading.verdict,
+            "why": reading.why, "seeds": [s for s, _ in pairs]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m htd_tutorial.course.evidence_map``: train what the map still lacks, write file and figure."""
+    parser = argparse.ArgumentParser(prog="python -m htd_tutorial.course.evidence_map",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=tuple(SETTINGS),
+                        help="datasets and base models (default: all; CiteULike takes hours on a CPU)")
+    parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
+    parser.add_argument("--dims", type=int, nargs="+", default=None,
+                        help="only these student sizes of each setting (default: all of the setting's)")
+    parser.add_argument("--file", default=str(MAP_FILE), help="the map file (default: results/evidence_map.json)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the package's policy)")
+    parser.add_argument("--progress", action="store_true", help="progress bars while training")
+    args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1 or any(d < 1 for d in args.dims or ()):
+        parser.error("--threads and --dims must be >= 1")
+    payload = build_map(tuple(args.settings), tuple(args.protocols), path=args.file, threads=args.threads,
+                        progress=args.progress, dims=tuple(args.dims) if args.dims else None)
+    print(f"{len(payload['runs'])} runs, {len(payload['cells'])} cells in {args.file}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
