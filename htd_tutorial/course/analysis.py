@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -33,8 +32,6 @@ __all__ = ["LAB", "LAB_TEACHER", "LAB_SEEDS", "lab_teacher", "results_path", "lo
 #: (P,e), the authors' code, batch 1024, weight decay 1e-3).
 # LAB, LAB_TEACHER and LAB_SEEDS are owned by recipes.py (imported above).
 
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def lab_teacher(data, *, kind: str = "bpr", epochs: int | None = None, seed: int = 0, progress: bool = True):

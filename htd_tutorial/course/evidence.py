@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..stats import Reading, mean_and_se, metric_step, read_paired
-from .seeds import SEEDS_FILE
+from .. import stored
+from .seeds import SEEDS_COMMAND, SEEDS_NAME
 
 __all__ = ["Lesson", "LESSONS", "lesson_difference", "check_lesson", "Spread", "Difference", "load_seed_runs", "lesson_runs", "tuned_choice", "tuned_table", "select", "spread", "compare", "compare_variants", "seed_table",
            "chance_clear_rate", "data_step"]
@@ -152,21 +153,22 @@ def chance_clear_rate(n_seeds: int, *, step: float | None = None, draws: int = 2
     return sum(read_paired(row, step=step).clear for row in samples) / draws
 
 
-def load_seed_runs(path: str | Path = SEEDS_FILE) -> pd.DataFrame:
+def load_seed_runs(path: str | Path | None = None) -> pd.DataFrame:
     """The seed sweep's runs as a table: one row per run (method, dim, seed, lr, metrics, seconds).
 
-    Raises ``FileNotFoundError`` naming the file and the command that makes it.
+    ``path`` defaults to the stored sweep (:func:`htd_tutorial.stored.stored_file`). Raises
+    ``FileNotFoundError`` naming the file and the command that makes it.
     """
-    path = Path(path)
+    path = Path(stored.stored_file(SEEDS_NAME) if path is None else path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path.name} not found: `python -m htd_tutorial.course.seeds` makes it")
+        raise FileNotFoundError(f"{stored.shown(path) or path.name} not found: `{SEEDS_COMMAND}` makes it")
     runs = json.loads(path.read_text())["runs"]
     if not runs:
         raise ValueError(f"{path.name} holds no runs")
     return pd.DataFrame(runs)
 
 
-def lesson_runs(data, *, dims, path: str | Path = SEEDS_FILE, **settings) -> pd.DataFrame | None:
+def lesson_runs(data, *, dims, path: str | Path | None = None, **settings) -> pd.DataFrame | None:
     """The stored seed sweep, when it describes these settings; else ``None`` and a printed note.
 
     The sweep was trained on the course's dataset with :data:`~htd_tutorial.course.recipes.DISTILL`
@@ -183,12 +185,13 @@ def lesson_runs(data, *, dims, path: str | Path = SEEDS_FILE, **settings) -> pd.
     if unknown:
         raise ValueError(f"{sorted(unknown)} are not settings of the recipe DISTILL")
     changed = [key for key, value in settings.items() if value != DISTILL[key]]
-    path = Path(path)
+    path = Path(stored.stored_file(SEEDS_NAME) if path is None else path)
     payload = json.loads(path.read_text()) if path.is_file() else None
     # the lessons compare methods at the recipe's two sizes only (the curve's other sizes have fewer
     # seeds and methods), so any other size means: no stored lessons for these settings
     stored_dims = {SMALL_DIM, LARGE_DIM} if payload else set()
-    why = ("the stored seed sweep is missing" if payload is None else
+    why = (f"the stored seed sweep is missing ({stored.shown(path) or path}; `{SEEDS_COMMAND}` makes it)"
+           if payload is None else
            f"the stored seeds are on {payload['dataset']['dataset']}" if payload["dataset"]["dataset"] != data.name
            else f"the stored seeds use {changed[0]} = {DISTILL[changed[0]]}" if changed else
            f"the stored lessons are for student dimensions {SMALL_DIM} and {LARGE_DIM}, "

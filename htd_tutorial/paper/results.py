@@ -34,11 +34,12 @@ import re
 import tempfile
 from pathlib import Path
 
+from .. import stored
 from ..choices import METHODS
 from ..stats import mean_and_se
 
 __all__ = ["AUTHORS_LOG", "PAPER_DIMS", "PAPER_METHODS", "DEFAULT_SEEDS", "METRICS", "write_json_atomic",
-           "results_path", "load_results", "all_runs", "summarise", "run_label", "finalise",
+           "results_path", "writing_command", "load_results", "all_runs", "summarise", "run_label", "finalise",
            "planned_dims", "FLUSHED_MARK", "FLUSHED_NOTE", "readme_table", "update_readme", "replace_readme_block",
            "merge_results"]
 
@@ -64,7 +65,6 @@ FLUSHED_MARK = "†"
 FLUSHED_NOTE = (f"{FLUSHED_MARK} trained with subnormal floats flushed to zero (`--flush-denormal`): "
                 "about 2.5 times faster on a CPU, other last digits")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _LABELS = {"student": "Student", "fitnet": "FitNet", "de": "DE", "ftd": "FTD", "htd": "HTD"}
 
 
@@ -99,21 +99,31 @@ def write_json_atomic(path: str | Path, payload: dict) -> Path:
 
 def results_path(name: str | Path) -> Path:
     """Where a stored result lives: ``name`` itself if it is absolute or exists from the working
-    directory, else ``<repository>/results/<name>`` (the folder the reproduce command writes to).
+    directory, else the stored ``results/<name>`` (:func:`htd_tutorial.stored.stored_file`: the
+    checkout's ``results/`` folder, or the copy an installed package carries, e.g. on Colab).
 
-    On Colab (the package installed, no repository) the returned path does not exist, and
-    :func:`load_results` says so.
+    The returned path may not exist; :func:`load_results` says so.
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     path = Path(name).expanduser()
     if path.is_absolute() or path.exists():
         return path
-    return REPO_ROOT / "results" / path
+    return stored.stored_file(Path("results") / path)
+
+
+def writing_command(path: str | Path) -> str:
+    """The command that writes the results file ``path``, told from its name (``<data>_<kind>.json``):
+    ``ablation`` for an ablation file, ``recipe`` for a recipe file, else ``reproduce``, with
+    ``--model lightgcn`` where the name says LightGCN. The README gives each file's full settings."""
+    name = Path(path).name
+    kind = "ablation" if "_ablation" in name else "recipe" if "_recipe" in name else "reproduce"
+    model = " --model lightgcn" if "lightgcn" in name else ""
+    return f"python -m htd_tutorial {kind} --data citeulike{model}"
 
 
 def load_results(path: str | Path, *, verbose: bool = True,
-                 command: str = "python -m htd_tutorial reproduce --data citeulike", rows: str = "runs") -> dict | None:
+                 command: str | None = None, rows: str = "runs") -> dict | None:
     """Read a results JSON file, or return ``None`` with a message saying why it cannot be used.
 
     Parameters
@@ -122,8 +132,9 @@ def load_results(path: str | Path, *, verbose: bool = True,
         E.g. ``results/citeulike_bpr.json``.
     verbose : bool
         Print one line: what was loaded (how many runs) or why nothing was.
-    command : str
-        The command that writes the file (named in the message when it is missing).
+    command : str, optional
+        The command that writes the file (named in the message when it is missing; default
+        :func:`writing_command`).
     rows : str
         The list the file must hold: ``"runs"`` (reproduce, ablation) or ``"candidates"`` (recipe).
 
@@ -138,7 +149,8 @@ def load_results(path: str | Path, *, verbose: bool = True,
     from ..cache import shown_path  # (torch; only when a file is read)
 
     path = Path(path)
-    shown = shown_path(path)
+    command = writing_command(path) if command is None else command
+    shown = stored.shown(path) or shown_path(path)
     reason = None
     payload = None
     if not path.is_file():
