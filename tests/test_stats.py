@@ -78,6 +78,24 @@ def test_a_clear_case_by_hand():
     assert verdict((0.01, 0.01, 0.5), step=None) == "unclear"
 
 
+def test_the_edges_of_the_rule_by_hand():
+    """Each condition at its boundary, with numbers that are exact in binary (benchmarks/mutation.py found
+    that `>` for `>=`, or `<` for `<=`, at any of these edges passed every other test)."""
+    # (1, 3): mean 2, sd sqrt(2), s.e. sqrt(2) / sqrt(2) = 1 exactly: 2 − 2 · 1 = 0 is not > 0
+    assert read_paired((1.0, 3.0), step=None).verdict == "unclear"
+    assert read_paired((-1.0, -3.0), step=None).verdict == "unclear"   # −2 + 2 · 1 = 0 is not < 0
+    # every seed below zero but within 2 s.e.: mean −0.03, s.e. 0.02, −0.03 + 0.04 > 0
+    assert read_paired((-0.01, -0.05), step=None).verdict == "unclear"
+    # a spread of exactly half a step (0.25 with step 0.5) is no spread; just above it is one
+    assert read_paired((1.0, 1.25), step=0.5).verdict == "not read"
+    assert read_paired((1.0, 1.375), step=0.5).verdict == "positive"   # mean 1.1875 − 2 · 0.5 > 0
+    # one seed at exactly zero and nine at ±1: mean ±0.9, s.e. 0.1, far from zero, but not every seed is
+    # on one side
+    for sign in (1.0, -1.0):
+        r = read_paired((0.0,) + (sign,) * 9, step=None)
+        assert r.verdict == "unclear" and r.why == "the seeds disagree in sign", r
+
+
 def test_mixed_signs_are_not_clear():
     # mean 0.0363 and s.e. 0.0188: 0.0363 − 2 · 0.0188 < 0 anyway; the seed below zero decides on its own too
     r = read_paired((0.05, 0.06, -0.001), step=None)
