@@ -239,3 +239,67 @@ def test_the_fingerprint_of_a_fixed_split_never_changes():
     toy = Interactions(name="toy", n_users=2, n_items=4, train=np.array([[0, 0], [0, 1], [1, 2]]),
                        valid=np.array([[0, 2], [1, 3]]), test=np.array([[0, 3], [1, 0]]))
     assert toy.fingerprint() == "cca56c9ed31c94e3346a407180e7465c338b4bb8ac82bfed28bac5ec5f3164f5"
+
+
+def _toy() -> Interactions:
+    return Interactions(name="toy", n_users=2, n_items=4, train=np.array([[0, 0], [0, 1], [1, 2]]),
+                        valid=np.array([[0, 2], [1, 3]]), test=np.array([[0, 3], [1, 0]]))
+
+
+def _fixed_teacher(data, dim=4):
+    """A BPR teacher whose tables are written out (no random initialisation behind the digest)."""
+    teacher = make_model("bpr", data, dim, seed=0)
+    with torch.no_grad():
+        teacher.user_emb.weight.copy_(torch.arange(data.n_users * dim, dtype=torch.float32).view(-1, dim) / 8)
+        teacher.item_emb.weight.copy_(-torch.arange(data.n_items * dim, dtype=torch.float32).view(-1, dim) / 16)
+    return teacher
+
+
+def test_the_file_names_of_fixed_settings_never_change(tmp_path, monkeypatch, no_training):
+    """Every cached teacher and run is found by its file name: how the key is made (the JSON's fields and
+    their order, the options left out when None, the length of the hash in the name) must not change unless
+    CACHE_VERSION is bumped. The versions are fixed here, so a bump does not touch this test."""
+    monkeypatch.setattr(cache, "CACHE_VERSION", 3)
+    monkeypatch.setattr(cache, "FORMAT_VERSION", 1)
+    toy = _toy()
+    # worked out with hashlib and json alone: SHA-256 of json.dumps({"code": 3, "config": {...}, "data": <the
+    # fingerprint pinned above>, "format": 1}, sort_keys=True); the run's config holds every RunConfig field but
+    # options (None) and the SHA-256 of the teacher's tables ("items" (4, 4) then "users" (2, 4), float32 bytes)
+    assert config_key(toy, {"role": "teacher", "dim": 8}) == \
+        "357eb1c076daa66f5f68931b987a92ffb5538df903991e7fa7e8d6e20f40a88d"
+    with pytest.raises(_Untrained) as teacher_file:
+        get_teacher(toy, dim=8, epochs=2, directory=tmp_path, progress=False, verbose=False)
+    assert teacher_file.value.path == "teacher-bpr-d8-e2-48ee4ca9f69db520"  # + ".pt"
+    with pytest.raises(_Untrained) as run_file:
+        run_method(toy, _fixed_teacher(toy), RunConfig(method="htd", dim=2, epochs=1, K=2), directory=tmp_path,
+                   progress=False)
+    assert run_file.value.path == "run-bpr-htd-d2-ad579f70de51c7fc"  # + ".pt"
+
+
+def test_options_equal_to_the_mode_give_the_run_without_options(data, tmp_path, no_training):
+    teacher = make_model("bpr", data, 8, seed=0)
+    key = _key(run_method, data, teacher, RunConfig(**BASE_RUN), directory=tmp_path, progress=False)
+    same = RunConfig(**BASE_RUN, options=HTDOptions.preset("authors"))
+    assert _key(run_method, data, teacher, same, directory=tmp_path, progress=False) == key
+
+
+def test_each_table_of_the_teacher_changes_the_run_key(tmp_path, no_training):
+    toy, config = _toy(), RunConfig(method="htd", dim=2, epochs=1, K=2)
+    teacher = _fixed_teacher(toy)
+    key = _key(run_method, toy, teacher, config, directory=tmp_path, progress=False)
+    for table in ("user_emb", "item_emb"):
+        other = _fixed_teacher(toy)
+        with torch.no_grad():
+            getattr(other, table).weight[0, 0] += 1.0
+        assert _key(run_method, toy, other, config, directory=tmp_path, progress=False) != key, table
+
+
+def test_the_tensor_digest_reads_names_shapes_and_bytes():
+    table = torch.arange(12, dtype=torch.float32)
+    digest = cache.tensor_digest({"users": table.view(3, 4)})
+    assert cache.tensor_digest({"items": table.view(3, 4)}) != digest            # the name
+    assert cache.tensor_digest({"users": table.view(4, 3)}) != digest            # the shape
+    assert cache.tensor_digest({"users": (table + 1).view(3, 4)}) != digest      # the bytes
+    # the checksum of every cached file, so a changed digest would reject them all: SHA-256 of b"users",
+    # b"(3, 4)" and the 48 bytes of float32 0..11 (worked out with hashlib and numpy alone)
+    assert digest == "8a060382e5e77fd88fd8ca41081845e053271c790e41c341fd88215984df843c"
