@@ -16,7 +16,7 @@ import torch
 from htd_tutorial.distill import (DEDistiller, FitNetDistiller, FTDDistiller, HTDDistiller, make_distiller,
                                   validate_teacher)
 from htd_tutorial.losses._fast import DenseMixture
-from htd_tutorial.losses import (DELoss, FitNetLoss, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
+from htd_tutorial.losses import (DELoss, FitNetLoss, FTDLoss, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
                                  entity_topology_naive, expert_mixture_naive, fitnet_loss, ftd_loss,
                                  ftd_loss_naive, group_level_topology, group_level_topology_naive, group_prototypes,
                                  group_topology, group_topology_naive, gumbel_temperature, is_item_group,
@@ -99,6 +99,19 @@ def test_ftd_ignores_teacher_gradient_and_checks_shapes(batch):
         ftd_loss(batch["student"][0], batch["teacher"])
 
 
+def test_ftd_names_bad_rows_and_the_module_keeps_its_eps(batch):
+    student, teacher = batch["student"].clone(), batch["teacher"]
+    student[4] = 0.0                                   # an all-zero row: its plain cosine is 0/0
+    with pytest.raises(ValueError, match="student embeddings have 1 all-zero rows"):
+        ftd_loss(student, teacher)
+    guarded = FTDLoss(eps=1e-8)(student, teacher)      # with the guard the row has cosine 0 with everything
+    assert torch.isfinite(guarded) and rel_err(guarded, ftd_loss_naive(student, teacher, eps=1e-8)) <= RTOL
+    one_nan = batch["student"].clone()
+    one_nan[7, 2] = math.nan                           # one NaN in an otherwise finite row
+    with pytest.raises(ValueError, match=r"student embeddings contain NaN or infinite values \(1 rows, first row 7\)"):
+        ftd_loss(one_nan, teacher)
+
+
 def test_ftd_is_zero_for_a_rotated_scaled_copy(torch_generator):
     teacher = torch.randn(50, 8, generator=torch_generator, dtype=torch.float64)
     rotation, _ = torch.linalg.qr(torch.randn(8, 8, generator=torch_generator, dtype=torch.float64))
@@ -123,6 +136,20 @@ def test_entity_topology_fast_equals_naive(batch, positive_only, method, eps):
         lambda s: entity_topology_naive(s, teacher.double(), groups, positive_teacher_pairs_only=positive_only,
                                         eps=eps),
         s32, s64, f"entity positive_only={positive_only} method={method}")
+
+
+def test_entity_topology_leaves_out_pairs_of_zero_teacher_similarity(batch):
+    # with the cosine guard an all-zero teacher row has similarity exactly 0 with every entity, itself
+    # included; the authors' filter keeps pairs with a teacher similarity > 0, so those pairs are left out
+    teacher = batch["teacher"].clone()
+    teacher[3] = 0.0
+    s32, s64 = both_precisions(batch["student"])
+    check_value_and_grad(
+        lambda s: entity_topology(s, teacher.float(), batch["groups"], positive_teacher_pairs_only=True, eps=1e-8,
+                                  method="blocks"),
+        lambda s: entity_topology_naive(s, teacher.double(), batch["groups"], positive_teacher_pairs_only=True,
+                                        eps=1e-8),
+        s32, s64, "entity level with a zero teacher row")
 
 
 def test_entity_topology_gram_path_is_exercised(batch):
@@ -253,6 +280,14 @@ def test_dense_mixture_gradcheck(torch_generator):
     assert torch.autograd.gradcheck(fn, inputs)
 
 
+def test_experts_have_the_papers_hidden_width():
+    # f_k: d_s -> (d_s + d_t) // 2 -> d_t; with d_s = 5, d_t = 12 the hidden width is 8
+    module = GroupAssignment(12, 5, 7)
+    assert module.hidden_dim == 8
+    assert [tuple(p.shape) for p in (module.w1, module.b1, module.w2, module.b2)] == [(5, 7, 8), (7, 8), (7, 8, 12),
+                                                                                   (7, 12)]
+
+
 def test_expert_outputs_match_mixture(torch_generator):
     module, student, logits = expert_setup(torch_generator)
     z = torch.softmax(logits, 1)
@@ -275,13 +310,16 @@ def test_gumbel_temperature_schedule():
     assert gumbel_temperature(0, 100) == 1.0
     assert gumbel_temperature(50, 100) == pytest.approx(1e-5)
     assert gumbel_temperature(100, 100) == pytest.approx(1e-10)
-    assert gumbel_temperature(1, 100, lag=True) == 1.0
+    assert gumbel_temperature(0, 100, lag=True) == 1.0 and gumbel_temperature(1, 100, lag=True) == 1.0
     assert gumbel_temperature(51, 100, lag=True) == pytest.approx(1e-5)
     values = [gumbel_temperature(e, 10) for e in range(11)]
     assert values == sorted(values, reverse=True)
     for bad in [(-1, 10), (0, 0), (1.5, 10)]:
         with pytest.raises(ValueError):
             gumbel_temperature(*bad)
+    for end in (0.0, 1.5):
+        with pytest.raises(ValueError, match="end temperature"):
+            gumbel_temperature(1, 10, end=end)
 
 
 def htd_reference(loss: HTDLoss, s_users, s_items, t_users, t_items, tau):
@@ -412,6 +450,15 @@ def test_htd_parts_and_gamma_extremes(batch):
             assert float(parts["ga"]) == 0
 
 
+def test_hard_groups_come_from_each_types_own_layer(batch):
+    # users by the users' assignment layer, items by the items' (numbered from K), also when no alpha is given
+    n_u, t = batch["n_users"], batch["teacher"]
+    loss = HTDLoss(batch["d_t"], batch["d_s"], K=5, generator=torch.Generator().manual_seed(1))
+    expected = torch.cat([loss.users.alpha(t[:n_u]).argmax(1), loss.items.alpha(t[n_u:]).argmax(1) + 5])
+    assert torch.equal(loss.assignment(t[:n_u], t[n_u:]), expected)
+    assert not torch.equal(loss.users.alpha(t[n_u:]).argmax(1), expected[n_u:] - 5)  # the batch tells them apart
+
+
 def test_htd_options_presets_and_validation():
     authors, clean = HTDOptions.preset("authors"), HTDOptions.preset("clean")
     assert set(authors.differences(clean)) == {"proto_grad", "positive_teacher_pairs_only", "mask_pe",
@@ -424,6 +471,7 @@ def test_htd_options_presets_and_validation():
     assert list(grid)[0] == "authors" and list(grid)[-1] == "clean" and len(grid) == 8
     assert grid["authors + eps"].differences(authors) == {"eps": (1e-8, 0.0)}
     assert HTDOptions.ablation("clean")["clean - mask_pe"].differences(clean) == {"mask_pe": (False, True)}
+    assert HTDOptions() == authors     # the defaults are the authors' code, as the class documents
     with pytest.raises(ValueError, match="mode"):
         HTDOptions.preset("paper")
     with pytest.raises(ValueError, match="eps"):
@@ -442,6 +490,15 @@ def test_fitnet_loss_formula(batch):
     expected = ((t - (s @ hint.weight.T + hint.bias)) ** 2).sum()
     torch.testing.assert_close(hint(s, t), expected)
     torch.testing.assert_close(fitnet_loss(s, t, hint.weight, hint.bias), expected)
+
+
+def test_fitnet_projector_starts_like_nn_linear():
+    # U(-1/sqrt(d_s), 1/sqrt(d_s)) for weight and bias, as nn.Linear(d_s, d_t): with d_s = 4, d_t = 64 every
+    # entry is within 0.5, and of 4 * 64 + 64 = 320 draws some are beyond 1/sqrt(64) = 0.125
+    hint = FitNetLoss(4, 64, generator=torch.Generator().manual_seed(0))
+    values = torch.cat([hint.weight.detach().flatten(), hint.bias.detach()])
+    assert float(values.abs().max()) <= 0.5 and float(values.abs().max()) > 0.4
+    assert int((values.abs() > 0.125).sum()) > 200
 
 
 def test_de_is_htd_with_gamma_zero(batch):
