@@ -32,6 +32,8 @@ neither stops the run with an error naming the variable):
 - ``HTD_CHROMIUM``: the Chromium executable for the browser test (default ``/usr/bin/chromium``).
 - ``HTD_REQUIRE_BROWSER=1``: a missing Chromium or Playwright fails the browser test instead of skipping it.
 - ``HTD_TEST_ARTIFACTS``: where tests write artefacts (default ``tests/artifacts``).
+- ``HTD_SKIP_INSTALLED=1``: skip ``tests/test_installed.py`` (the wheel in a fresh virtual environment,
+  several minutes); ``-m "not installed"`` deselects it too.
 - ``HTD_CACHE_DIR``, ``HTD_DATA_DIR``, ``HTD_ALLOW_DOWNLOAD``: where cached models and the data live, and
   whether MovieLens may be downloaded; kept, as they change no number.
 - ``NUMBA_CACHE_DIR``: kept when already set.
@@ -64,11 +66,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: that change no number. Every other one (a notebook setting such as ``HTD_EPOCHS``) is removed.
 KEPT_VARIABLES = frozenset({
     "HTD_STRICT_CLAIMS", "HTD_REQUIRE_DATA", "HTD_REQUIRE_BROWSER",   # the flags; the first is then set to 1
+    "HTD_SKIP_INSTALLED",                                             # skips tests/test_installed.py
     "HTD_CITEULIKE_DIR", "HTD_CHROMIUM", "HTD_TEST_ARTIFACTS",         # what the tests read
     "HTD_CACHE_DIR", "HTD_DATA_DIR", "HTD_ALLOW_DOWNLOAD",            # where models and data are, checksummed
 })
 #: The yes/no flags a test run reads; an inherited value that is neither stops it at once.
-FLAGS = ("HTD_STRICT_CLAIMS", "HTD_REQUIRE_DATA", "HTD_REQUIRE_BROWSER", "HTD_ALLOW_DOWNLOAD")
+FLAGS = ("HTD_STRICT_CLAIMS", "HTD_REQUIRE_DATA", "HTD_REQUIRE_BROWSER", "HTD_ALLOW_DOWNLOAD", "HTD_SKIP_INSTALLED")
 
 
 def shipped_settings(environ) -> list[str]:
@@ -114,14 +117,18 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that uses the ``citeulike_dir`` fixture with ``data``.
+    """Mark every test that uses the ``citeulike_dir`` fixture with ``data``, and run the ``installed``
+    tests last.
 
     So ``-m data`` / ``-m "not data"`` select exactly the tests that need the split, even where a test
-    module forgets the explicit mark.
+    module forgets the explicit mark. ``list.sort`` is stable: every other test keeps its place.
     """
     for item in items:
         if "citeulike_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.data)
+    # The installed-package test last: its notebooks then find the models the notebooks of this session
+    # trained (tests/test_installed.py links them into its model cache).
+    items.sort(key=lambda item: item.get_closest_marker("installed") is not None)
 
 
 @pytest.fixture(scope="session")

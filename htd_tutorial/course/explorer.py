@@ -12,7 +12,7 @@ Two layers, so that everything but the wiring is testable without a browser:
   once per setting; every result is kept, so returning to a setting is instant.
 - **Widgets** (:class:`ExplorerWidget`): a method selector and two sliders (``continuous_update=False``),
   a progress bar, the picture and the metrics. It only wires controls to :meth:`TopologyExplorer.compute`
-  and uses the API common to ipywidgets 7 (Colab) and 8 (``make test-compat`` runs the tests with 7.7.1).
+  and uses the API common to ipywidgets 7 (Colab) and 8 (``tests/test_installed.py`` runs notebook 05 with 7.7.1).
 
 A cold machine: UMAP needs numba to compile it (up to a minute), so the widget's first picture is
 drawn with PCA (aligned the same way) while :meth:`TopologyExplorer.prepare_umap` compiles UMAP in a
