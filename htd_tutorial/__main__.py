@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "from the authors' repository at a pinned commit)")
     get.add_argument("--dest", type=output_folder, default=None,
                      help="folder for train.tsv, valid.tsv and test.tsv (default: where the package reads the "
-                          "dataset from: HTD_CITEULIKE_DIR, else ../shared/data/citeulike beside the repository)")
+                          "dataset from: HTD_CITEULIKE_DIR, else ../shared/data/citeulike beside the repository, "
+                          "or ~/.cache/htd-tutorial/citeulike when pip-installed)")
     get.add_argument("--source", type=existing_folder, default=None, metavar="DIR",
                      help="convert the authors' files (Train, Valid, Test) downloaded by hand into DIR instead "
                           "of downloading them (offline); their SHA-256 is checked all the same")

@@ -244,7 +244,8 @@ def fetch(dataset: str = "citeulike", dest: str | os.PathLike | None = None, *,
         One of :data:`FETCHABLE`.
     dest : str or os.PathLike, optional
         Folder for the TSVs. Default: the folder the package reads CiteULike from
-        (:func:`htd_tutorial.data.citeulike_dir`: ``HTD_CITEULIKE_DIR``, else ``../shared/data/citeulike``).
+        (:func:`htd_tutorial.data.citeulike_dir`: ``HTD_CITEULIKE_DIR``, else ``../shared/data/citeulike``
+        beside a checkout, else ``~/.cache/htd-tutorial/citeulike`` when pip-installed).
     source : str or os.PathLike, optional
         A folder holding the authors' ``Train``, ``Valid`` and ``Test``, downloaded by hand: convert
         those instead of downloading (the offline path). Their SHA-256 is checked all the same.
