@@ -30,7 +30,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..cache import REPO_ROOT, get_teacher
+from .. import stored
+from ..cache import get_teacher
 from ..choices import DEFAULT_K, DEFAULT_WEIGHT_DECAY, RECIPE_LR
 from ..data import load_dataset
 from ..experiments import RunConfig, run_method
@@ -55,7 +56,8 @@ METHODS = recipes.COMPARED_METHODS
 COMPARISONS = (("ftd", "student"), ("htd", "student"), ("htd", "ftd"))
 #: The metric the map reads (test) and the tuned protocol chooses by (validation).
 METRIC = "Recall@50"
-MAP_FILE = REPO_ROOT / "results" / "evidence_map.json"
+#: The map (a stored file: the checkout's results/ folder, never site-packages; htd_tutorial.stored).
+MAP_FILE = stored.output_file("results/evidence_map.json")
 
 
 @dataclass(frozen=True)
