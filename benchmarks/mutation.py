@@ -597,7 +597,7 @@ class Worker:
             return "passed", "", seconds
         if process.returncode == 5:
             raise RuntimeError(f"no tests collected by {' '.join(args)}")
-        failed = re.search(r"^(?:FAILED|ERROR) (\S+)", output, re.M)
+        failed = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", output, re.M)   # a test id may hold spaces
         detail = failed.group(1) if failed else f"pytest exit {process.returncode}: {output.strip()[-300:]}"
         return "failed", detail, seconds
 
