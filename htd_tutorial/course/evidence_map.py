@@ -26,6 +26,7 @@ writes ``results/evidence_map.json`` (runs, cells with verdicts) and ``results/e
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from ..cache import get_teacher
 from ..choices import DEFAULT_K, DEFAULT_WEIGHT_DECAY, RECIPE_LR
 from ..data import load_dataset
 from ..experiments import RunConfig, run_method
+from ..paper.reproduce import save_figure_atomic
 from ..paper.results import write_json_atomic
 from ..plots.evidence import plot_evidence_map
 from ..stats import read_paired
@@ -43,7 +45,7 @@ from . import recipes
 from .evidence import data_step
 
 __all__ = ["PROTOCOLS", "LR_GRID", "METHODS", "COMPARISONS", "METRIC", "Setting", "SETTINGS", "MAP_FILE",
-           "MAP_FIGURE", "build_map", "map_cells", "verdict_of"]
+           "build_map", "map_cells", "verdict_of"]
 
 #: "fixed": one budget and rate for every method (the paper's protocol); "tuned": each method at its own
 #: rate, chosen on validation from :data:`LR_GRID`.
@@ -96,8 +98,6 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("citeulike-lightgcn", "citeulike", "lightgcn", teacher=dict(_PAPER_TEACHER, lr=RECIPE_LR["lightgcn"]),
             epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40)),
 )}
-#: The figure beside the map file.
-MAP_FIGURE = MAP_FILE.with_suffix(".png")
 
 
 def _run_key(row: dict) -> tuple:
@@ -162,37 +162,22 @@ def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path
                         for seed in setting.seeds:
                             run("fixed", method, dim, seed, setting.lr)
                     if "tuned" in protocols:
-                        scores = {lr: run("tuned", method, dim, setting.seeds[0], lr)[f"valid {METRIC}"]
-                                  for lr in LR_GRID}
-                        chosen = max(scores, key=scores.get)
+                        chosen = _chosen_lr([run("tuned", method, dim, setting.seeds[0], lr) for lr in LR_GRID])
                         for seed in setting.seeds[1:]:
                             run("tuned", method, dim, seed, chosen)
     save()
-    figure = plot_evidence_map(payload["cells"])
-    write_figure(figure, Path(path).with_suffix(".png"))
+    save_figure_atomic(plot_evidence_map(payload["cells"]), path.with_suffix(".png"))
     return payload
 
 
-def write_figure(figure, path: Path) -> None:
-    """Save ``figure`` as PNG through a temp file and a rename (never half-written)."""
-    tmp = path.with_name(path.name + ".tmp")
-    figure.savefig(tmp, dpi=120, format="png")
-    tmp.replace(path)
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-
-
 def _load(path: Path) -> dict:
-    import json
-
     if path.exists():
         payload = json.loads(path.read_text(encoding="utf-8"))
         payload.setdefault("steps", {})
         return payload
     return {"what": "the evidence map (htd_tutorial.course.evidence_map): where FTD fails a tiny student and "
                     "HTD fixes it", "metric": METRIC, "lr_grid": list(LR_GRID),
-            "settings": {n: {**asdict(s), "teacher": s.teacher} for n, s in SETTINGS.items()},
+            "settings": {n: asdict(s) for n, s in SETTINGS.items()},
             "steps": {}, "runs": [], "cells": []}
 
 
@@ -231,8 +216,13 @@ def _chosen_runs(rows: list[dict], protocol: str) -> list[dict]:
     candidates = [r for r in rows if r["seed"] == first]
     if any(r[f"valid {METRIC}"] is None for r in candidates) or {r["lr"] for r in candidates} != set(LR_GRID):
         return []
-    chosen = max(candidates, key=lambda r: r[f"valid {METRIC}"])["lr"]
+    chosen = _chosen_lr(candidates)
     return sorted((r for r in rows if r["lr"] == chosen), key=lambda r: r["seed"])
+
+
+def _chosen_lr(candidates: list[dict]) -> float:
+    """The tuned protocol's rate: the candidate run (one per rate, same seed) with the best validation score."""
+    return max(candidates, key=lambda r: r[f"valid {METRIC}"])["lr"]
 
 
 def verdict_of(a_rows: list[dict], b_rows: list[dict], step: float | None) -> dict:
