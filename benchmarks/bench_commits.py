@@ -26,6 +26,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from htd_tutorial.paper.results import write_json_atomic  # noqa: E402
+
 PROBE = Path(__file__).resolve().parent / "_epoch_probe.py"
 
 
@@ -93,9 +96,7 @@ def main() -> None:
                "load_average_after": os.getloadavg(),
                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                "lightgcn": table, "htd": htd}
-    tmp = Path(args.out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
+    write_json_atomic(args.out, payload)
     for row in table:
         extra = f", over BPR {row['over_bpr']['old']:.1f}x -> {row['over_bpr']['new']:.1f}x" if "over_bpr" in row else ""
         print(f"{row['kind']:>8} d={row['dim']:<4} epoch {row['old']['epoch_seconds']:6.1f} s -> "
