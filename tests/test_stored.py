@@ -230,6 +230,12 @@ READS_04 = {seeds.SEEDS_NAME: "lesson_runs(", "results/citeulike_bpr.json": "res
             "results/citeulike_bpr_ablation_d20_flushed.json": "results_path(FLUSHED)"}
 
 
+#: Stored results files notebook 04 does not read, each with the reason (a new stored file must be read by
+#: notebook 04, and so hidden above, or named here).
+NOT_READ_BY_04 = {"results/evidence_map.json": "the evidence map is not part of the course yet (issue 33); "
+                                               "tests/test_evidence_map.py reads it"}
+
+
 @pytest.mark.slow
 def test_notebook_04_with_each_stored_file_hidden(kernel, tmp_path):
     """Notebook 04 in one kernel: per stored file it reads, the cells that depend on it (and the cells
@@ -237,7 +243,7 @@ def test_notebook_04_with_each_stored_file_hidden(kernel, tmp_path):
     all of them hidden. No cell may raise; each hidden file is named, with its command, in one line."""
     cells = _code("04_analysis.ipynb")[1:]
     assert set(READS_04) == {seeds.SEEDS_NAME} | {n for n in stored.stored_files(REPO_ROOT)
-                                                 if n.startswith("results/")}
+                                                 if n.startswith("results/")} - set(NOT_READ_BY_04)
     def run(chosen, folder, hidden):
         kernel.run(f"import os\nos.environ['HTD_STORED_DIR'] = {str(folder)!r}", "HTD_STORED_DIR")
         printed = "".join(kernel.run(source, f"notebook 04 cell {i} with {sorted(hidden) or 'nothing'} missing")
