@@ -12,9 +12,6 @@ the ones below them (``tests/test_layering.py`` checks it):
 - ``paper/``: the paper's commands (``python -m htd_tutorial reproduce`` / ``ablation``);
 - ``plots/``: pictures only (colours and labels in ``plots.style``);
 - ``course/``: what only the notebooks use (shared defaults, lesson helpers, the explorer, exercises).
-
-The flat paths of earlier releases (``htd_tutorial.lessons``, ``htd_tutorial.explorer``, ...) are
-aliases of the moved modules for one release.
 """
 from ._threads import apply_thread_policy
 

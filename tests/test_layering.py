@@ -7,10 +7,9 @@ function (a lazy import is still a dependency), relative ones resolved, and an
 - nothing outside ``course/`` imports ``course/`` (the course sits on top of everything);
 - the library core (``data/``, ``losses/``, ``models``, ``training``, ``evaluation``) imports
   nothing from ``paper/``, ``plots/`` or ``course/``; no library module imports ``course/``;
-- no import cycles between modules.
-
-The one-release aliases at the old flat paths (``htd_tutorial/explorer.py`` ...) only point at the
-new modules; they are left out of the graph (nothing inside the package may import them).
+- no import cycles between modules;
+- no alias module: nothing whose body only redirects ``sys.modules`` to a module moved elsewhere
+  (the package was never released, so a moved module leaves no old path behind).
 """
 from __future__ import annotations
 
@@ -20,11 +19,6 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "htd_tutorial"
-
-#: Old flat paths kept for one release as aliases of the moved modules.
-ALIASES = {"htd_tutorial.reproduce", "htd_tutorial.ablation", "htd_tutorial.topology_plots",
-           "htd_tutorial.analysis_plots", "htd_tutorial.embedding_plots", "htd_tutorial.lessons",
-           "htd_tutorial.analysis", "htd_tutorial.explorer", "htd_tutorial.exercises"}
 
 #: Library modules: they must not know about the course, the paper's commands or the pictures.
 CORE = ("htd_tutorial.data", "htd_tutorial.losses", "htd_tutorial.models", "htd_tutorial.training",
@@ -80,8 +74,8 @@ def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    modules = {m: p for m, p in _modules().items() if m not in ALIASES}
-    known = set(modules) | ALIASES
+    modules = _modules()
+    known = set(modules)
     graph = {m: imports_of(m, p, known) for m, p in modules.items()}
     # importing a.b.c runs a/__init__ and a/b/__init__ first: that is not an edge we care about here
     return graph
@@ -101,9 +95,22 @@ def test_the_graph_sees_the_package():
     assert "htd_tutorial.course.lessons" in GRAPH["htd_tutorial.course.exercises.htd"]
 
 
-def test_nothing_imports_the_old_aliases():
-    offenders = {m: sorted(t & ALIASES) for m, t in GRAPH.items() if t & ALIASES}
-    assert not offenders, f"modules import the one-release aliases instead of the new paths: {offenders}"
+def redirects_sys_modules(source: str) -> bool:
+    """Whether ``source`` assigns to ``sys.modules[...]``: the mark of an alias module."""
+    return any(isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Subscript) and isinstance(t.value, ast.Attribute) and t.value.attr == "modules"
+        and isinstance(t.value.value, ast.Name) and t.value.value.id == "sys" for t in node.targets)
+        for node in ast.walk(ast.parse(source)))
+
+
+def test_no_module_is_an_alias_of_another():
+    aliases = sorted(m for m, p in _modules().items() if redirects_sys_modules(p.read_text(encoding="utf-8")))
+    assert not aliases, f"alias modules (they only redirect sys.modules; import the real path instead): {aliases}"
+
+
+def test_the_alias_finder_finds_an_alias():
+    assert redirects_sys_modules("import sys; from .paper import ablation as _moved; sys.modules[__name__] = _moved")
+    assert not redirects_sys_modules("import sys\nloaded = sys.modules.get('torch')\nsys.path[0] = '.'\n")
 
 
 def test_only_the_course_imports_the_course():

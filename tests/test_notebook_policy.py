@@ -18,8 +18,6 @@ conventions (the developers' guide, issue 4):
   ``param(...)`` (environment variables ``HTD_<NAME>``);
 - short code cells (none over 25 lines, median at most 8): the heavy lifting lives in ``htd_tutorial/``;
 - 2 to 4 exercises, each checked with ``check("<id>", ...)`` against a registered exercise;
-- imports from the package's current layout only (``htd_tutorial.course.lessons``, ``htd_tutorial.plots``,
-  ...), never from the flat paths that stay as aliases for one release (``htd_tutorial.lessons``, ...);
 - at least one figure among the outputs, and a file size that keeps the repository light;
 - clean stored outputs: no absolute path of the machine that ran the notebook (paths relative to
   the repository or with ``~``), no empty progress bar, no message that results or files were
@@ -242,42 +240,6 @@ def test_exercises_are_registered(notebook):
             f"{path.name}: exercise {exercise_id} is not registered (add it to NOTEBOOK_EXERCISES of the "
             "notebook's module in htd_tutorial/course/exercises/)")
         assert exercise_id.startswith(prefix + "."), f"{path.name}: exercise {exercise_id} belongs to another notebook"
-
-
-#: Flat module paths of before the layout of issue #10; they stay as aliases for one release, for
-#: learners' saved notebooks, but a shipped notebook must teach the new paths.
-OLD_MODULES = ("reproduce", "ablation", "topology_plots", "analysis_plots", "embedding_plots", "lessons",
-               "analysis", "explorer", "exercises")
-IMPORT_LINE = re.compile(r"^\s*(?:from\s+(htd_tutorial(?:\.\w+)*)\s+import\s+(.+)|import\s+(htd_tutorial(?:\.\w+)*))",
-                         re.MULTILINE)
-
-
-def old_imports(source: str) -> list[str]:
-    """The imports in ``source`` that name one of :data:`OLD_MODULES` (``from htd_tutorial import lessons`` too)."""
-    found = []
-    for module, names, plain in IMPORT_LINE.findall(source):
-        module = module or plain
-        parts = module.split(".")
-        if len(parts) > 1 and parts[1] in OLD_MODULES:
-            found.append(module)
-        elif module == "htd_tutorial" and names:
-            imported = [n.strip(" ()").split(" as ")[0].strip() for n in names.split(",")]
-            found += [f"htd_tutorial.{n}" for n in imported if n in OLD_MODULES]
-    return found
-
-
-def test_old_imports_pattern():
-    assert old_imports("from htd_tutorial.lessons import KD") == ["htd_tutorial.lessons"]
-    assert old_imports("from htd_tutorial import analysis_plots, plots") == ["htd_tutorial.analysis_plots"]
-    assert old_imports("import htd_tutorial.explorer") == ["htd_tutorial.explorer"]
-    assert old_imports("from htd_tutorial.course.lessons import KD\nfrom htd_tutorial import plots\n"
-                       "from htd_tutorial.plots import topology as topology_plots") == []
-
-
-def test_imports_use_the_new_layout(notebook):
-    path, nb = notebook
-    found = [m for cell in _code_cells(nb) for m in old_imports(cell.source)]
-    assert not found, f"{path.name}: imports old module paths {found}; use htd_tutorial.course.* / plots.* / paper.*"
 
 
 MARKDOWN_FILES = sorted(p for p in REPO_ROOT.rglob("*.md")
