@@ -37,11 +37,11 @@ def _close_figures():
 # ------------------------------------------------------------------ the recipe
 def test_recipe_is_a_valid_run_config():
     fields = {f.name for f in dataclasses.fields(RunConfig)}
-    assert set(lessons.KD) <= fields
+    assert set(lessons.DISTILL) <= fields
     assert 1 <= lessons.SMALL_DIM < lessons.LARGE_DIM < 200
     for method in ("student", "ftd", "htd"):
-        RunConfig(method=method, dim=lessons.SMALL_DIM, **lessons.KD)
-    assert lessons.KD["lam"] == 1e-3 and lessons.KD["gamma"] == 0.5 and lessons.KD["group_topology"] == "Pe"
+        RunConfig(method=method, dim=lessons.SMALL_DIM, **lessons.DISTILL)
+    assert lessons.DISTILL["lam"] == 1e-3 and lessons.DISTILL["gamma"] == 0.5 and lessons.DISTILL["group_topology"] == "Pe"
 
 
 @pytest.mark.parametrize("method, dim", [("nope", 4), ("ftd", 0), ("ftd", -2), ("ftd", 2.5), ("ftd", True)])
@@ -57,7 +57,7 @@ def test_distill_run_trains_then_loads_from_cache(tiny, tmp_path):
     first = lessons.distill_run(data, teacher, "htd", 2, epochs=1, K=3, directory=tmp_path, progress=False)
     again = lessons.distill_run(data, teacher, "htd", 2, epochs=1, K=3, directory=tmp_path, progress=False)
     assert not first.from_cache and again.from_cache
-    assert first.config.lr == lessons.KD["lr"] and first.config.K == 3 and first.config.epochs == 1
+    assert first.config.lr == lessons.DISTILL["lr"] and first.config.K == 3 and first.config.epochs == 1
     users, items = again.distiller.groups()
     assert len(users) == data.n_users and int(items.max()) < 3
     student = lessons.distill_run(data, teacher, "student", 2, epochs=1, directory=tmp_path, progress=False)

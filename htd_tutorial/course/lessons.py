@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from .common import SEED
-from .recipes import DISTILL, KD, LARGE_DIM, SMALL_DIM
+from .recipes import DISTILL, LARGE_DIM, SMALL_DIM
 from ..data import Interactions
 from ..experiments import RunConfig, RunResult, run_method
 from ..losses.ftd import cosine_similarity_matrix
@@ -26,14 +26,14 @@ from ..models import Recommender
 from ..sampling import TripleSampler
 from ..topology import embedding_array
 
-__all__ = ["DISTILL", "KD", "SMALL_DIM", "LARGE_DIM", "distill_run", "results_table", "ftd_by_hand", "show_source",
+__all__ = ["DISTILL", "SMALL_DIM", "LARGE_DIM", "distill_run", "results_table", "ftd_by_hand", "show_source",
            "cosine_matrix", "cluster_order", "popular_items", "real_batch", "batch_triples", "pair_counts",
            "toy_space", "group_coherence", "item_table", "teacher_clusters", "neighbour_agreement", "umap_maps",
            "HTD_BY_HAND", "cosine_by_hand", "alpha_by_hand", "gumbel_noise", "z_by_hand", "hard_groups_by_hand",
            "prototypes_by_hand", "entity_level_by_hand", "group_level_pp_by_hand", "group_level_pe_by_hand",
            "ga_by_hand", "htd_by_hand", "student_loss_by_hand", "htd_check_batch"]
 
-# The recipe (DISTILL, old name KD) and the lesson dimensions are owned by recipes.py.
+# The recipe (DISTILL) and the lesson dimensions are owned by recipes.py.
 
 
 _RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
@@ -45,7 +45,7 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
                 group_topology: str | None = None, eval_every: int | None = None,
                 progress: bool = True, use_cache: bool = True, directory: str | Path | None = None,
                 train_missing: bool = True) -> RunResult:
-    """Train (or load from the cache) one student with the course's recipe :data:`KD`.
+    """Train (or load from the cache) one student with the course's recipe :data:`DISTILL`.
 
     Parameters
     ----------
@@ -59,7 +59,7 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
     seed : int
         Seed of initialisation and sampling.
     epochs, lr, lam, K, gamma, mode, group_topology, eval_every : optional
-        Override one setting of :data:`KD` (``None`` keeps the recipe's value); see
+        Override one setting of :data:`DISTILL` (``None`` keeps the recipe's value); see
         :class:`htd_tutorial.experiments.RunConfig` for their meaning.
     progress : bool
         Progress bar while training.
@@ -89,7 +89,7 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
                      eval_every=eval_every)
     settings.update({name: value for name, value in overrides.items() if value is not None})
     unknown = set(settings) - _RUN_FIELDS
-    if unknown:  # a recipe key RunConfig does not know: a bug in KD, not in the caller
+    if unknown:  # a recipe key RunConfig does not know: a bug in DISTILL, not in the caller
         raise ValueError(f"DISTILL holds setting(s) {sorted(unknown)} that RunConfig does not know")
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
         raise ValueError(f"student dimension must be a positive integer, got {dim!r}")

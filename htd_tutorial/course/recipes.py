@@ -24,7 +24,7 @@ Why these settings
 """
 from __future__ import annotations
 
-__all__ = ["TEACHER", "STUDENT", "STUDENT_DIMS", "DISTILL", "KD", "SMALL_DIM", "LARGE_DIM",
+__all__ = ["TEACHER", "STUDENT", "STUDENT_DIMS", "DISTILL", "SMALL_DIM", "LARGE_DIM",
            "COMPARED_METHODS", "LESSON_SEEDS", "CHECK_SEEDS", "CURVE_SEEDS", "TUNED_LRS",
            "LAB", "LAB_TEACHER", "LAB_SEEDS"]
 
@@ -42,8 +42,6 @@ STUDENT_DIMS = (2, 4, 8, 16, 32, 64)
 #: The distillation recipe shared by notebooks 02-05 (everything but the method, dimension and seed).
 DISTILL = dict(kind="bpr", epochs=20, lr=2e-3, weight_decay=1e-3, batch_size=1024, optimizer="adam",
                lam=1e-3, K=10, gamma=0.5, group_topology="Pe", mode="authors")
-#: The old name of :data:`DISTILL` (kept for one release so saved notebooks still run).
-KD = DISTILL
 
 #: The tiny student the lessons look at.
 SMALL_DIM = 4
