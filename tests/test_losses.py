@@ -19,8 +19,7 @@ from htd_tutorial.losses._fast import DenseMixture
 from htd_tutorial.losses import (DELoss, FitNetLoss, FTDLoss, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
                                  entity_topology_naive, expert_mixture_naive, fitnet_loss, ftd_loss,
                                  ftd_loss_naive, group_level_topology, group_level_topology_naive, group_prototypes,
-                                 group_topology, group_topology_naive, gumbel_temperature, is_item_group,
-                                 joint_groups)
+                                 gumbel_temperature, is_item_group, joint_groups)
 
 RTOL = 1e-5
 
@@ -195,13 +194,8 @@ def test_pe_mask_and_type_switches_change_the_term(batch):
     assert group_level_topology(s, t, g, is_item, group_topology="Pe", same_type_only=True) < full
 
 
-def test_old_group_topology_names_still_work_for_one_release(batch):
+def test_group_level_topology_rejects_an_unknown_design(batch):
     s, t, g, is_item = batch["student"], batch["teacher"], batch["groups"], batch["is_item"]
-    for old, new in ((group_topology, group_level_topology), (group_topology_naive, group_level_topology_naive)):
-        assert torch.equal(old(s, t, g, is_item, kind="PP", mask_pe=True),
-                           new(s, t, g, is_item, group_topology="PP", mask_pe=True))
-    with pytest.raises(ValueError, match="group_topology"):
-        group_topology(s, t, g, is_item, kind="PP", group_topology="Pe")
     with pytest.raises(ValueError, match="group_topology must be one of"):
         group_level_topology(s, t, g, is_item, group_topology="pe")
 

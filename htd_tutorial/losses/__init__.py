@@ -14,8 +14,7 @@ from .bpr import bpr_loss
 from .ftd import FTDLoss, cosine_normalize, cosine_similarity_matrix, ftd_loss, ftd_loss_naive
 from .htd import (GROUP_TOPOLOGIES, HTD_MODES, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
                   entity_topology_naive, expert_mixture_naive, group_level_topology, group_level_topology_naive,
-                  group_prototypes, group_topology, group_topology_naive, gumbel_temperature, is_item_group,
-                  joint_groups)
+                  group_prototypes, gumbel_temperature, is_item_group, joint_groups)
 from .pointwise import DELoss, FitNetLoss, fitnet_loss
 
 __all__ = [
@@ -24,6 +23,5 @@ __all__ = [
     "GROUP_TOPOLOGIES", "HTD_MODES", "GroupAssignment", "HTDLoss", "HTDOptions", "entity_topology",
     "entity_topology_naive", "expert_mixture_naive", "group_level_topology", "group_level_topology_naive",
     "group_prototypes", "gumbel_temperature", "is_item_group", "joint_groups",
-    "group_topology", "group_topology_naive",   # old names of group_level_topology(_naive), one release
     "DELoss", "FitNetLoss", "fitnet_loss",
 ]

@@ -78,7 +78,6 @@ __all__ = [
     "HTD_MODES", "GROUP_TOPOLOGIES", "HTDOptions", "gumbel_temperature", "GroupAssignment", "HTDLoss",
     "expert_mixture_naive", "joint_groups", "is_item_group", "entity_topology", "entity_topology_naive",
     "group_prototypes", "group_level_topology", "group_level_topology_naive",
-    "group_topology", "group_topology_naive",   # old names, one release
 ]
 
 ALPHA_EPS = 1e-10
@@ -626,11 +625,6 @@ class HTDLoss(nn.Module):
     def extra_repr(self) -> str:
         return f"K={self.K}, gamma={self.gamma}, group_topology={self.group_topology!r}, options={self.options}"
 
-    @property
-    def group_kind(self) -> str:
-        """Old name of :attr:`group_topology` (the string setting), kept for one release."""
-        return self.group_topology
-
     @torch.no_grad()
     def assignment(self, t_users: torch.Tensor, t_items: torch.Tensor, *,
                    alphas: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
@@ -678,27 +672,3 @@ class HTDLoss(nn.Module):
             for what, s, t in (("users: ", s_users, t_users), ("items: ", s_items, t_items)):
                 _check_rows(s, t, reject_zero_rows=self.gamma > 0 and self.options.eps == 0, what=what)
         return {"htd": htd, "entity": entity, "group": group, "ga": ga}
-
-
-# ----------------------------------------------------------------------------------------------
-# Old names, kept for one release
-# ----------------------------------------------------------------------------------------------
-
-def group_topology(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, is_item: torch.Tensor,
-                   *, kind: str | None = None, **options) -> torch.Tensor:
-    """Old name of :func:`group_level_topology` (``kind`` is now ``group_topology``), kept for one release."""
-    return group_level_topology(student, teacher, groups, is_item, **_old_kind(kind, options))
-
-
-def group_topology_naive(student: torch.Tensor, teacher: torch.Tensor, groups: torch.Tensor, is_item: torch.Tensor,
-                         *, kind: str | None = None, **options) -> torch.Tensor:
-    """Old name of :func:`group_level_topology_naive`, kept for one release."""
-    return group_level_topology_naive(student, teacher, groups, is_item, **_old_kind(kind, options))
-
-
-def _old_kind(kind: str | None, options: dict) -> dict:
-    if kind is not None:
-        if "group_topology" in options:
-            raise ValueError("pass the group-level design once: group_topology (kind is its old name)")
-        options["group_topology"] = kind
-    return options

@@ -87,14 +87,15 @@ def _as_two_bools(answer) -> tuple[bool, bool]:
 def _solve_04_3():
     import torch
 
-    from ...losses.htd import group_topology
+    from ...losses.htd import group_level_topology
     gen = torch.Generator().manual_seed(0)
     student = torch.randn(12, 4, generator=gen, requires_grad=True)       # a batch of 12 entities, d_s = 4
     teacher = torch.randn(12, 16, generator=gen)                           # d_t = 16
     groups, is_item = torch.arange(12) % 3, torch.zeros(12, dtype=torch.bool)   # 3 groups of users
     gets_gradient = []
     for proto_grad in (False, True):                                       # authors' code, then clean
-        loss = group_topology(student, teacher, groups, is_item, kind="PP", proto_grad=proto_grad)
+        loss = group_level_topology(student, teacher, groups, is_item, group_topology="PP",
+                                    proto_grad=proto_grad)
         gets_gradient.append(loss.requires_grad)                           # False: a constant for the student
     return tuple(gets_gradient)
 
@@ -108,8 +109,8 @@ def _judge_04_3(answer, expected):
     if answer == (False, False):
         return "With proto_grad=True the prototypes are ordinary means of the student's embeddings, and " \
                "gradients flow through a mean."
-    return "Build the term with group_topology(..., kind='PP', proto_grad=False) and with proto_grad=True " \
-           "and look at loss.requires_grad."
+    return "Build the term with group_level_topology(..., group_topology='PP', proto_grad=False) and with " \
+           "proto_grad=True and look at loss.requires_grad."
 
 
 NOTEBOOK_EXERCISES.append(Exercise(
@@ -117,5 +118,6 @@ NOTEBOOK_EXERCISES.append(Exercise(
     question="Does HTD's (P,P) group-level term give the student any gradient (a) with the authors' prototypes "
              "(proto_grad=False) and (b) with the clean ones (proto_grad=True)? Answer with two booleans.",
     inputs=(), parse=_as_two_bools, solve=_solve_04_3, judge=_judge_04_3,
-    hint="Call htd_tutorial.losses.group_topology(student, teacher, groups, is_item, kind='PP', proto_grad=...) "
-         "on a small random batch whose `student` requires grad, and check the result's .requires_grad."))
+    hint="Call htd_tutorial.losses.group_level_topology(student, teacher, groups, is_item, group_topology='PP', "
+         "proto_grad=...) on a small random batch whose `student` requires grad, and check the result's "
+         ".requires_grad."))
