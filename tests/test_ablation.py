@@ -342,8 +342,9 @@ def test_cached_only_without_an_authors_run_writes_nothing(data, tmp_path, monke
     assert stop.value.code == 2 and "not an existing results file" in capsys.readouterr().err
 
 
-def test_readme_table_shows_levels_and_paired_differences(tmp_path):
+def test_readme_table_shows_levels_and_paired_differences(tmp_path, monkeypatch):
     from htd_tutorial.paper.ablation import main as ablation_main, readme_ablation_table
+    from htd_tutorial.paper.results import RESULTS_DOC
 
     rows = [{"variant": v, "label": label, "seed": s, "Recall@50": r, "NDCG@50": n}
             for v, label, s, r, n in [("authors", "authors' code", 0, 0.20, 0.10),
@@ -362,10 +363,18 @@ def test_readme_table_shows_levels_and_paired_differences(tmp_path):
         "",
         "Not run yet: clean (seeds 1, 2).",
     ]
-    readme = tmp_path / "README.md"
-    readme.write_text("a\n<!-- results-table: x_ablation_d4 -->\nold\n<!-- /results-table -->\nb\n")
+    # a page named on the command line, and by default the results page (run from the repository root)
     (tmp_path / "x_ablation_d4.json").write_text(json.dumps(payload))
-    assert ablation_main([str(readme), str(tmp_path / "x_ablation_d4.json")]) == 0
-    assert readme.read_text().startswith("a\n<!-- results-table: x_ablation_d4 -->\n| variant |")
-    assert readme.read_text().endswith("Not run yet: clean (seeds 1, 2).\n<!-- /results-table -->\nb\n")
-    assert ablation_main([str(readme)]) == 2
+    before = "a\n<!-- results-table: x_ablation_d4 -->\nold\n<!-- /results-table -->\nb\n"
+    named, default = tmp_path / "page.md", tmp_path / RESULTS_DOC
+    default.parent.mkdir(parents=True)
+    for page in (named, default):
+        page.write_text(before)
+    monkeypatch.chdir(tmp_path)
+    assert ablation_main([str(named), "x_ablation_d4.json"]) == 0
+    assert default.read_text() == before
+    assert ablation_main(["x_ablation_d4.json"]) == 0
+    for page in (named, default):
+        assert page.read_text().startswith("a\n<!-- results-table: x_ablation_d4 -->\n| variant |")
+        assert page.read_text().endswith("Not run yet: clean (seeds 1, 2).\n<!-- /results-table -->\nb\n")
+    assert ablation_main([str(named)]) == 2

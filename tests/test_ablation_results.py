@@ -1,11 +1,12 @@
-"""What README and notebook 04 say about the committed CiteULike ablation (results/citeulike_bpr_ablation_d20.json).
+"""What the results page and notebook 04 say about the committed CiteULike ablation
+(results/citeulike_bpr_ablation_d20.json). The results page is docs/results.md (htd_tutorial.paper.results.RESULTS_DOC).
 
 The ablation switches the authors' code quirks to the paper's reading one at a time (HTD, BPR, student dim 20,
 the reproduction's teacher and settings). Its runs are single-thread trainings of 20–60 minutes, added over
 several sessions; what is not run yet is listed in the file's ``not_run``. Every expected value is written
 here: the settings, which runs are finished and their test Recall@50 (4 decimals), and which paired
 differences are clear of the seed noise. A run added to the file fails these tests until it is written here
-too, so a number in README or notebook 04 cannot change unseen.
+too, so a number on the results page or in notebook 04 cannot change unseen.
 """
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ import pytest
 from htd_tutorial.course.evidence import compare_variants
 from htd_tutorial.losses.htd import HTDOptions
 from htd_tutorial.paper.ablation import readme_ablation_table
+from htd_tutorial.paper.results import RESULTS_DOC
 from htd_tutorial.stats import metric_step
 
 REPO = Path(__file__).resolve().parent.parent
 ABLATION = REPO / "results" / "citeulike_bpr_ablation_d20.json"
-#: one run of the authors' code trained with subnormals flushed to zero (README, "Where an HTD run's time goes")
+#: one run of the authors' code trained with subnormals flushed to zero (docs/results.md, "Numerical noise")
 FLUSHED = REPO / "results" / "citeulike_bpr_ablation_d20_flushed.json"
 REPRODUCTION = REPO / "results" / "citeulike_bpr.json"
-README = REPO / "README.md"
+#: the results page (the writer's constant, its one owner)
+RESULTS_PAGE = REPO / RESULTS_DOC
 #: the BPR teacher of the reproduction (one thread, bit for bit repeatable)
 TEACHER_SHA256 = "8f8adab565997cd646232c8ef0c22d47f2595947000bdf2851163d81c71b3549"
 SETTINGS = {"dim": 20, "epochs": 100, "kind": "bpr", "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 1024,
@@ -132,11 +135,11 @@ def test_every_switch_is_one_variant():
     assert tuple(HTDOptions.ablation("authors")) == VARIANTS
 
 
-def test_readme_shows_the_committed_ablation(ablation):
-    readme = README.read_text(encoding="utf-8")
+def test_the_results_page_shows_the_committed_ablation(ablation):
+    readme = RESULTS_PAGE.read_text(encoding="utf-8")
     name = ABLATION.stem
     start, end = f"<!-- results-table: {name} -->\n", "<!-- /results-table -->"
-    assert start in readme, f"README has no block {start.strip()}"
+    assert start in readme, f"{RESULTS_DOC} has no block {start.strip()}"
     block = readme.split(start, 1)[1].split(end, 1)[0]
     assert block.strip() == readme_ablation_table(ablation).strip()
 
@@ -158,9 +161,9 @@ def test_checks_reject_a_changed_file(ablation, change):
             check(bad)
 
 
-def test_readme_prose_quotes_the_files_paired_differences(ablation):
-    """The sentences under the README table quote per-seed differences; they must be the file's."""
-    readme = " ".join(README.read_text(encoding="utf-8").split())
+def test_the_results_page_quotes_the_files_paired_differences(ablation):
+    """The sentences under the ablation table quote per-seed differences; they must be the file's."""
+    readme = " ".join(RESULTS_PAGE.read_text(encoding="utf-8").split())
     quoted = {("clean", "Recall@50"): "+0.0017, −0.0013 and −0.0061",
               ("clean", "NDCG@50"): "−0.0011, −0.0002 and −0.0029",
               ("authors + proto_grad", "Recall@50"): "+0.0042, +0.0034 and −0.0044",
@@ -187,7 +190,7 @@ def test_no_run_of_the_ablation_table_is_flushed(ablation):
     assert not any(run.get("flush_denormal", False) for run in ablation["runs"])
 
 
-def test_the_flushed_check_is_the_authors_seed_1_and_the_readme_quotes_it(ablation):
+def test_the_flushed_check_is_the_authors_seed_1_and_the_results_page_quotes_it(ablation):
     flushed = json.loads(FLUSHED.read_text(encoding="utf-8"))
     [run] = flushed["runs"]
     assert (run["variant"], run["seed"], run["flush_denormal"], run["threads"]) == ("authors", 1, True, 1)
@@ -196,6 +199,6 @@ def test_the_flushed_check_is_the_authors_seed_1_and_the_readme_quotes_it(ablati
     assert abs(run["Recall@50"] - 0.2721) < 5e-5 and abs(run["NDCG@50"] - 0.1009) < 5e-5
     plain = next(r for r in ablation["runs"] if (r["variant"], r["seed"]) == ("authors", 1))
     assert run["curve"][1][0] == plain["curve"][1][0] and run["curve"][1][-1] != plain["curve"][1][-1]
-    readme = " ".join(README.read_text(encoding="utf-8").split())
+    readme = " ".join(RESULTS_PAGE.read_text(encoding="utf-8").split())
     shift = {m: f"{run[m] - plain[m]:+.4f}" for m in ("Recall@50", "NDCG@50")}
     assert f"0.2721 against 0.2707 ({shift['Recall@50']}; NDCG@50 {shift['NDCG@50']})" in readme

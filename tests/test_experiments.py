@@ -1,6 +1,7 @@
 """Cached distillation runs, the reproduce command and its command line."""
 import json
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -272,6 +273,30 @@ def test_readme_table_marks_the_cells_holding_a_flushed_run():
                          "faster on a CPU, other last digits"]
     other[0]["flush_denormal"] = False
     assert readme_table(payload).splitlines()[2:] == ["| 20 | 0.2500 (1) | 0.2000 ± 0.0100 (2) | – | – |"]
+
+
+def test_the_table_command_rewrites_the_results_page(tmp_path, monkeypatch, capsys):
+    # `python -m htd_tutorial.paper.results RESULTS.json` rewrites the file's block in RESULTS_DOC (relative to
+    # the repository root, where it runs), atomically; DOC.md RESULTS.json names another page
+    import shutil
+
+    from htd_tutorial.paper.results import RESULTS_DOC, finalise, main as results_main, readme_table
+
+    source = Path(__file__).resolve().parent.parent / "results" / "citeulike_lr1e-3_lightgcn.json"
+    shutil.copy(source, tmp_path / source.name)
+    page = tmp_path / RESULTS_DOC
+    page.parent.mkdir(parents=True)
+    page.write_text(f"a\n<!-- results-table: {source.stem} -->\nold\n<!-- /results-table -->\nb\n")
+    monkeypatch.chdir(tmp_path)
+    assert results_main([source.name]) == 0
+    table = readme_table(finalise(json.loads(source.read_text())))
+    assert page.read_text() == f"a\n<!-- results-table: {source.stem} -->\n{table}\n<!-- /results-table -->\nb\n"
+    assert "table updated" in capsys.readouterr().out
+    assert sorted(p.name for p in page.parent.iterdir()) == [RESULTS_DOC.name]  # no temporary file left
+    (tmp_path / "other.md").write_text("no block here\n")
+    with pytest.raises(ValueError, match="has no '<!-- results-table"):
+        results_main(["other.md", source.name])
+    assert results_main(["other.md"]) == 2
 
 
 def test_merge_results_joins_side_by_side_sweeps(tmp_path, monkeypatch, capsys):

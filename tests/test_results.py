@@ -1,4 +1,6 @@
-"""What README and notebook 04 say about the committed CiteULike reproduction (results/citeulike_bpr.json).
+"""What the results page and notebook 04 say about the committed CiteULike reproduction (results/citeulike_bpr.json).
+
+The results page is docs/results.md (htd_tutorial.paper.results.RESULTS_DOC: the tables left README.md for it).
 
 Every expected value is written here, not read from the code under test: the authors' logged numbers,
 the dataset's size, the settings that were run and how many seeds each cell holds. Each check is a
@@ -23,11 +25,13 @@ from pathlib import Path
 
 import pytest
 
+from htd_tutorial.paper.results import RESULTS_DOC
 from htd_tutorial.stats import Reading, mean_and_se, metric_step, read_paired
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "results" / "citeulike_bpr.json"
-README = REPO / "README.md"
+#: the results page, where the tables and the sentences around them live (one owner: the writer's constant)
+RESULTS_PAGE = REPO / RESULTS_DOC
 TOLERANCE = 0.015  # the accuracy target of the methods issue: within +-0.015 of the authors' log
 #: How close to zero "no gain" is: HTD - FTD at dims 100/200 and FTD - Student at dim 200. The authors'
 #: log has +0.0025 (HTD - FTD at 200) and +0.0023 (FTD - Student at 200), our run -0.0021 (FTD - Student
@@ -44,7 +48,7 @@ AUTHORS = {
 }
 #: The authors' CiteULike split: one validation and one test item per user.
 DATASET = {"dataset": "citeulike", "users": 5219, "items": 25181, "train": 115142, "valid": 5219, "test": 5219}
-#: What README says was run: BPR, 100 epochs, batch 1024, lr 1e-3, weight decay 1e-3, lambda = 1e-3,
+#: What the results page says was run: BPR, 100 epochs, batch 1024, lr 1e-3, weight decay 1e-3, lambda = 1e-3,
 #: gamma = 0.5, K = 30, (P,e), authors' mode, seed 0.
 SETTINGS = {"epochs": 100, "mode": "authors", "seed": 0, "lam": 1e-3, "K": 30, "gamma": 0.5,
             "group_topology": "Pe", "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 1024}
@@ -63,9 +67,10 @@ METRICS = tuple(f"{m}@{k}" for m in ("Recall", "NDCG") for k in KS)
 #: How many seeds each (method, dim) of the BPR file holds (cells not named: 1, the seed-0 run).
 SEED_COUNTS = {("student", 10): 3, ("student", 20): 3, ("ftd", 10): 3, ("ftd", 20): 3, ("de", 10): 3,
                ("de", 20): 3, ("htd", 10): 3, ("htd", 20): 3}
-#: The orderings README states for the small students, as (dim, lower, higher) on the seed means of
-#: Recall@50; each must be clear of the seed noise (ordering, paired by seed). Not in README's claims: Student < DE
-#: at dims 10 and 20, which README calls inside the noise by the unpaired rule it used before htd_tutorial.stats;
+#: The orderings the results page states for the small students, as (dim, lower, higher) on the seed means of
+#: Recall@50; each must be clear of the seed noise (ordering, paired by seed). Not in the results page's claims:
+#: Student < DE at dims 10 and 20, which the README called inside the noise by the unpaired rule it used before
+#: htd_tutorial.stats;
 #: paired by seed it is clear (test_de_over_the_student_is_clear_when_paired_by_seed).
 CLAIMS = [(10, "student", "ftd"), (10, "de", "ftd"), (10, "ftd", "htd"), (20, "student", "ftd"),
           (20, "de", "ftd"), (20, "ftd", "htd")]
@@ -77,12 +82,12 @@ GCN_RESULTS = REPO / "results" / "citeulike_lightgcn.json"
 GCN_DIMS = (20, 100, 200)
 GCN_LR = 5e-3
 #: The LightGCN runs not made yet (listed in the file's not_run): none. DE at 100 and 200 and HTD at 200, the
-#: last three, were trained on 5 December with --flush-denormal (their rows say so; the README marks them).
+#: last three, were trained on 5 December with --flush-denormal (their rows say so; the results page marks them).
 GCN_OPTIONAL: set = set()
 #: How many seeds each (method, dim) of the LightGCN file holds (cells not named: 1).
 GCN_SEED_COUNTS = {(m, 20): 3 for m in METHODS}
-#: The orderings README and notebook 04 state for LightGCN, as (dim, lower, higher, metric), clear of the noise:
-#: at the chosen learning rate, dim 20, FTD < Student < HTD, FTD < DE < HTD, on both metrics. Not claimed:
+#: The orderings the results page and notebook 04 state for LightGCN, as (dim, lower, higher, metric), clear of
+#: the noise: at the chosen learning rate, dim 20, FTD < Student < HTD, FTD < DE < HTD, on both metrics. Not claimed:
 #: Student vs DE (inside the noise, test_lightgcn_orderings_not_claimed_are_inside_the_noise).
 GCN_CLAIMS = [(20, low, high, metric) for metric in ("Recall@50", "NDCG@50")
               for low, high in (("ftd", "student"), ("student", "htd"), ("ftd", "htd"), ("ftd", "de"), ("de", "htd"))]
@@ -244,7 +249,7 @@ def check_close_to_authors(results: dict) -> None:
         for dim in DIMS:
             value = table[method][dim]
             assert abs(value - AUTHORS[method][dim]) <= TOLERANCE, (method, dim, value, AUTHORS[method][dim])
-            mean = seed_means(results)[(method, dim)][0]  # and the mean over the seeds (README says both)
+            mean = seed_means(results)[(method, dim)][0]  # and the mean over the seeds (the results page says both)
             assert abs(mean - AUTHORS[method][dim]) <= TOLERANCE, (method, dim, mean, AUTHORS[method][dim])
 
 
@@ -262,7 +267,7 @@ def check_ordering(results: dict) -> None:
     for dim in (10, 20, 100):  # DE (point-wise) between the student and FTD
         assert table["student"][dim] < table["de"][dim] < table["ftd"][dim], dim
     # at the teacher's size the four are within 0.01 of each other (one seed each: DE 0.3190, Student
-    # 0.3169, FTD and HTD 0.3148), the one-seed noise README gives: no ordering there
+    # 0.3169, FTD and HTD 0.3148), the one-seed noise the results page gives: no ordering there
     at_200 = [table[m][200] for m in METHODS]
     assert max(at_200) - min(at_200) < 0.01, at_200
 
@@ -286,13 +291,14 @@ def check_crossover(table: dict) -> None:
 
 def readme_block(readme: str, name: str) -> str:
     block = re.search(rf"<!-- results-table: {re.escape(name)} -->\n(.*?)<!-- /results-table -->", readme, re.S)
-    assert block, f"README has no results table for {name} (<!-- results-table: {name} --> ... <!-- /results-table -->)"
+    assert block, (f"{RESULTS_DOC} has no results table for {name} "
+                   f"(<!-- results-table: {name} --> ... <!-- /results-table -->)")
     return block.group(1)
 
 
 def check_readme_table(results: dict, readme: str, name: str = "citeulike_bpr", dims: tuple = DIMS,
                        authors: dict | None = AUTHORS) -> None:
-    """README's results table shows, per cell, the seed mean ± s.e. of the JSON's Recall@50 with the number of
+    """The results page's table shows, per cell, the seed mean ± s.e. of the JSON's Recall@50 with the number of
     seeds (4 decimals; "mean (1)" for one seed, "–" not run; " †" on a cell holding a run trained with
     subnormals flushed to zero, and then the note under the table) and the authors' log; the teacher sentence."""
     means = seed_means(results)
@@ -305,7 +311,7 @@ def check_readme_table(results: dict, readme: str, name: str = "citeulike_bpr", 
     assert block.splitlines()[2 + len(dims):] == note, block
     for dim in dims:
         line = re.search(rf"^\| {dim} \|(.*)\|$", block, re.M)
-        assert line, f"README has no results row for dim {dim}"
+        assert line, f"{RESULTS_DOC} has no results row for dim {dim}"
         cells = [c.strip() for c in line.group(1).split("|")]
         ours = []
         for m in METHODS:
@@ -403,7 +409,7 @@ def check_seed_counts(results: dict, counts: dict | None = None) -> None:
 
 
 def check_seed_claims(results: dict) -> None:
-    """README's orderings for the small students hold on the seed means, clear of the noise."""
+    """The results page's orderings for the small students hold on the seed means, clear of the noise."""
     for dim, low, high in CLAIMS:
         assert clear((results, low, dim), (results, high, dim)), (dim, low, high,
                                                                   ordering((results, low, dim), (results, high, dim)))
@@ -436,8 +442,8 @@ def test_crossover_as_stated_holds_in_the_authors_log():
     assert AUTHORS["htd"][10] - AUTHORS["ftd"][10] < AUTHORS["htd"][20] - AUTHORS["ftd"][20]
 
 
-def test_readme_shows_the_committed_numbers(results):
-    check_readme_table(results, README.read_text(encoding="utf-8"))
+def test_results_page_shows_the_committed_numbers(results):
+    check_readme_table(results, RESULTS_PAGE.read_text(encoding="utf-8"))
 
 
 def _file_checks(name: str) -> dict:
@@ -453,8 +459,9 @@ def _file_checks(name: str) -> dict:
         "seed rows": lambda r: check_seed_rows(r, spec["kind"], spec.get("student_lr", spec["lr"])),
         "summary": check_summary,
         "seed counts": lambda r: spec["seed_counts"] is None or check_seed_counts(r, spec["seed_counts"]),
-        "README table": lambda r: check_readme_table(r, README.read_text(encoding="utf-8"), name.removesuffix(".json"),
-                                                     spec["dims"], AUTHORS if spec["kind"] == "bpr" else None),
+        "results table": lambda r: check_readme_table(r, RESULTS_PAGE.read_text(encoding="utf-8"),
+                                                      name.removesuffix(".json"), spec["dims"],
+                                                      AUTHORS if spec["kind"] == "bpr" else None),
     }
 
 
@@ -523,12 +530,12 @@ def _crossover(results):
 
 
 def _readme_text(results):
-    check_readme_table(results, README.read_text(encoding="utf-8"))
+    check_readme_table(results, RESULTS_PAGE.read_text(encoding="utf-8"))
 
 
 def _readme(results):
-    # a correct-looking file whose number README does not show
-    row(results, "htd", 100)["Recall@50"] = 802 / 5219  # 0.1537 -> README says 0.3087
+    # a correct-looking file whose number the results page does not show
+    row(results, "htd", 100)["Recall@50"] = 802 / 5219  # 0.1537 -> the results page says 0.3087
 
 
 def _summary(method, dim, **values):
@@ -605,8 +612,8 @@ CORRUPTIONS = {
     "ftd 0.008 above the student at d=200": (_ftd_and_htd_at_200(0.3250), _crossover),
     "ftd 0.009 below the student at d=200": (_ftd_and_htd_at_200(0.3080), _crossover),
     "htd no better than ftd at d=10": (_set_run("htd", 10, **{"Recall@50": 0.2040}), _crossover),
-    "number README does not show": (_readme, _readme_text),
-    "a seed run's number README does not show": (_seed_row(**{"Recall@50": 0.1}), _readme_text),
+    "number the results page does not show": (_readme, _readme_text),
+    "a seed run's number the results page does not show": (_seed_row(**{"Recall@50": 0.1}), _readme_text),
     "summary mean off": (_summary("student", 10, **{"Recall@50": 0.1800}), check_summary),
     "summary s.e. as population s.d.": (_summary("student", 10, **{"NDCG@50 se": 0.001}), check_summary),
     "summary n off": (_summary("student", 10, n=2), check_summary),
@@ -641,8 +648,8 @@ def test_checks_reject_a_corrupted_copy(results, tmp_path, name):
 
 def test_de_over_the_student_is_clear_when_paired_by_seed(results):
     """DE − Student, Recall@50, per seed 0, 1, 2: +0.0115, +0.0084, +0.0052 at dim 10 (+0.0084 ± 0.0018) and
-    +0.0086, +0.0080, +0.0029 at dim 20 (+0.0065 ± 0.0018): clear by the one rule. README calls it inside the
-    noise, by the unpaired rule (difference of the seed means against sqrt(se_a² + se_b²)) it used before."""
+    +0.0086, +0.0080, +0.0029 at dim 20 (+0.0065 ± 0.0018): clear by the one rule. The README once called it inside
+    the noise, by the unpaired rule (difference of the seed means against sqrt(se_a² + se_b²)) it used before."""
     for dim, mean in ((10, 0.0084), (20, 0.0065)):
         reading = ordering((results, "student", dim), (results, "de", dim))
         assert reading.verdict == "positive" and reading.mean == pytest.approx(mean, abs=5e-5), (dim, reading)
@@ -749,8 +756,8 @@ def test_at_bprs_learning_rate_the_lightgcn_student_was_still_learning(gcn_resul
 
 
 def test_at_bprs_learning_rate_ftd_looked_helpful_because_the_student_was_unfinished(gcn_results):
-    """README: FTD above the student at lr 1e-3 (clear), and the faster rate lifts the plain student by far more
-    (+0.045 on the seed means) than FTD (+0.003)."""
+    """The results page: FTD above the student at lr 1e-3 (clear), and the faster rate lifts the plain student by
+    far more (+0.045 on the seed means) than FTD (+0.003)."""
     slow = json.loads(GCN_SLOW_RESULTS.read_text())
     for dim, low, high, metric in GCN_SLOW_CLAIMS:
         assert clear((slow, low, dim), (slow, high, dim), metric), (dim, low, high, metric)
@@ -760,7 +767,7 @@ def test_at_bprs_learning_rate_ftd_looked_helpful_because_the_student_was_unfini
 
 
 def test_lightgcn_orderings_not_claimed_are_inside_the_noise(gcn_results):
-    # README: DE's difference from the plain student at dim 20 is not a finding, either way
+    # The results page: DE's difference from the plain student at dim 20 is not a finding, either way
     for metric in ("Recall@50", "NDCG@50"):
         assert ordering((gcn_results, "student", 20), (gcn_results, "de", 20), metric).verdict == "unclear", metric
 
@@ -791,7 +798,7 @@ def test_tuned_bpr_orderings_are_clear_of_the_seed_noise():
 
 
 def test_tuned_bpr_across_the_two_rates():
-    """README: FTD is above the plain student whichever of the two rates each gets (clear of the noise, both
+    """The results page: FTD is above the plain student whichever of the two rates each gets (clear of the noise, both
     metrics), while the chosen rate's lift of the plain student itself is inside the noise."""
     bpr, tuned = json.loads(RESULTS.read_text()), json.loads(TUNED_RESULTS.read_text())
     for metric in ("Recall@50", "NDCG@50"):

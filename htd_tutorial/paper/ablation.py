@@ -45,7 +45,7 @@ from ..experiments import METHODS, NotCachedError, RunConfig, config_json, run_m
 from ..losses.htd import HTD_MODES, HTDOptions
 from ..models import Recommender
 from ..training import machine_description, torch_threads
-from .results import METRICS, all_runs, mean_and_se, replace_readme_block, write_json_atomic
+from .results import METRICS, all_runs, mean_and_se, replace_readme_block, results_doc_args, write_json_atomic
 
 __all__ = ["ablation_configs", "stored_runs", "run_ablation_grid", "variant_label", "ablation_table", "format_ablation",
            "readme_ablation_table", "run_ablation", "REFERENCE_VARIANT"]
@@ -408,9 +408,10 @@ def _signed(value, se, n: int) -> str:
 
 
 def readme_ablation_table(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> str:
-    """The README's ablation table (Markdown) from an ablation file: per variant the mean test metric
-    over its seeds (their number in brackets) and the paired difference to the authors' code,
-    ``mean ± s.e. (seed pairs)``; the runs not made yet are named under the table."""
+    """The ablation table (Markdown, for :data:`htd_tutorial.paper.results.RESULTS_DOC`) from an ablation
+    file: per variant the mean test metric over its seeds (their number in brackets) and the paired
+    difference to the authors' code, ``mean ± s.e. (seed pairs)``; the runs not made yet are named under
+    the table."""
     table = ablation_table(payload["runs"], metrics=metrics)
     head = ["variant", *(c for m in metrics for c in (m, f"Δ {m} vs authors' code"))]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -433,18 +434,18 @@ def readme_ablation_table(payload: dict, metrics: tuple[str, ...] = ("Recall@50"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m htd_tutorial.paper.ablation README.md results/<name>_ablation_d<dim>.json``: rewrite the
-    README block ``<!-- results-table: <file stem> -->`` from the file (:func:`readme_ablation_table`)."""
+    """``python -m htd_tutorial.paper.ablation results/<name>_ablation_d<dim>.json``: rewrite the block
+    ``<!-- results-table: <file stem> -->`` of :data:`htd_tutorial.paper.results.RESULTS_DOC` (``DOC.md
+    results/....json``: of DOC.md) from the file (:func:`readme_ablation_table`)."""
     import sys
 
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m htd_tutorial.paper.ablation README.md ABLATION.json", file=sys.stderr)
+    paths = results_doc_args(sys.argv[1:] if argv is None else argv, "htd_tutorial.paper.ablation")
+    if paths is None:
         return 2
-    readme, results = map(Path, args)
+    doc, results = paths
     payload = json.loads(results.read_text(encoding="utf-8"))
-    changed = replace_readme_block(readme, readme_ablation_table(payload), name=results.stem)
-    print(f"{readme}: {'table updated' if changed else 'table already up to date'} ({results.stem})")
+    changed = replace_readme_block(doc, readme_ablation_table(payload), name=results.stem)
+    print(f"{doc}: {'table updated' if changed else 'table already up to date'} ({results.stem})")
     return 0
 
 

@@ -7,7 +7,7 @@ from. Its layout (``results/<dataset>_<kind>.json``):
 - ``dataset``, ``teacher``, ``settings``, ``reference``, ``machine``: what was run, the teacher the file
   was started with, the authors' log, the machine of that first session;
 - ``runs``: one row per (method, dim) of the seed in ``settings["seed"]`` (also the teacher's seed):
-  the single-seed table the notebooks and the first README table were built on;
+  the single-seed table the notebooks and the first results table were built on;
 - ``other_seeds``: rows of the same format for the students' other seeds;
 - ``teachers``: every teacher a stored row was distilled from, by the SHA-256 of its embedding tables
   (``teacher_sha256`` of each row), with its metrics, training seconds and thread count, so a reader
@@ -40,8 +40,8 @@ from ..stats import mean_and_se
 
 __all__ = ["AUTHORS_LOG", "PAPER_DIMS", "PAPER_METHODS", "DEFAULT_SEEDS", "METRICS", "write_json_atomic",
            "results_path", "writing_command", "load_results", "all_runs", "summarise", "run_label", "finalise",
-           "planned_dims", "FLUSHED_MARK", "FLUSHED_NOTE", "readme_table", "update_readme", "replace_readme_block",
-           "merge_results"]
+           "planned_dims", "FLUSHED_MARK", "FLUSHED_NOTE", "RESULTS_DOC", "readme_table", "update_readme",
+           "replace_readme_block", "results_doc_args", "merge_results"]
 
 #: Test Recall@50 after 100 epochs in the authors' published log (CiteULike, BPR, teacher dim 200),
 #: as quoted in the shared data README; the reproduction compares against these.
@@ -59,7 +59,12 @@ DEFAULT_SEEDS = (0,)
 #: The test metrics every row holds (and the summary averages).
 METRICS = tuple(f"{m}@{k}" for m in ("Recall", "NDCG") for k in (10, 20, 50))
 
-#: The README table's mark on a cell holding a run trained with subnormal floats flushed to zero
+#: The Markdown page that holds the results tables (each between ``<!-- results-table: NAME -->`` and
+#: ``<!-- /results-table -->``, NAME a results file's stem), relative to the repository root, where the
+#: commands run: the one place that names it. The tables left README.md for it (issue 35).
+RESULTS_DOC = Path("docs") / "results.md"
+
+#: The results table's mark on a cell holding a run trained with subnormal floats flushed to zero
 #: (``flush_denormal`` of a row), and the note under such a table.
 FLUSHED_MARK = "†"
 FLUSHED_NOTE = (f"{FLUSHED_MARK} trained with subnormal floats flushed to zero (`--flush-denormal`): "
@@ -154,7 +159,7 @@ def load_results(path: str | Path, *, verbose: bool = True,
     reason = None
     payload = None
     if not path.is_file():
-        reason = (f"{shown} does not exist yet. It is written by `{command}` (see the README); "
+        reason = (f"{shown} does not exist yet. It is written by `{command}` (see docs/reproduction.md); "
                   "the cells that use it are skipped.")
     else:
         try:
@@ -275,7 +280,7 @@ def merge_results(payloads: list[dict], names: list[str] | None = None) -> dict:
     return finalise(base)
 
 
-# ------------------------------------------------------------------------------------------ README
+# ------------------------------------------------------------------------------- results tables
 def _cell(entry: dict | None, metric: str) -> str:
     if entry is None:
         return "–"
@@ -296,11 +301,12 @@ def planned_dims(payload: dict) -> list[int]:
 
 
 def readme_table(payload: dict, *, metric: str = "Recall@50", methods: tuple[str, ...] = PAPER_METHODS) -> str:
-    """The README's results table (Markdown) from a results file's ``summary``: one row per dimension
-    (:func:`planned_dims`: the runs not made yet have their row too), each cell ``mean ± s.e. (n)`` over
-    seeds (``mean (1)`` for one seed, ``–`` not run), and the authors' log (Student / FTD / HTD) where
-    the file has a ``reference``. A cell holding a run trained with subnormals flushed to zero is marked
-    :data:`FLUSHED_MARK`, and :data:`FLUSHED_NOTE` follows the table."""
+    """The results table (Markdown, for :data:`RESULTS_DOC`) from a results file's ``summary``: one row
+    per dimension (:func:`planned_dims`: the runs not made yet have their row too), each cell
+    ``mean ± s.e. (n)`` over seeds (``mean (1)`` for one seed, ``–`` not run), and the authors' log
+    (Student / FTD / HTD) where the file has a ``reference``. A cell holding a run trained with
+    subnormals flushed to zero is marked :data:`FLUSHED_MARK`, and :data:`FLUSHED_NOTE` follows the
+    table."""
     summary = {(e["method"], e["dim"]): e for e in payload["summary"]}
     flushed = {(r["method"], r["dim"]) for r in all_runs(payload) if r.get("flush_denormal")}
     reference = payload.get("reference") or {}
@@ -323,8 +329,8 @@ def readme_table(payload: dict, *, metric: str = "Recall@50", methods: tuple[str
 
 def update_readme(readme: str | Path, payload: dict, *, name: str) -> bool:
     """Replace the table between ``<!-- results-table: NAME -->`` and ``<!-- /results-table -->`` in
-    ``readme`` with :func:`readme_table` (atomically); returns whether the text changed. ``ValueError``
-    when the markers are missing."""
+    ``readme`` (the commands pass :data:`RESULTS_DOC`) with :func:`readme_table` (atomically); returns
+    whether the text changed. ``ValueError`` when the markers are missing."""
     return replace_readme_block(readme, readme_table(payload), name=name)
 
 
@@ -352,9 +358,22 @@ def replace_readme_block(readme: str | Path, markdown: str, *, name: str) -> boo
     return True
 
 
+def results_doc_args(args: list[str], command: str) -> tuple[Path, Path] | None:
+    """``RESULTS.json`` or ``DOC.md RESULTS.json`` of a table-writing command: the page to rewrite
+    (:data:`RESULTS_DOC` unless named) and the results file; ``None`` (after printing the usage) otherwise."""
+    import sys
+
+    if len(args) in (1, 2) and args[-1].endswith(".json") and not args[0].startswith("-"):
+        return (RESULTS_DOC if len(args) == 1 else Path(args[0])), Path(args[-1])
+    print(f"usage: python -m {command} RESULTS.json   (rewrites its table in {RESULTS_DOC.as_posix()})\n"
+          f"       python -m {command} DOC.md RESULTS.json", file=sys.stderr)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m htd_tutorial.paper.results README.md results/citeulike_bpr.json``: rewrite the file's
-    README table from its summary (the block is named after the file's stem).
+    """``python -m htd_tutorial.paper.results results/citeulike_bpr.json``: rewrite the file's results
+    table in :data:`RESULTS_DOC` (``DOC.md results/....json``: in DOC.md) from its summary (the block is
+    named after the file's stem).
 
     ``python -m htd_tutorial.paper.results merge OUT.json IN.json [IN.json ...]``: :func:`merge_results`
     of the inputs, written to OUT.json (which may be one of them)."""
@@ -370,14 +389,14 @@ def main(argv: list[str] | None = None) -> int:
         write_json_atomic(args[1], merged)
         print(f"{args[1]}: {len(all_runs(merged))} runs from {len(inputs)} files; not run: {len(merged['not_run'])}")
         return 0
-    if len(args) != 2:
-        print("usage: python -m htd_tutorial.paper.results README.md RESULTS.json\n"
-              "       python -m htd_tutorial.paper.results merge OUT.json IN.json [IN.json ...]", file=sys.stderr)
+    paths = results_doc_args(args, "htd_tutorial.paper.results")
+    if paths is None:
+        print("       python -m htd_tutorial.paper.results merge OUT.json IN.json [IN.json ...]", file=sys.stderr)
         return 2
-    readme, results = map(Path, args)
+    doc, results = paths
     payload = json.loads(results.read_text())
-    changed = update_readme(readme, finalise(payload), name=results.stem)
-    print(f"{readme}: {'table updated' if changed else 'table already up to date'} ({results.stem})")
+    changed = update_readme(doc, finalise(payload), name=results.stem)
+    print(f"{doc}: {'table updated' if changed else 'table already up to date'} ({results.stem})")
     return 0
 
 
