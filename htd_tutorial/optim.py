@@ -130,19 +130,12 @@ class LazyAdam(torch.optim.Optimizer):
         return loss
 
 
-def make_optimizer(name: str | None = None, params=None, *, lr: float, weight_decay: float,
-                   kind: str | None = None) -> torch.optim.Optimizer:
+def make_optimizer(name: str, params, *, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """The optimiser ``name``: ``"adam"`` (the paper's dense Adam) or ``"lazy_adam"`` (row-wise updates,
     faster on CPU).
 
-    ``kind`` is the old name of ``name`` (``kind`` now only means a model type), accepted for one release.
-
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    if kind is not None:
-        if name is not None:
-            raise ValueError("pass the optimizer's name once: name (kind is its old name)")
-        name = kind
     known("optimizer", name, OPTIMIZERS)
     if params is None:
         raise ValueError("params must be the parameters to optimise, got None")

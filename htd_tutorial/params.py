@@ -13,8 +13,7 @@ from ._env import ACCEPTED, yes_no
 __all__ = ["param"]
 
 
-def param(name: str, default, *, value_type: type | None = None, choices=None, low=None, high=None,
-          kind: type | None = None):
+def param(name: str, default, *, value_type: type | None = None, choices=None, low=None, high=None):
     """Read setting ``name`` from ``$HTD_<NAME>`` (or use ``default``) and validate it.
 
     Parameters
@@ -24,8 +23,7 @@ def param(name: str, default, *, value_type: type | None = None, choices=None, l
     default
         Shipped value (what CI runs and what the notebook's assertions are checked against).
     value_type : type, optional
-        ``int``, ``float``, ``str`` or ``bool``; default: the type of ``default``. (``kind`` is its
-        old name, accepted for one release: ``kind`` now only means a model type.)
+        ``int``, ``float``, ``str`` or ``bool``; default: the type of ``default``.
     choices : iterable, optional
         Allowed values.
     low, high : number, optional
@@ -42,9 +40,7 @@ def param(name: str, default, *, value_type: type | None = None, choices=None, l
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    if kind is not None and value_type is not None:
-        raise ValueError("pass the setting's type once: value_type (kind is its old name)")
-    value_type = value_type or kind or type(default)
+    value_type = value_type or type(default)
     env = f"HTD_{name.upper()}"
     raw = os.environ.get(env)
     source = f"environment variable {env}={raw!r}" if raw is not None else f"setting {name}={default!r}"

@@ -96,19 +96,19 @@ def test_the_mode_has_one_home():
         modes.switches("paper")
 
 
-def test_kind_only_means_a_model_type_and_the_old_keywords_still_work(monkeypatch):
-    """make_optimizer(name) and param(value_type) were make_optimizer(kind) and param(kind): one release of both."""
+def test_kind_only_means_a_model_type(monkeypatch):
+    """An optimiser is picked by ``name`` and a setting's type by ``value_type``: neither takes ``kind``."""
     from htd_tutorial.optim import LazyAdam, PaperAdam, make_optimizer
     from htd_tutorial.params import param
 
     weights = [torch.nn.Parameter(torch.zeros(2))]
     assert isinstance(make_optimizer("lazy_adam", weights, lr=0.1, weight_decay=0.0), LazyAdam)
-    assert isinstance(make_optimizer(kind="adam", params=weights, lr=0.1, weight_decay=0.0), PaperAdam)
+    assert isinstance(make_optimizer(name="adam", params=weights, lr=0.1, weight_decay=0.0), PaperAdam)
     with pytest.raises(ValueError, match=r"unknown optimizer 'sgd'; choose one of"):
         make_optimizer("sgd", weights, lr=0.1, weight_decay=0.0)
-    with pytest.raises(ValueError, match="once"):
-        make_optimizer("adam", weights, lr=0.1, weight_decay=0.0, kind="adam")
+    with pytest.raises(TypeError, match="kind"):
+        make_optimizer(kind="adam", params=weights, lr=0.1, weight_decay=0.0)
     monkeypatch.setenv("HTD_SHOWN", "7")
-    assert param("shown", "3", value_type=int) == 7 == param("shown", "3", kind=int)
-    with pytest.raises(ValueError, match="once"):
-        param("shown", "3", value_type=int, kind=int)
+    assert param("shown", "3", value_type=int) == 7
+    with pytest.raises(TypeError, match="kind"):
+        param("shown", "3", kind=int)

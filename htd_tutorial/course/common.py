@@ -297,7 +297,7 @@ def dims_param(name: str, default, *, low: int = 1, high: int = 1024) -> tuple[i
     """
     if not isinstance(default, str):
         default = ",".join(str(int(d)) for d in default)
-    raw = param(name, default, kind=str)
+    raw = param(name, default, value_type=str)
     source = f"environment variable HTD_{name.upper()}={raw!r}" if f"HTD_{name.upper()}" in os.environ \
         else f"setting {name}={raw!r}"
     allowed = f"comma-separated integers from {low} to {high}, e.g. '2,8,32'"
