@@ -18,12 +18,11 @@ import torch
 
 from ..cache import shown_path
 from ..topology import topology_report
-from .common import claim
 from .recipes import LAB, LAB_SEEDS, LAB_TEACHER
 
 __all__ = ["LAB", "LAB_TEACHER", "LAB_SEEDS", "lab_teacher", "results_path", "load_results", "results_runs",
            "compare_with_reference", "stored_seed_runs", "stored_summary", "runs_frame", "seed_summary", "run_label", "fidelity_table", "run_grid",
-           "group_ari", "claim_if"]
+           "group_ari"]
 
 #: The analysis notebook's "lab": small, fast settings on the synthetic data for the experiments that
 #: compare many HTD variants (an HTD run here takes seconds instead of a minute). Students of
@@ -48,11 +47,6 @@ def lab_teacher(data, *, kind: str = "bpr", epochs: int | None = None, seed: int
         settings["epochs"] = epochs
     model, _ = get_teacher(data, seed=seed, eval_every=None, progress=progress, **settings)
     return model
-
-
-def claim_if(holds, statement: str, *, strict: bool) -> bool:
-    """The old name of :func:`htd_tutorial.course.claim` with ``applies=strict`` (kept for one release)."""
-    return claim(holds, statement, applies=strict)
 
 
 # The one reader of results files lives with the commands that write them (paper/results.py).
