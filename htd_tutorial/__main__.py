@@ -132,7 +132,7 @@ def _run_options(command: argparse.ArgumentParser) -> None:
 def _threads_option(command: argparse.ArgumentParser) -> None:
     """``--threads``, for the commands that train: recorded with each run, not part of the cache key."""
     command.add_argument("--threads", type=positive_int, default=None,
-                         help="CPU threads (default: the package's policy, see README 'Thread policy')")
+                         help="CPU threads (default: the package's policy, see docs/performance.md, 'Thread policy')")
 
 
 def _flush_option(command: argparse.ArgumentParser) -> None:

@@ -4,7 +4,8 @@ Subnormals are the floats below ``torch.finfo(torch.float32).tiny`` (1.2e-38). M
 them tens of times slower than with ordinary numbers (on the 2-core AMD EPYC of our CI, ``sqrt`` of a
 subnormal tensor took 28 times as long as of an ordinary one), and HTD makes thousands: its annealed
 Gumbel-softmax weights underflow, and the experts' Adam moments decay after them. A 100-epoch
-CiteULike HTD run spent half its time in ten such epochs (README, performance section).
+CiteULike HTD run spent half its time in ten such epochs (docs/performance.md, "Where an HTD run's time
+goes on a CPU").
 
 ``torch.set_flush_denormal(True)`` sets the processor's flush-to-zero and denormals-are-zero bits,
 but only for the thread that calls it. torch's element-wise kernels split large tensors over the

@@ -13,7 +13,7 @@ once, when torch is imported, from the environment:
 
 The policy has two parts, chosen from ``benchmarks/bench_threads.py`` (results in
 ``benchmarks/results/threads.json``: CiteULike, 2-core CPU, each setting idle and beside one competing
-CPU-bound process; the README's "Thread policy" table):
+CPU-bound process; the "Thread policy" table of docs/performance.md):
 
 1. :data:`THREAD_ENV`: a bounded spin, ``GOMP_SPINCOUNT=30000``, long enough to bridge the gaps
    between torch's operations on an idle machine: training within 8 % of ``ACTIVE``, where

@@ -2,8 +2,8 @@
 
 Every number of this project that is read as "A beats B" rests on this module: the course's lessons
 (:mod:`htd_tutorial.course.evidence`), the pictures of paired differences (:mod:`htd_tutorial.plots.seeds`),
-the results files' summaries and the README's tables (:mod:`htd_tutorial.paper.results`) and the tests
-that check what the README and the notebooks say. Nothing here imports torch or another module of the
+the results files' summaries and the tables of docs/results.md (:mod:`htd_tutorial.paper.results`) and the
+tests that check what that page and the notebooks say. Nothing here imports torch or another module of the
 package, so every layer may use it.
 
 Standard error

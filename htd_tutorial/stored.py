@@ -32,7 +32,8 @@ __all__ = ["STORED_PATTERNS", "PACKAGE_DIR", "INSTALLED_DIR", "checkout_root", "
 
 #: The stored files, as repository paths (``glob`` patterns): what the notebooks read and the wheel carries.
 #: ``data/`` holds the small files the course makes, ``results/`` the paper-scale results (their figures,
-#: ``results/*.png``, are the README's and are not read by any notebook, so they stay out of the wheel).
+#: ``results/*.png``, are the README's and docs/results.md's and are not read by any notebook, so they stay out
+#: of the wheel).
 STORED_PATTERNS = ("data/lesson_seeds.json", "data/lab_results.json", "data/loss_traces.json", "results/*.json")
 #: The package's folder.
 PACKAGE_DIR = Path(__file__).resolve().parent
