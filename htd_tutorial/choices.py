@@ -9,12 +9,14 @@ apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that r
 """
 from __future__ import annotations
 
-__all__ = ["METHODS", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR",
-           "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "DEFAULT_LAMBDA", "DEFAULT_K", "DEFAULT_GAMMA",
-           "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE"]
+__all__ = ["METHODS", "STUDENT", "FITNET", "DE", "FTD", "HTD", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES",
+           "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "DEFAULT_LAMBDA",
+           "DEFAULT_K", "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE"]
 
 #: Training methods: the plain student and the four distillations.
 METHODS = ("student", "fitnet", "de", "ftd", "htd")
+#: Each method by name, for code that picks one (:data:`htd_tutorial.distill.DISTILLERS`).
+STUDENT, FITNET, DE, FTD, HTD = METHODS
 #: Recommender model types (:func:`htd_tutorial.models.make_model`).
 MODEL_KINDS = ("bpr", "lightgcn")
 #: How each model type is written in titles and tables.

@@ -16,19 +16,21 @@ raises ValueError naming it.
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
 from . import modes
 from ._checks import embedding_table, finite_number, instance_of, integer, known, one_of, positive_int
-from .choices import (DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE,
-                      GROUP_TOPOLOGIES, HTD_MODES, METHODS)
+from .choices import (DE, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, FITNET,
+                      FTD, GROUP_TOPOLOGIES, HTD, HTD_MODES, METHODS, STUDENT)
 from .losses.ftd import ftd_loss
 from .losses.htd import HTDLoss, HTDOptions, gumbel_temperature
 from .losses.pointwise import DELoss, FitNetLoss
 
-__all__ = ["Distiller", "FTDDistiller", "HTDDistiller", "DEDistiller", "FitNetDistiller", "make_distiller",
-           "METHODS", "validate_teacher"]
+__all__ = ["Distiller", "FTDDistiller", "HTDDistiller", "DEDistiller", "FitNetDistiller", "DISTILLERS",
+           "make_distiller", "METHODS", "validate_teacher"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,6 +322,13 @@ class FitNetDistiller(Distiller):
         return {"hint": self.lam}
 
 
+#: The distiller class of each method of :data:`METHODS` (the plain student has none): the one table
+#: :func:`make_distiller` dispatches through.
+DISTILLERS: dict[str, type[Distiller] | None] = {STUDENT: None, FITNET: FitNetDistiller, DE: DEDistiller,
+                                                 FTD: FTDDistiller, HTD: HTDDistiller}
+assert tuple(DISTILLERS) == METHODS
+
+
 def make_distiller(method: str, teacher_users=None, teacher_items=None, student_dim: int | None = None, *,
                    lam: float = DEFAULT_LAMBDA, K: int = DEFAULT_K, gamma: float = DEFAULT_GAMMA,
                    group_topology: str = DEFAULT_GROUP_TOPOLOGY,
@@ -369,27 +378,22 @@ def make_distiller(method: str, teacher_users=None, teacher_items=None, student_
     known("distillation method", method, METHODS)
     one_of("mode", mode, HTD_MODES)
     lam = finite_number("lam", lam, low=0.0)
-    if options is not None and method != "htd":
-        raise ValueError(f"options (HTDOptions) only apply to method 'htd', not {method!r}")
-    if method == "student":
+    if options is not None and method != HTD:
+        raise ValueError(f"options (HTDOptions) only apply to method {HTD!r}, not {method!r}")
+    distiller = DISTILLERS[method]
+    if distiller is None:
         return None
     if teacher_users is None or teacher_items is None:
         raise ValueError(f"method {method!r} needs the teacher's user and item embeddings")
-    if method in ("fitnet", "de", "htd") or student_dim is not None:
+    # the settings this distiller's constructor takes after the two teacher tables (a name make_distiller
+    # does not know is a KeyError below: a renamed setting fails loudly instead of keeping its default)
+    takes = list(inspect.signature(distiller).parameters)[2:]
+    if "student_dim" in takes or student_dim is not None:
         student_dim = positive_int("student_dim", student_dim)
     K = positive_int("K", K)
     gamma = finite_number("gamma", gamma, low=0.0, high=1.0)
     one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
     integer("seed", seed, low=0)
-    if method == "ftd":
-        return FTDDistiller(teacher_users, teacher_items, lam=lam, eps=modes.cosine_eps(mode),
-                            n_users=n_users, n_items=n_items)
-    if method == "fitnet":
-        return FitNetDistiller(teacher_users, teacher_items, student_dim, lam=lam, seed=seed,
-                               n_users=n_users, n_items=n_items)
-    if method == "de":
-        return DEDistiller(teacher_users, teacher_items, student_dim, lam=lam, K=K, mode=mode, seed=seed,
-                           n_users=n_users, n_items=n_items)
-    return HTDDistiller(teacher_users, teacher_items, student_dim, lam=lam, K=K, gamma=gamma,
-                        group_topology=group_topology, mode=mode, options=options, seed=seed,
-                        n_users=n_users, n_items=n_items)
+    settings = dict(student_dim=student_dim, lam=lam, K=K, gamma=gamma, group_topology=group_topology, mode=mode,
+                    eps=modes.cosine_eps(mode), options=options, seed=seed, n_users=n_users, n_items=n_items)
+    return distiller(teacher_users, teacher_items, **{name: settings[name] for name in takes})

@@ -13,8 +13,9 @@ import math
 import pytest
 import torch
 
-from htd_tutorial.distill import (DEDistiller, FitNetDistiller, FTDDistiller, HTDDistiller, make_distiller,
-                                  validate_teacher)
+from htd_tutorial.choices import METHODS
+from htd_tutorial.distill import (DISTILLERS, DEDistiller, FitNetDistiller, FTDDistiller, HTDDistiller,
+                                  make_distiller, validate_teacher)
 from htd_tutorial.losses._fast import DenseMixture
 from htd_tutorial.losses import (DELoss, FitNetLoss, FTDLoss, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
                                  entity_topology_naive, expert_mixture_naive, fitnet_loss, ftd_loss,
@@ -553,6 +554,18 @@ def test_ftd_distiller_equals_ftd_loss(tables):
 
 def test_student_method_returns_none():
     assert make_distiller("student") is None
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_make_distiller_builds_the_class_its_table_names(tables, method):
+    t_users, t_items = tables[:2]
+    distiller = make_distiller(method, t_users, t_items, 4, lam=0.5, K=3, mode="clean", n_users=40, n_items=60)
+    if DISTILLERS[method] is None:
+        assert distiller is None
+    else:
+        assert type(distiller) is DISTILLERS[method] and distiller.lam == 0.5
+    with pytest.raises(ValueError, match=r"unknown distillation method 'kd'; choose one of \('student', 'fitnet'"):
+        make_distiller("kd", t_users, t_items, 4)
 
 
 def test_distiller_init_is_seeded_and_noise_follows_global_rng(tables):
