@@ -303,3 +303,42 @@ def test_the_tensor_digest_reads_names_shapes_and_bytes():
     # the checksum of every cached file, so a changed digest would reject them all: SHA-256 of b"users",
     # b"(3, 4)" and the 48 bytes of float32 0..11 (worked out with hashlib and numpy alone)
     assert digest == "8a060382e5e77fd88fd8ca41081845e053271c790e41c341fd88215984df843c"
+
+
+#: The cache file names of a few settings, computed with the code of before the settings became typed
+#: configurations (htd_tutorial.config): a refactoring of how settings travel must leave every one as it is,
+#: or every cached teacher and run would be trained again. (teacher settings, run settings, file name)
+PINNED_TEACHERS = [
+    ({}, "teacher-bpr-d200-e100-c2e4fe2681f9271e"),
+    (dict(kind="lightgcn", dim=16, epochs=5, seed=2, lr=5e-3, weight_decay=1e-4, batch_size=512,
+          optimizer="lazy_adam", eval_every=10), "teacher-lightgcn-d16-e5-83313f9d50260bb8"),
+]
+PINNED_RUNS = [
+    (dict(method="student", dim=2), "run-bpr-student-d2-950c4c6fd16a37e4"),
+    (dict(method="fitnet", dim=3, epochs=4, seed=1), "run-bpr-fitnet-d3-e7c28c8532c0af50"),
+    (dict(method="de", dim=2, K=2, mode="clean"), "run-bpr-de-d2-dc702ff268c9ea4a"),
+    (dict(method="ftd", dim=2, lam=0.01, lr=5e-3), "run-bpr-ftd-d2-a8ca6d068f3a78a1"),
+    (dict(method="htd", dim=2, epochs=1, K=2, gamma=0.25, group_topology="PP", batch_size=256, eval_every=1,
+          kind="lightgcn"), "run-lightgcn-htd-d2-ef24553ed89767fe"),
+    (dict(method="htd", dim=2, K=3, options=HTDOptions.preset("authors").replace(mask_pe=True)),
+     "run-bpr-htd-d2-91391d0c031c50d0"),
+]
+
+
+@pytest.mark.parametrize("settings, expected", PINNED_TEACHERS)
+def test_pinned_teacher_keys_never_change(tmp_path, monkeypatch, no_training, settings, expected):
+    monkeypatch.setattr(cache, "CACHE_VERSION", 3)
+    monkeypatch.setattr(cache, "FORMAT_VERSION", 1)
+    with pytest.raises(_Untrained) as found:
+        get_teacher(_toy(), directory=tmp_path, progress=False, verbose=False, **settings)
+    assert found.value.path == expected
+
+
+@pytest.mark.parametrize("settings, expected", PINNED_RUNS)
+def test_pinned_run_keys_never_change(tmp_path, monkeypatch, no_training, settings, expected):
+    monkeypatch.setattr(cache, "CACHE_VERSION", 3)
+    monkeypatch.setattr(cache, "FORMAT_VERSION", 1)
+    toy = _toy()
+    with pytest.raises(_Untrained) as found:
+        run_method(toy, _fixed_teacher(toy), RunConfig(**settings), directory=tmp_path, progress=False)
+    assert found.value.path == expected
