@@ -16,13 +16,12 @@ import pytest
 
 from htd_tutorial.cache import get_teacher
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.plots.maps import (Projection, figure_png, group_colors, plot_embedding_map, plot_space_pair,
-                                     unit_directions)
+from htd_tutorial.plots.maps import (Projection, align_to, figure_png, group_colors, load_umap, pca_2d,
+                                     plot_embedding_map, plot_space_pair, project_2d, unit_directions)
 from htd_tutorial.course.exercises import EXERCISES, is_correct
-import htd_tutorial.course.explorer as explorer_module
+import htd_tutorial.course.explorer.compute as explorer_compute
 from htd_tutorial.course.explorer import (PCA_NOTICE, RAW_2D, SHIPPED, UMAP_PREPARING, ExplorerWidget,
-                                          TopologyExplorer, align_to, load_umap, metrics_html, pca_2d, plot_result,
-                                          project_2d)
+                                          TopologyExplorer, metrics_html, plot_result)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -414,8 +413,8 @@ def slow_umap(monkeypatch):
             return Projection(pca_2d(embeddings)[:, ::-1].copy(), "UMAP", 0.5)
         return project_2d(embeddings, method=method, **options)
 
-    monkeypatch.setattr(explorer_module, "load_umap", lambda: object())
-    monkeypatch.setattr(explorer_module, "project_2d", project)
+    monkeypatch.setattr(explorer_compute, "load_umap", lambda: object())
+    monkeypatch.setattr(explorer_compute, "project_2d", project)
     return release
 
 

@@ -1,4 +1,4 @@
-"""The kernel-free explorer page (``htd_tutorial.course.explorer_page``, ``docs/explorer.html``).
+"""The kernel-free explorer page (``htd_tutorial.course.explorer.page``, ``docs/explorer.html``).
 
 ``test_page_*``: the writer on a tiny grid (seconds, no browser): every setting is in the page, with the
 explorer's own coordinates (to the quantisation's precision), groups and metrics, each distinct map
@@ -19,7 +19,7 @@ import pytest
 
 from htd_tutorial.cache import get_teacher
 from htd_tutorial.course.explorer import RAW_2D, SHIPPED, TopologyExplorer
-from htd_tutorial.course.explorer_page import (MAX_PAGE_BYTES, PAGE_PATH, collect_page_data, dequantise,
+from htd_tutorial.course.explorer.page import (MAX_PAGE_BYTES, PAGE_PATH, collect_page_data, dequantise,
                                                render_page, write_page)
 from htd_tutorial.data import make_synthetic
 
@@ -87,7 +87,7 @@ def test_page_writer_rejects_bad_grids_and_huge_pages(tiny_explorer, page_data, 
         collect_page_data(tiny_explorer, Ks=(50,))
     with pytest.raises(ValueError, match="unknown method"):
         collect_page_data(tiny_explorer, methods=("fitnet",))
-    import htd_tutorial.course.explorer_page as page_module
+    import htd_tutorial.course.explorer.page as page_module
 
     monkeypatch.setattr(page_module, "MAX_PAGE_BYTES", 1000)
     with pytest.raises(ValueError, match="limit"):
@@ -192,7 +192,7 @@ def test_warm_up_runs_its_steps_in_order(monkeypatch):
 
 
 def test_explorer_page_command_rejects_a_folder_as_output(tmp_path, capsys):
-    from htd_tutorial.course.explorer_page import main
+    from htd_tutorial.course.explorer.page import main
 
     with pytest.raises(SystemExit) as stop:
         main(["--out", str(tmp_path)])

@@ -1,8 +1,8 @@
 """The explorer without a kernel: one self-contained HTML page with the pictures precomputed.
 
-``python -m htd_tutorial.course.explorer_page`` (or ``make explorer-page``) computes the explorer's result for
+``python -m htd_tutorial.course.explorer.page`` (or ``make explorer-page``) computes the explorer's result for
 every setting of a grid (student dimension x K x method) with the explorer's own compute path
-(:meth:`htd_tutorial.course.explorer.TopologyExplorer.compute`, so the maps, colours and numbers are
+(:meth:`htd_tutorial.course.explorer.compute.TopologyExplorer.compute`, so the maps, colours and numbers are
 the widget's) and writes them into one HTML file: the data as JSON inside the page, the pictures drawn
 on a ``<canvas>`` by a few lines of inline JavaScript, two sliders (dimension, K), a method selector
 and the metrics table. No server, no kernel, no network: no file or script is fetched, so it opens
@@ -28,9 +28,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..plots.maps import ITEM_MARKER, USER_MARKER, group_colors
-from .explorer import (EXPLORER_METHODS, METHOD_CHOICES, RAW_2D, ExplorerResult, TopologyExplorer, metrics_html,
-                       result_titles)
+from ...plots.maps import ITEM_MARKER, USER_MARKER, group_colors
+from .compute import RAW_2D, ExplorerResult, TopologyExplorer
+from .picture import metrics_html, result_titles
+from .settings import DEFAULT_EXPLORER_DATASET, EXPLORER_METHODS, METHOD_CHOICES, SHIPPED
 
 __all__ = ["DEFAULT_PAGE_KS", "MAX_PAGE_BYTES", "PAGE_PATH", "collect_page_data", "render_page",
            "write_page", "build_explorer_page"]
@@ -95,7 +96,7 @@ def collect_page_data(explorer: TopologyExplorer, *, dims=None, Ks=DEFAULT_PAGE_
     Ks : sequence of int
         Values of the group slider (default :data:`DEFAULT_PAGE_KS`, capped at ``settings.K_max``).
     methods : sequence of str
-        Methods of the selector (default all of :data:`~htd_tutorial.course.explorer.EXPLORER_METHODS`).
+        Methods of the selector (default all of :data:`~htd_tutorial.course.explorer.settings.EXPLORER_METHODS`).
     on_result : callable, optional
         Called with each result as it is computed (e.g. to move a progress bar).
 
@@ -222,8 +223,7 @@ def build_explorer_page(out: str | os.PathLike = PAGE_PATH, *, dims=None, Ks=DEF
     """
     from tqdm.auto import tqdm
 
-    from .common import course_teacher, load_course_data
-    from .explorer import DEFAULT_EXPLORER_DATASET, SHIPPED
+    from ..common import course_teacher, load_course_data
 
     data = load_course_data(DEFAULT_EXPLORER_DATASET, verbose=progress)
     teacher, _ = course_teacher(data, progress=progress, verbose=progress)
@@ -394,7 +394,7 @@ _SCRIPT = r"""
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m htd_tutorial.course.explorer_page [--out FILE] [--dims ...] [--ks ...]``: write the page.
+    """``python -m htd_tutorial.course.explorer.page [--out FILE] [--dims ...] [--ks ...]``: write the page.
 
     Bad arguments exit with status 2 (argparse); a grid the explorer cannot show returns 2 with one line.
     """
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             raise argparse.ArgumentTypeError(f"{path} is a folder; give the path of the HTML file to write")
         return text
 
-    parser = argparse.ArgumentParser(prog="python -m htd_tutorial.course.explorer_page",
+    parser = argparse.ArgumentParser(prog="python -m htd_tutorial.course.explorer.page",
                                      description="Write the kernel-free explorer: one offline HTML page.")
     parser.add_argument("--out", type=html_file, default=PAGE_PATH, help=f"the HTML file (default: {PAGE_PATH})")
     parser.add_argument("--dims", type=positive_int, nargs="+", default=None,
