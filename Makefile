@@ -161,7 +161,7 @@ clean-cache:
 
 explorer-page: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
-	$(RUN) $(BIN)/python -m htd_tutorial.course.explorer_page --out docs/explorer.html
+	$(RUN) $(BIN)/python -m htd_tutorial.course.explorer.page --out docs/explorer.html
 
 warm-up: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"

@@ -5,11 +5,11 @@
 sweep command and ``evidence`` its statistics and the lessons (each stated once), ``lab`` and
 ``traces`` the other stored runs (notebook 04's lab, the loss traces no notebook trains live),
 ``geometry`` notebook 01's random directions, ``lessons`` the helpers of notebooks 02-03 (the by-hand
-FTD and HTD among them), ``analysis`` those of notebook 04, ``explorer`` the interactive explorer of
-notebook 05 (settings, compute, widget), with ``explorer_page`` its kernel-free HTML copy and
-``warm_up`` the cache warm-up for Binder and classrooms, ``slides`` the lecture plan as slide tags,
-and ``exercises`` the self-checks (the engine and one module per notebook). Nothing outside this
-folder imports it.
+FTD and HTD among them), ``analysis`` those of notebook 04, ``explorer/`` the interactive explorer of
+notebook 05 (one module a role: settings, compute, picture, widget, and ``page``, its kernel-free
+HTML copy), ``warm_up`` the cache warm-up for Binder and classrooms, ``slides`` the lecture plan
+as slide tags, and ``exercises`` the self-checks (the engine and one module per notebook). Nothing
+outside this folder imports it.
 ``from htd_tutorial.course import claim, course_teacher, ...`` reads the names of ``common``.
 """
 from .common import *  # noqa: F401,F403  (the notebooks' shared names, as before the move)
