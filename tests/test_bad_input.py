@@ -321,7 +321,7 @@ TABLE = [
     pytest.param(lambda tmp: RunConfig(method="ftd", dim=4, lr=math.nan),
                  ValueError, r"lr must be > 0, got nan", id="runconfig-lr-nan"),
 
-    # --- the explorer (htd_tutorial/course/explorer.py: a setting outside the controls' range fails before training) ---
+    # --- the explorer (htd_tutorial/course/explorer/settings.py: a setting outside the controls' range fails before training) ---
     pytest.param(lambda tmp: explorer().compute("fitnet", 2, 3),
                  ValueError, r"unknown method 'fitnet'; choose one of student, ftd, htd", id="explorer-unknown-method"),
     pytest.param(lambda tmp: explorer().compute("htd", 0, 3),
