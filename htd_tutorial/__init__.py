@@ -5,8 +5,9 @@ the ones below them (``tests/test_layering.py`` checks it):
 
 - the library: ``data/`` (datasets, splits), ``losses/`` (BPR, FTD, DE/FitNet, HTD as the paper's
   Section 4.2, its fast machinery in ``losses/_fast``), and the modules ``models``, ``sampling``,
-  ``optim``, ``training``, ``evaluation``, ``topology``, ``distill``, ``experiments`` (``RunConfig``,
-  ``run_method``) and ``cache``; ``choices`` owns the accepted names and the paper's defaults,
+  ``optim``, ``training``, ``evaluation``, ``topology``, ``distill``, ``experiments`` (``run_method``)
+  and ``cache``; ``choices`` owns the accepted names and the paper's defaults, ``config`` the typed
+  settings built from them (``TrainConfig``, ``TeacherConfig``, ``RunConfig``, checked once),
   ``modes`` what the library-wide "authors" vs "clean" setting changes in each loss, ``_checks``
   the input checks (one rule each) that the entry points validate with;
 - ``paper/``: the paper's commands (``python -m htd_tutorial reproduce`` / ``ablation``);

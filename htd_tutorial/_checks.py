@@ -1,10 +1,10 @@
 """Input checks that the public entry points of the library share: one rule and one message each.
 
-The library validates at its boundary (``RunConfig``, ``make_distiller`` and the distillers, the
-losses' constructors, the topology metrics, ``make_model``, ``train``, the data loaders) and hands
-typed values inward. Every rule lives here, so that the same input is accepted or refused
-everywhere: a NumPy integer is an integer, a bool is neither an integer nor a number, and a
-message always starts with the name of the bad field.
+The library validates at its boundary (the configurations of :mod:`htd_tutorial.config`, the losses'
+functions, the topology metrics, ``make_model``, the data loaders) and hands typed values inward.
+Every rule lives here, so that the same input is accepted or refused everywhere: a NumPy integer is
+an integer, a bool is neither an integer nor a number, and a message always starts with the name of
+the bad field.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import math
 import numbers
 
 import numpy as np
-import torch
 
 __all__ = ["is_integer", "positive_int", "integer", "cutoffs", "finite_number", "positive_number", "flag", "one_of",
            "known", "instance_of", "replace_fields", "embedding_table"]
@@ -126,12 +125,15 @@ def _among(value, choices: tuple) -> bool:
         return False
 
 
-def embedding_table(name: str, table, *, non_empty: bool = False, floating: bool = False) -> torch.Tensor:
+def embedding_table(name: str, table, *, non_empty: bool = False, floating: bool = False):
     """``table`` (tensor or NumPy array) as a detached 2-D tensor of at least one column; ValueError otherwise.
 
     ``non_empty`` also refuses a table without rows, ``floating`` one of integers. Dtype, device and
-    the check for NaN/inf are the caller's (their messages say what the table is for).
+    the check for NaN/inf are the caller's (their messages say what the table is for). Torch is imported
+    here, not by the module: the configurations (:mod:`htd_tutorial.config`) use these checks without it.
     """
+    import torch
+
     if isinstance(table, np.ndarray):
         table = torch.from_numpy(table)
     if not isinstance(table, torch.Tensor):

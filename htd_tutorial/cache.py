@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from .choices import DEFAULT_LR, DEFAULT_WEIGHT_DECAY
+from .config import TeacherConfig
 from .data import Interactions
 from .models import Recommender, make_model
-from .stored import checkout_root, user_dir
+from .stored import ABOVE_PACKAGE, checkout_root, user_dir
 from .training import History, train
 
 __all__ = ["cache_dir", "config_key", "tensor_digest", "save_checkpoint", "load_checkpoint", "CorruptCacheError",
@@ -38,7 +38,6 @@ FORMAT_VERSION = 1
 #: 3: histories record the loss trace (``History.loss_trace``); no number of a run changed, but a run
 #: cached before has no trace for notebooks 02-03 to plot.
 CACHE_VERSION = 3
-REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Seconds of training between two snapshots of an unfinished teacher or run (:class:`PartialRun`).
 #: CiteULike snapshots measured 25 MB (LightGCN HTD, dim 20; written in 0.09 s), 69 MB (LightGCN HTD,
 #: dim 100) and 131 MB (BPR DE, dim 200, whose distiller holds the teacher's tables); every five minutes,
@@ -163,7 +162,7 @@ def shown_path(path: str | Path) -> str:
     """``path`` as printed for a learner: relative to the repository when inside it, else with ``~`` for
     the home folder, so that stored notebook outputs never show the paths of the machine that ran them."""
     path = Path(path).resolve()
-    for root, prefix in ((REPO_ROOT, ""), (Path.home().resolve(), "~/")):
+    for root, prefix in ((ABOVE_PACKAGE, ""), (Path.home().resolve(), "~/")):
         try:
             return prefix + str(path.relative_to(root))
         except ValueError:
@@ -214,19 +213,19 @@ class PartialRun:
             pass
 
 
-def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs: int = 100,
-                seed: int = 0, lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY,
-                batch_size: int = 1024, optimizer: str = "adam", eval_every: int | None = None,
-                directory: str | Path | None = None, progress: bool = True, verbose: bool = True,
-                threads: int | None = None) -> tuple[Recommender, History]:
+def get_teacher(data: Interactions, config: TeacherConfig | None = None, *, directory: str | Path | None = None,
+                progress: bool = True, verbose: bool = True, threads: int | None = None,
+                **settings) -> tuple[Recommender, History]:
     """Train a teacher, or load it from the cache when this exact data + config was trained before.
 
     Parameters
     ----------
     data : Interactions
         The dataset.
-    kind, dim, epochs, seed, lr, weight_decay, batch_size, optimizer, eval_every
-        The training config (see :func:`htd_tutorial.training.train`); all of it is in the key.
+    config : TeacherConfig, optional
+        The teacher's settings (:class:`htd_tutorial.config.TeacherConfig`: kind, dim, epochs, seed, lr,
+        weight_decay, batch_size, optimizer, eval_every); all of it is in the key. Without it,
+        ``settings`` (its fields by name, e.g. ``dim=8``) make one; not both.
     directory : path, optional
         Cache folder (default :func:`cache_dir`).
     progress, verbose : bool
@@ -241,31 +240,31 @@ def get_teacher(data: Interactions, *, kind: str = "bpr", dim: int = 200, epochs
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    config = {"role": "teacher", "kind": kind, "dim": dim, "epochs": epochs, "seed": seed, "lr": lr,
-              "weight_decay": weight_decay, "batch_size": batch_size, "optimizer": optimizer,
-              "eval_every": eval_every}
-    key = config_key(data, config)
-    path = Path(directory or cache_dir()) / f"teacher-{kind}-d{dim}-e{epochs}-{key[:16]}.pt"
+    if config is None:
+        config = TeacherConfig(**settings)      # the settings are checked here, once
+    elif settings:
+        raise TypeError(f"get_teacher() takes a TeacherConfig or its fields by name, not both ({sorted(settings)})")
+    kind, dim, seed, label = config.kind, config.dim, config.seed, config.label
+    key = config_key(data, config.key())
+    path = Path(directory or cache_dir()) / f"teacher-{kind}-d{dim}-e{config.epochs}-{key[:16]}.pt"
     model = make_model(kind, data, dim, seed=seed)
-    partial = PartialRun(path, f"teacher {kind} d={dim}")
+    partial = PartialRun(path, label)
 
     def restore(state, meta):
         model.load_state_dict(state)
         return History.from_dict(meta["history"])
 
     if path.exists():
-        history = read_cached(path, f"teacher {kind} d={dim}", restore)
+        history = read_cached(path, label, restore)
         if history is not None:
             model.eval()
             if verbose:
                 print(f"Loaded cached teacher from {shown_path(path)}")
             return model, history
         model = make_model(kind, data, dim, seed=seed)   # the rejected file may have half-loaded it
-    history = train(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                    optimizer=optimizer, seed=seed, eval_every=eval_every, progress=progress,
-                    desc=f"teacher {kind} d={dim}", threads=threads, snapshots=partial)
-    stored = write_cached(path, model.state_dict(), {"config": config, "history": history.to_dict()},
-                          f"teacher {kind} d={dim}")
+    history = train(model, data, config.training, progress=progress, desc=label, threads=threads,
+                    snapshots=partial)
+    stored = write_cached(path, model.state_dict(), {"config": config.key(), "history": history.to_dict()}, label)
     partial.discard()
     if verbose:
         print(f"Trained teacher in {history.seconds:.0f} s" + (f"; cached at {shown_path(path)}" if stored else ""))

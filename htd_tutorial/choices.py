@@ -3,7 +3,7 @@
 Every module that validates a method, a model type, an HTD mode, a group design or an optimiser
 reads the tuple from here, and so do the command line's ``choices=`` (``__main__`` imports this
 module without loading torch). The distillation defaults are those of the paper (§5.1) and of
-:class:`htd_tutorial.experiments.RunConfig`; :func:`htd_tutorial.distill.make_distiller`, the
+:class:`htd_tutorial.config.RunConfig`; :func:`htd_tutorial.distill.make_distiller`, the
 distillers and :class:`htd_tutorial.losses.HTDLoss` take the same ones from here, so they cannot drift
 apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that rely on it.
 """
@@ -11,12 +11,16 @@ from __future__ import annotations
 
 __all__ = ["METHODS", "STUDENT", "FITNET", "DE", "FTD", "HTD", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES",
            "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "DEFAULT_LAMBDA",
-           "DEFAULT_K", "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE"]
+           "DEFAULT_K", "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE", "DEFAULT_BATCH_SIZE",
+           "DEFAULT_EPOCHS", "DEFAULT_OPTIMIZER", "TEACHER_DIM", "METHOD_NAMES", "DEFAULT_KS", "HEADLINE"]
 
 #: Training methods: the plain student and the four distillations.
 METHODS = ("student", "fitnet", "de", "ftd", "htd")
 #: Each method by name, for code that picks one (:data:`htd_tutorial.distill.DISTILLERS`).
 STUDENT, FITNET, DE, FTD, HTD = METHODS
+#: How each method is written in tables and printouts (the pictures' legend,
+#: :data:`htd_tutorial.plots.style.METHOD_LABELS`, adds the teacher and says "no KD" of the student).
+METHOD_NAMES = {STUDENT: "Student", FITNET: "FitNet", DE: "DE", FTD: "FTD", HTD: "HTD"}
 #: Recommender model types (:func:`htd_tutorial.models.make_model`).
 MODEL_KINDS = ("bpr", "lightgcn")
 #: How each model type is written in titles and tables.
@@ -44,7 +48,18 @@ DEFAULT_LAMBDA = 1e-3
 DEFAULT_K = 30
 #: HTD's γ: weight of the topology terms against the group-assignment term.
 DEFAULT_GAMMA = 0.5
+#: The metric cut-offs every evaluation reports (:mod:`htd_tutorial.evaluation`).
+DEFAULT_KS = (10, 20, 50)
+#: The headline metric, the paper's: every table, verdict and picture that names one metric names this.
+HEADLINE = f"Recall@{max(DEFAULT_KS)}"
+#: Triples per training batch (the paper's, §5.1), teacher and students.
+DEFAULT_BATCH_SIZE = 1024
+#: Training epochs of the paper's runs (the course's recipes train fewer).
+DEFAULT_EPOCHS = 100
+DEFAULT_OPTIMIZER = OPTIMIZERS[0]
+#: The teacher's embedding dimension (the paper's, and the course's).
+TEACHER_DIM = 200
 DEFAULT_GROUP_TOPOLOGY = GROUP_TOPOLOGIES[0]
 DEFAULT_MODE = HTD_MODES[0]
 
-assert tuple(MODEL_NAMES) == MODEL_KINDS == tuple(RECIPE_LR)
+assert tuple(MODEL_NAMES) == MODEL_KINDS == tuple(RECIPE_LR) and tuple(METHOD_NAMES) == METHODS

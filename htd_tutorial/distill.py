@@ -11,8 +11,9 @@ buffers ``t_users`` and ``t_items`` (not saved in its ``state_dict``) and indexe
 parameters (HTD's experts, FitNet's projector) are trained by the trainer alongside the student.
 
 Methods (:func:`make_distiller`): ``"student"`` (no distillation, returns None), ``"fitnet"``,
-``"de"``, ``"ftd"``, ``"htd"``. Every argument is checked before any training starts; a bad one
-raises ValueError naming it.
+``"de"``, ``"ftd"``, ``"htd"``. The settings are checked once, by the run's
+:class:`~htd_tutorial.config.RunConfig`, before any training starts (a bad one raises ValueError naming
+it); the distillers trust them and check only the teacher's tables and each call's tensors.
 """
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ import torch
 from torch import nn
 
 from . import modes
-from ._checks import embedding_table, finite_number, instance_of, integer, known, one_of, positive_int
+from ._checks import embedding_table, positive_int
 from .choices import (DE, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_MODE, FITNET,
-                      FTD, GROUP_TOPOLOGIES, HTD, HTD_MODES, METHODS, STUDENT)
+                      FTD, HTD, METHODS, STUDENT)
+from .config import HTDOptions, RunConfig
 from .losses.ftd import ftd_loss
-from .losses.htd import HTDLoss, HTDOptions, gumbel_temperature
+from .losses.htd import HTDLoss, gumbel_temperature
 from .losses.pointwise import DELoss, FitNetLoss
 
 __all__ = ["Distiller", "FTDDistiller", "HTDDistiller", "DEDistiller", "FitNetDistiller", "DISTILLERS",
@@ -113,7 +115,7 @@ class Distiller(nn.Module):
         super().__init__()
         users, items = validate_teacher(teacher_users, teacher_items, n_users=n_users, n_items=n_items,
                                         require_nonzero=require_nonzero)
-        self.lam = finite_number("lam", lam, low=0.0)
+        self.lam = float(lam)   # trusted: RunConfig checked it
         self.register_buffer("t_users", users, persistent=False)
         self.register_buffer("t_items", items, persistent=False)
 
@@ -161,7 +163,7 @@ class FTDDistiller(Distiller):
 
     def __init__(self, teacher_users, teacher_items, *, lam: float = DEFAULT_LAMBDA, eps: float = 0.0,
                  n_users: int | None = None, n_items: int | None = None):
-        self.eps = finite_number("eps", eps, low=0.0)
+        self.eps = float(eps)   # the mode's (htd_tutorial.modes.cosine_eps), or the caller's
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items,
                          require_nonzero=self.eps == 0)
 
@@ -212,15 +214,12 @@ class HTDDistiller(Distiller):
                  mode: str = DEFAULT_MODE,
                  options: HTDOptions | None = None, seed: int = 0, n_users: int | None = None,
                  n_items: int | None = None):
-        one_of("mode", mode, HTD_MODES)
-        options = HTDOptions.preset(mode) if options is None else instance_of("options", options, HTDOptions)
-        student_dim, K = positive_int("student_dim", student_dim), positive_int("K", K)
-        gamma = finite_number("gamma", gamma, low=0.0, high=1.0)
-        one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
+        # the settings are trusted: RunConfig checked them once (make_distiller builds from it)
+        options = HTDOptions.preset(mode) if options is None else options
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items,
                          require_nonzero=options.eps == 0 and gamma > 0)
         self.mode = mode
-        generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
+        generator = torch.Generator().manual_seed(seed)
         self.htd = HTDLoss(self.teacher_dim, student_dim, K=K, gamma=gamma, group_topology=group_topology,
                            options=options, generator=generator)
 
@@ -271,11 +270,10 @@ class DEDistiller(Distiller):
     def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = DEFAULT_LAMBDA,
                  K: int = DEFAULT_K, mode: str = DEFAULT_MODE, seed: int = 0, n_users: int | None = None,
                  n_items: int | None = None):
-        tau_lag = modes.tau_lag(mode)       # validates mode
-        student_dim, K = positive_int("student_dim", student_dim), positive_int("K", K)
+        tau_lag = modes.tau_lag(mode)       # the settings are trusted: RunConfig checked them once
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items)
         self.mode, self.tau_lag = mode, tau_lag
-        generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
+        generator = torch.Generator().manual_seed(seed)
         self.de = DELoss(self.teacher_dim, student_dim, K=K, generator=generator)
 
     def forward(self, s_users, s_items, users, items, epoch: int, max_epoch: int) -> dict[str, torch.Tensor]:
@@ -304,9 +302,8 @@ class FitNetDistiller(Distiller):
 
     def __init__(self, teacher_users, teacher_items, student_dim: int, *, lam: float = DEFAULT_LAMBDA, seed: int = 0,
                  n_users: int | None = None, n_items: int | None = None):
-        student_dim = positive_int("student_dim", student_dim)
         super().__init__(teacher_users, teacher_items, lam=lam, n_users=n_users, n_items=n_items)
-        generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
+        generator = torch.Generator().manual_seed(seed)   # trusted, as the dimension: RunConfig checked them
         self.users_hint = FitNetLoss(student_dim, self.teacher_dim, generator=generator)
         self.items_hint = FitNetLoss(student_dim, self.teacher_dim, generator=generator)
 
@@ -329,71 +326,53 @@ DISTILLERS: dict[str, type[Distiller] | None] = {STUDENT: None, FITNET: FitNetDi
 assert tuple(DISTILLERS) == METHODS
 
 
-def make_distiller(method: str, teacher_users=None, teacher_items=None, student_dim: int | None = None, *,
-                   lam: float = DEFAULT_LAMBDA, K: int = DEFAULT_K, gamma: float = DEFAULT_GAMMA,
-                   group_topology: str = DEFAULT_GROUP_TOPOLOGY,
-                   mode: str = DEFAULT_MODE, options: HTDOptions | None = None, seed: int = 0,
-                   n_users: int | None = None, n_items: int | None = None) -> Distiller | None:
-    """Build the distiller of ``method``, checking every argument first.
+def make_distiller(config: RunConfig | str, teacher_users=None, teacher_items=None, student_dim: int | None = None,
+                   *, n_users: int | None = None, n_items: int | None = None, **settings) -> Distiller | None:
+    """Build the distiller of a run's method from its :class:`~htd_tutorial.config.RunConfig`.
 
     Parameters
     ----------
-    method : {"student", "fitnet", "de", "ftd", "htd"}
-        ``"student"`` trains without distillation and returns None (the teacher may be None).
+    config : RunConfig or str
+        The run's settings, checked when the configuration was made and trusted here: the method,
+        the student's ``dim``, ``lam``, ``K`` (used by "de" and "htd"), ``gamma`` and
+        ``group_topology`` (by "htd"), ``mode`` (a library-wide setting, :mod:`htd_tutorial.modes`
+        says what it changes in each loss: for "ftd" the cosine, for "de" the temperature schedule,
+        for "htd" every switch of :class:`~htd_tutorial.config.HTDOptions`), ``options`` ("htd"
+        ablations) and ``seed`` (the distiller's own initial weights). A method's name instead, with
+        ``student_dim`` and the other fields by name (``K=3``), makes the configuration here.
     teacher_users, teacher_items : Tensor or np.ndarray
         The teacher's full tables, e.g. ``teacher.all_embeddings()``.
-    student_dim : int
-        The student's embedding dimension (> 0).
-    lam : float
-        lambda >= 0 (1e-3 in the paper).
-    K : int
-        Groups / experts per entity type (>= 1; 30 in the paper). Used by "de" and "htd".
-    gamma : float
-        In [0, 1] (0.5 in the paper). Used by "htd".
-    group_topology : {"Pe", "PP"}
-        Used by "htd".
-    mode : {"authors", "clean"}
-        Authors' code vs the paper's text, a library-wide setting (:mod:`htd_tutorial.modes` says
-        what it changes in each loss): for "ftd" the cosine (plain vs epsilon-safe), for "de" the
-        temperature schedule, for "htd" every switch of :class:`~htd_tutorial.losses.htd.HTDOptions`.
-    options : HTDOptions, optional
-        Overrides ``mode``'s preset for "htd" (ablations).
-    seed : int
-        Seed of the distiller's own initial weights.
     n_users, n_items : int, optional
         The data's sizes; a teacher with other row counts is rejected.
 
     Returns
     -------
     Distiller or None
+        None for ``"student"`` (trained without distillation; the teacher may then be None).
 
     Raises
     ------
     ValueError
-        Unknown method or mode, K < 1, student_dim <= 0, gamma outside [0, 1], lam < 0, NaN or
-        infinite teacher values, teacher tables of the wrong shape.
+        A bad setting (from :class:`~htd_tutorial.config.RunConfig`), NaN or infinite teacher values,
+        teacher tables of the wrong shape.
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
-    known("distillation method", method, METHODS)
-    one_of("mode", mode, HTD_MODES)
-    lam = finite_number("lam", lam, low=0.0)
-    if options is not None and method != HTD:
-        raise ValueError(f"options (HTDOptions) only apply to method {HTD!r}, not {method!r}")
-    distiller = DISTILLERS[method]
+    if isinstance(config, str):
+        if config == STUDENT and student_dim is None and not settings:
+            return None
+        config = RunConfig(method=config, dim=student_dim, **settings)   # checked here, once
+    elif student_dim is not None or settings:
+        raise TypeError("make_distiller() takes a RunConfig or a method's name with its settings, not both")
+    distiller = DISTILLERS[config.method]
     if distiller is None:
         return None
     if teacher_users is None or teacher_items is None:
-        raise ValueError(f"method {method!r} needs the teacher's user and item embeddings")
+        raise ValueError(f"method {config.method!r} needs the teacher's user and item embeddings")
     # the settings this distiller's constructor takes after the two teacher tables (a name make_distiller
     # does not know is a KeyError below: a renamed setting fails loudly instead of keeping its default)
     takes = list(inspect.signature(distiller).parameters)[2:]
-    if "student_dim" in takes or student_dim is not None:
-        student_dim = positive_int("student_dim", student_dim)
-    K = positive_int("K", K)
-    gamma = finite_number("gamma", gamma, low=0.0, high=1.0)
-    one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
-    integer("seed", seed, low=0)
-    settings = dict(student_dim=student_dim, lam=lam, K=K, gamma=gamma, group_topology=group_topology, mode=mode,
-                    eps=modes.cosine_eps(mode), options=options, seed=seed, n_users=n_users, n_items=n_items)
+    settings = dict(student_dim=config.dim, lam=config.lam, K=config.K, gamma=config.gamma,
+                    group_topology=config.group_topology, mode=config.mode, eps=modes.cosine_eps(config.mode),
+                    options=config.options, seed=config.seed, n_users=n_users, n_items=n_items)
     return distiller(teacher_users, teacher_items, **{name: settings[name] for name in takes})

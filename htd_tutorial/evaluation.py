@@ -18,10 +18,12 @@ import torch
 from ._threads import busy_aware_threads
 from .data import Interactions
 from ._checks import cutoffs, known
+from .choices import DEFAULT_KS, HEADLINE
 
-__all__ = ["evaluate", "evaluate_embeddings", "DEFAULT_KS"]
+__all__ = ["evaluate", "evaluate_embeddings", "DEFAULT_KS", "HEADLINE"]
 
-DEFAULT_KS = (10, 20, 50)
+# DEFAULT_KS (the cut-offs) and HEADLINE (the headline metric's name, "Recall@50") are owned by choices.py,
+# which the modules that must not load torch (the command line, the results tables) read them from.
 SPLITS = ("valid", "test")
 
 

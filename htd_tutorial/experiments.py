@@ -14,105 +14,15 @@ from pathlib import Path
 
 import torch
 
-from ._checks import finite_number, instance_of, integer, known, one_of, positive_int, positive_number
 from .cache import PartialRun, cache_dir, config_key, read_cached, tensor_digest, write_cached
-from .choices import (DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_MODE,
-                      DEFAULT_WEIGHT_DECAY, GROUP_TOPOLOGIES, HTD_MODES, METHODS, MODEL_KINDS, OPTIMIZERS)
+from .choices import METHODS
+from .config import RunConfig
 from .data import Interactions
 from .distill import make_distiller
-from .losses.htd import HTDOptions
 from .models import Recommender, make_model
 from .training import History, train
 
-__all__ = ["RunConfig", "RunResult", "run_method", "teacher_digest", "config_json", "METHODS", "NotCachedError"]
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines one student run (all of it goes into the cache key).
-
-    Attributes
-    ----------
-    method : str
-        ``"student"`` (no distillation), ``"fitnet"``, ``"de"``, ``"ftd"`` or ``"htd"``.
-    dim : int
-        Student embedding dimension.
-    epochs : int
-        Training epochs (the paper: 100).
-    kind : str
-        Base model, ``"bpr"`` or ``"lightgcn"`` (the student has the teacher's kind).
-    lam, K, gamma : float, int, float
-        Distillation weight lambda, number of groups, HTD's balance between topology and
-        group-assignment terms (paper defaults 1e-3, 30, 0.5).
-    group_topology : str
-        HTD's group-level design choice: ``"Pe"`` (prototype-entity, the paper's default) or ``"PP"``.
-    mode : str
-        ``"authors"`` (behaves like the authors' code) or ``"clean"`` (the paper's text): a
-        library-wide setting, what it changes in each method is :mod:`htd_tutorial.modes`.
-    options : HTDOptions, optional
-        HTD only: switches that override ``mode``'s preset one by one (the ablation of
-        :mod:`htd_tutorial.paper.ablation`). Options equal to ``mode``'s preset are stored as ``None``, and
-        ``None`` is left out of the cache key, so configurations without options keep their keys.
-    seed, lr, weight_decay, batch_size, optimizer, eval_every
-        Training settings (see :func:`htd_tutorial.training.train`).
-
-    Introduced in ``notebooks/04_analysis.ipynb``.
-    """
-
-    method: str
-    dim: int
-    epochs: int = 100
-    kind: str = "bpr"
-    lam: float = DEFAULT_LAMBDA
-    K: int = DEFAULT_K
-    gamma: float = DEFAULT_GAMMA
-    group_topology: str = DEFAULT_GROUP_TOPOLOGY
-    mode: str = DEFAULT_MODE
-    seed: int = 0
-    lr: float = DEFAULT_LR
-    weight_decay: float = DEFAULT_WEIGHT_DECAY
-    batch_size: int = 1024
-    optimizer: str = "adam"
-    eval_every: int | None = None
-    options: HTDOptions | None = None
-
-    def __post_init__(self) -> None:
-        # Every field is checked here, once, so that a bad setting fails when the configuration is made:
-        # before a sweep loads data or trains a teacher, and with the field's name in the message.
-        # Whole numbers are stored as int (a NumPy integer is accepted and converted, so the cache key,
-        # built from asdict(config), is the same as for the Python int).
-        known("method", self.method, METHODS)
-        self._set("dim", positive_int("student dimension", self.dim))
-        self._set("epochs", integer("epochs", self.epochs, low=0))
-        known("model kind", self.kind, MODEL_KINDS)
-        finite_number("lam", self.lam, low=0.0)
-        self._set("K", positive_int("K", self.K))
-        finite_number("gamma", self.gamma, low=0.0, high=1.0)
-        one_of("group_topology", self.group_topology, GROUP_TOPOLOGIES)
-        one_of("mode", self.mode, HTD_MODES)
-        self._set("seed", integer("seed", self.seed, low=0))
-        positive_number("lr", self.lr)
-        positive_number("weight_decay", self.weight_decay, allow_zero=True)
-        self._set("batch_size", integer("batch_size", self.batch_size, low=1))
-        known("optimizer", self.optimizer, OPTIMIZERS)
-        if self.eval_every is not None:
-            self._set("eval_every", integer("eval_every", self.eval_every, low=0))
-        if self.options is not None:
-            instance_of("options", self.options, HTDOptions, optional=True)
-            if self.method != "htd":
-                raise ValueError(f"options (HTDOptions) only apply to method 'htd', not {self.method!r}")
-            if self.options == HTDOptions.preset(self.mode):
-                self._set("options", None)  # one configuration, one cache entry
-
-    def _set(self, name: str, value) -> None:
-        """Store a checked value in this frozen dataclass (only ``__post_init__`` does)."""
-        if getattr(self, name) is not value:
-            object.__setattr__(self, name, value)
-
-    @property
-    def label(self) -> str:
-        """Short name for tables and legends, e.g. ``"HTD d=20"``."""
-        return f"{self.method.upper() if self.method != 'student' else 'Student'} d={self.dim}"
+__all__ = ["RunResult", "run_method", "teacher_digest", "config_json", "METHODS", "NotCachedError"]
 
 
 @dataclass
@@ -210,10 +120,7 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     def fresh():
         """The seeded initial student and distiller."""
         return (make_model(config.kind, data, config.dim, seed=config.seed),
-                make_distiller(config.method, t_users, t_items, config.dim, lam=config.lam, K=config.K,
-                               gamma=config.gamma, group_topology=config.group_topology, mode=config.mode,
-                               options=config.options, seed=config.seed, n_users=data.n_users,
-                               n_items=data.n_items))
+                make_distiller(config, t_users, t_items, n_users=data.n_users, n_items=data.n_items))
 
     student, distiller = fresh()
 
@@ -233,9 +140,7 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
     if not train_missing:
         raise NotCachedError(f"{config.label} has not been run yet (no {path.name} in {path.parent})")
     partial = PartialRun(path, f"run {config.label}")   # a run stopped half-way resumes from its snapshot
-    history = train(student, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
-                    batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
-                    seed=config.seed, eval_every=config.eval_every, progress=progress,
+    history = train(student, data, config.training, distiller=distiller, progress=progress,
                     desc=desc or config.label, threads=threads, snapshots=partial,
                     flush_denormal=flush_denormal)
     history.config.update(asdict(config))

@@ -22,7 +22,7 @@ flips the switches one at a time (:meth:`~htd_tutorial.losses.HTDOptions.ablatio
 | ``same_type_only`` (group level per entity type) | False | True | HTD |
 
 FitNet and the plain student do not depend on the mode. The mode enters the cache key of a run
-(:class:`htd_tutorial.experiments.RunConfig`); changing a value here changes what a cached run
+(:class:`htd_tutorial.config.RunConfig`); changing a value here changes what a cached run
 means, so it needs a new :data:`htd_tutorial.cache.CACHE_VERSION`.
 """
 from __future__ import annotations

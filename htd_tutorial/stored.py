@@ -27,8 +27,8 @@ import glob
 import os
 from pathlib import Path
 
-__all__ = ["STORED_PATTERNS", "PACKAGE_DIR", "INSTALLED_DIR", "checkout_root", "stored_base", "stored_file",
-           "output_file", "stored_files", "user_dir", "shown"]
+__all__ = ["STORED_PATTERNS", "PACKAGE_DIR", "ABOVE_PACKAGE", "INSTALLED_DIR", "checkout_root", "stored_base",
+           "stored_file", "output_file", "stored_files", "user_dir", "shown"]
 
 #: The stored files, as repository paths (``glob`` patterns): what the notebooks read and the wheel carries.
 #: ``data/`` holds the small files the course makes, ``results/`` the paper-scale results (their figures,
@@ -37,6 +37,9 @@ __all__ = ["STORED_PATTERNS", "PACKAGE_DIR", "INSTALLED_DIR", "checkout_root", "
 STORED_PATTERNS = ("data/lesson_seeds.json", "data/lab_results.json", "data/loss_traces.json", "results/*.json")
 #: The package's folder.
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: The folder above the package: the repository's root in a checkout (:func:`checkout_root` says whether it is
+#: one), ``site-packages`` when installed. The one place the package climbs from its own file to the root.
+ABOVE_PACKAGE = PACKAGE_DIR.parent
 #: Where an installed package holds its copy of the stored files (made by ``setup.py``; absent in a checkout).
 INSTALLED_DIR = PACKAGE_DIR / "_stored"
 #: The ``name`` of ``pyproject.toml`` that marks the folder above the package as this project's checkout.
@@ -44,8 +47,7 @@ PROJECT_NAME = 'name = "htd-tutorial"'
 
 
 @functools.lru_cache(maxsize=None)
-def _checkout_root(package_dir: Path) -> Path | None:
-    root = package_dir.parent
+def _checkout_root(root: Path) -> Path | None:
     try:
         text = (root / "pyproject.toml").read_text(encoding="utf-8")
     except OSError:
@@ -56,7 +58,7 @@ def _checkout_root(package_dir: Path) -> Path | None:
 def checkout_root() -> Path | None:
     """The repository's root folder when the package runs from a checkout (a source tree or an editable
     install: the folder above the package holds this project's ``pyproject.toml``), else ``None``."""
-    return _checkout_root(PACKAGE_DIR)
+    return _checkout_root(ABOVE_PACKAGE)
 
 
 def stored_base() -> Path:

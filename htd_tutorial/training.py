@@ -15,13 +15,15 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _threads
+from .choices import HEADLINE
 from ._denormals import flushed_denormals, flushes_denormals
 from .data import Interactions
-from ._checks import cutoffs, integer, known, positive_int, positive_number
+from ._checks import cutoffs, positive_int
+from .config import TrainConfig
 from .evaluation import DEFAULT_KS, evaluate
 from .losses.bpr import bpr_loss
 from .models import Recommender
-from .optim import OPTIMIZERS, make_optimizer
+from .optim import make_optimizer
 from .sampling import TripleSampler
 from .snapshot import Snapshots, capture, restore
 
@@ -99,14 +101,14 @@ class History:
     config: dict = field(default_factory=dict)
     loss_trace: list = field(default_factory=list)
 
-    def final(self, metric: str = "Recall@50", split: str = "test") -> float:
+    def final(self, metric: str = HEADLINE, split: str = "test") -> float:
         """The metric at the last evaluation (the paper reports the last epoch)."""
         rows = [r for r in self.metrics if r["split"] == split]
         if not rows:
             raise ValueError(f"no {split} evaluation recorded in this history")
         return float(rows[-1][metric])
 
-    def curve(self, metric: str = "Recall@50", split: str = "test") -> tuple[list, list]:
+    def curve(self, metric: str = HEADLINE, split: str = "test") -> tuple[list, list]:
         """``(epochs, values)`` of a metric over the run, for plotting."""
         rows = [r for r in self.metrics if r["split"] == split]
         return [r["epoch"] for r in rows], [r[metric] for r in rows]
@@ -182,12 +184,11 @@ def torch_threads(n: int | None):
         torch.set_num_threads(previous)
 
 
-def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e-3,
-          weight_decay: float = 1e-3, batch_size: int = 1024, optimizer: str = "adam",
-          distiller: torch.nn.Module | None = None, seed: int = 0, eval_every: int | None = None,
-          ks: tuple[int, ...] = DEFAULT_KS, device: str | torch.device | None = None,
-          progress: bool = True, desc: str | None = None, threads: int | None = None,
-          snapshots: Snapshots | None = None, flush_denormal: bool = True) -> History:
+def train(model: Recommender, data: Interactions, config: TrainConfig | None = None, *,
+          distiller: torch.nn.Module | None = None, ks: tuple[int, ...] = DEFAULT_KS,
+          device: str | torch.device | None = None, progress: bool = True, desc: str | None = None,
+          threads: int | None = None, snapshots: Snapshots | None = None, flush_denormal: bool = True,
+          **settings) -> History:
     """Train ``model`` with BPR (plus a distillation loss, if given) and record metrics.
 
     Each step takes a batch of triples, looks up the embeddings of the batch's *unique* users and
@@ -200,20 +201,13 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
         Trained in place (moved to ``device``).
     data : Interactions
         Training pairs and held-out items.
-    epochs : int
-        Passes over the training pairs.
-    lr, weight_decay, batch_size : float, float, int
-        The paper's defaults: 1e-3, 1e-3, 1024.
-    optimizer : str
-        ``"adam"`` (the paper's dense Adam) or ``"lazy_adam"`` (row-wise, faster on CPU).
+    config : TrainConfig, optional
+        The training settings (:class:`htd_tutorial.config.TrainConfig`: epochs, lr, weight_decay,
+        batch_size, optimizer, seed, eval_every), checked when it was made and trusted here. Without
+        it, ``settings`` (its fields by name, e.g. ``epochs=5``) make one; not both.
     distiller : torch.nn.Module, optional
         A distillation loss following the protocol of :mod:`htd_tutorial.distill`; its own
         parameters (e.g. HTD's experts) are trained by the same optimiser settings.
-    seed : int
-        Seeds the sampler and torch's RNG (model initialisation is seeded by ``make_model``).
-    eval_every : int, optional
-        Evaluate valid and test every this many epochs and after the last one (default: only
-        after the last epoch; 0 disables evaluation).
     ks : tuple of int
         Metric cut-offs.
     device : str or torch.device, optional
@@ -256,27 +250,23 @@ def train(model: Recommender, data: Interactions, *, epochs: int, lr: float = 1e
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    epochs = integer("epochs", epochs, low=0)
-    positive_number("lr", lr)
-    positive_number("weight_decay", weight_decay, allow_zero=True)
-    batch_size = integer("batch_size", batch_size, low=1)
-    seed = integer("seed", seed, low=0)
-    if eval_every is not None:
-        eval_every = integer("eval_every", eval_every, low=0)
+    if config is None:
+        config = TrainConfig(**settings)     # the settings are checked here, once
+    elif settings:
+        raise TypeError(f"train() takes a TrainConfig or its fields by name, not both ({sorted(settings)})")
     ks = cutoffs(ks, data.n_items)
-    known("optimizer", optimizer, OPTIMIZERS)
     if (model.n_users, model.n_items) != (data.n_users, data.n_items):
         raise ValueError(f"model is sized for {model.n_users} users x {model.n_items} items, "
                          f"data has {data.n_users} x {data.n_items}")
-    if eval_every is None:
-        eval_every = epochs
+    eval_every = config.epochs if config.eval_every is None else config.eval_every
     device = resolve_device(device)
     base = training_threads(data, device, threads)
     # with the adaptive policy (htd_tutorial._threads), drop to one thread while other processes are busy
     adapt = base if threads is None and device.type == "cpu" and base > 1 and _threads.ADAPTIVE_THREADS else None
     with torch_threads(base), flushed_denormals(flush_denormal):
-        return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                    optimizer=optimizer, distiller=distiller, seed=seed, eval_every=eval_every, ks=ks,
+        return _fit(model, data, epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+                    batch_size=config.batch_size, optimizer=config.optimizer, distiller=distiller,
+                    seed=config.seed, eval_every=eval_every, ks=ks,
                     device=device, progress=progress, desc=desc, adapt=adapt, snapshots=snapshots)
 
 

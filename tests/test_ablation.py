@@ -12,7 +12,8 @@ from htd_tutorial.paper.ablation import ablation_configs, ablation_table, format
 from htd_tutorial.course.analysis import run_grid
 from htd_tutorial.cache import config_key, tensor_digest
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.config import RunConfig
+from htd_tutorial.experiments import run_method
 from htd_tutorial.losses.htd import HTDOptions
 from htd_tutorial.models import make_model
 from htd_tutorial.training import train

@@ -12,7 +12,8 @@ from htd_tutorial.plots.analysis import (plot_ablation, plot_bars, plot_gain_ove
                                          plot_topology_fidelity)
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.course.exercises import EXERCISES, check, is_correct
-from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.config import RunConfig
+from htd_tutorial.experiments import run_method
 from htd_tutorial.models import make_model
 from htd_tutorial.training import train
 

@@ -37,11 +37,13 @@ from htd_tutorial.course import popularity_baseline
 from htd_tutorial.data import Interactions, MissingDataError, load_dataset, load_interactions, make_synthetic
 from htd_tutorial.distill import make_distiller
 from htd_tutorial.evaluation import evaluate_embeddings
-from htd_tutorial.experiments import METHODS, RunConfig
+from htd_tutorial.config import RunConfig
+from htd_tutorial.experiments import METHODS
 from htd_tutorial.losses.htd import HTD_MODES
 from htd_tutorial.models import MODEL_KINDS, make_model
 from htd_tutorial.paper.reproduce import reproduce, save_figure_atomic, write_json_atomic
 from htd_tutorial.training import train
+from conftest import REPO_ROOT
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -230,21 +232,19 @@ TABLE = [
     pytest.param(lambda tmp: make_model("mf", tiny(), 4),
                  ValueError, r"unknown model kind 'mf'; choose one of \('bpr', 'lightgcn'\)", id="model-unknown-kind"),
     pytest.param(lambda tmp: make_distiller("kd", *teacher_tables(), 4),
-                 ValueError, r"unknown distillation method 'kd'; choose one of", id="distiller-unknown-method"),
+                 ValueError, r"unknown method 'kd'; choose one of", id="distiller-unknown-method"),
     pytest.param(lambda tmp: make_distiller("htd", *teacher_tables(), 4, mode="paper"),
                  ValueError, r"mode must be one of \('authors', 'clean'\), got 'paper'", id="distiller-unknown-mode"),
     pytest.param(lambda tmp: make_distiller("htd", *teacher_tables(), 4, K=0),
                  ValueError, r"K must be a positive integer, got 0", id="distiller-K-zero"),
     pytest.param(lambda tmp: make_distiller("de", *teacher_tables(), 0),
-                 ValueError, r"student_dim must be a positive integer, got 0", id="distiller-student-dim-zero"),
+                 ValueError, r"student dimension must be a positive integer, got 0", id="distiller-student-dim-zero"),
     pytest.param(lambda tmp: make_distiller("ftd", *teacher_tables(nan=True), 4),
                  ValueError, r"teacher_items contains NaN or infinite values .*first row 3",
                  id="distiller-nan-teacher"),
     pytest.param(lambda tmp: make_distiller("ftd", *teacher_tables(zero_row=True), 4, mode="authors"),
                  ValueError, r"teacher_users has 1 all-zero rows \(first: 5\).*mode='clean'",
                  id="distiller-zero-teacher-row-plain-cosine"),
-    pytest.param(lambda tmp: losses.HTDLoss(8, 4, K=0),
-                 ValueError, r"K must be a positive integer, got 0", id="htd-loss-K-zero"),
     pytest.param(lambda tmp: losses.FitNetLoss(0, 8),
                  ValueError, r"student_dim must be a positive integer, got 0", id="fitnet-dim-zero"),
     pytest.param(lambda tmp: losses.ftd_loss(batch(6, 4, nan=True), batch(6, 8)),
@@ -377,7 +377,6 @@ def test_bad_input(call, expected, pattern, tmp_path):
 # Each row runs ``python -m htd_tutorial <argv>`` in a subprocess (``{tmp}`` becomes the test's folder).
 # Expected: exit status 2, nothing on stdout, one line on stderr matching the regex (it names the bad
 # argument), within seconds, and nothing written (no output folder, no cache).
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI_TABLE = [
     pytest.param(["reproduce", "--epochs", "-1"],
                  r"argument --epochs: expected a whole number >= 1, got -1", id="cli-epochs-negative"),

@@ -13,7 +13,8 @@ import torch
 from htd_tutorial import cache
 from htd_tutorial.cache import CACHE_VERSION, config_key, get_teacher, save_checkpoint
 from htd_tutorial.data import Interactions, make_synthetic
-from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.config import RunConfig, TeacherConfig
+from htd_tutorial.experiments import run_method
 from htd_tutorial.losses import HTDOptions
 from htd_tutorial.models import make_model
 
@@ -160,9 +161,9 @@ def _key(call, *args, **kwargs) -> str:
     return caught.value.path.rsplit("-", 1)[1]
 
 
-#: get_teacher's parameters that are not training settings, and so not in its key.
-TEACHER_NOT_IN_KEY = {"data", "directory", "progress", "verbose", "threads"}
-#: A second value for each of get_teacher's settings (the first is its default).
+#: get_teacher's parameters besides the teacher's settings (the fields of TeacherConfig): not in its key.
+TEACHER_NOT_IN_KEY = {"data", "config", "directory", "progress", "verbose", "threads", "settings"}
+#: A second value for each field of TeacherConfig (the first is its default).
 TEACHER_OTHER = {"kind": "lightgcn", "dim": 9, "epochs": 3, "seed": 1, "lr": 2e-3, "weight_decay": 0.0,
                  "batch_size": 128, "optimizer": "lazy_adam", "eval_every": 1}
 
@@ -170,13 +171,16 @@ TEACHER_OTHER = {"kind": "lightgcn", "dim": 9, "epochs": 3, "seed": 1, "lr": 2e-
 def test_every_teacher_setting_changes_the_key(data, tmp_path, no_training):
     import inspect
 
-    params = set(inspect.signature(get_teacher).parameters)
-    assert params - TEACHER_NOT_IN_KEY == set(TEACHER_OTHER), \
-        "a new parameter of get_teacher: add a second value for it to TEACHER_OTHER (or to TEACHER_NOT_IN_KEY)"
+    assert set(inspect.signature(get_teacher).parameters) == TEACHER_NOT_IN_KEY, \
+        "a new parameter of get_teacher: is it a setting of the teacher (a field of TeacherConfig)?"
+    assert {field.name for field in dataclasses.fields(TeacherConfig)} == set(TEACHER_OTHER), \
+        "a new field of TeacherConfig: add a second value for it to TEACHER_OTHER"
     base = dict(directory=tmp_path, progress=False, verbose=False)
     key = _key(get_teacher, data, **base)
     for name, value in TEACHER_OTHER.items():
         assert _key(get_teacher, data, **base, **{name: value}) != key, f"{name} is not in the teacher's key"
+        assert _key(get_teacher, data, TeacherConfig(**{name: value}), **base) == \
+            _key(get_teacher, data, **base, **{name: value}), "a TeacherConfig and its fields by name differ"
     for name, value in {"threads": 1, "progress": True, "verbose": True, "directory": tmp_path / "b"}.items():
         assert _key(get_teacher, data, **{**base, name: value}) == key, f"{name} must not change the key"
 
@@ -330,7 +334,7 @@ def test_pinned_teacher_keys_never_change(tmp_path, monkeypatch, no_training, se
     monkeypatch.setattr(cache, "CACHE_VERSION", 3)
     monkeypatch.setattr(cache, "FORMAT_VERSION", 1)
     with pytest.raises(_Untrained) as found:
-        get_teacher(_toy(), directory=tmp_path, progress=False, verbose=False, **settings)
+        get_teacher(_toy(), TeacherConfig(**settings), directory=tmp_path, progress=False, verbose=False)
     assert found.value.path == expected
 
 

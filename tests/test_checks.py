@@ -59,9 +59,10 @@ def test_the_other_rules_name_the_field():
 
 
 def test_a_numpy_integer_is_a_student_dimension_everywhere():
-    """One rule for the student dimension: RunConfig, make_distiller, the losses and make_model agree."""
+    """One rule for the student dimension: RunConfig (and make_distiller, which builds one), the losses and
+    make_model agree; the modules a configuration reaches (GroupAssignment under HTDLoss) trust it."""
     from htd_tutorial.distill import make_distiller
-    from htd_tutorial.experiments import RunConfig
+    from htd_tutorial.config import RunConfig
     from htd_tutorial.losses import FitNetLoss, GroupAssignment, HTDLoss, gumbel_temperature
 
     dim = np.int64(4)
@@ -73,7 +74,7 @@ def test_a_numpy_integer_is_a_student_dimension_everywhere():
     assert HTDLoss(8, dim, K=np.int64(2)).K == 2 and FitNetLoss(dim, 8).weight.shape == (8, 4)
     assert gumbel_temperature(np.int64(0), np.int64(10)) == 1.0
     for call in (lambda: RunConfig(method="htd", dim=True), lambda: make_distiller("htd", *teacher, True),
-                 lambda: GroupAssignment(8, 4.0, 2), lambda: FitNetLoss(4.0, 8)):
+                 lambda: FitNetLoss(4.0, 8)):
         with pytest.raises(ValueError, match="must be a positive integer"):
             call()
 

@@ -8,7 +8,8 @@ import torch
 
 from htd_tutorial.__main__ import main
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.config import RunConfig
+from htd_tutorial.experiments import run_method
 from htd_tutorial.models import make_model
 from htd_tutorial.paper.reproduce import AUTHORS_LOG, format_table, reproduce
 from htd_tutorial.stats import mean_and_se

@@ -71,7 +71,7 @@ def test_stored_lab_numbers_are_reproduced(tmp_path, monkeypatch):
     from htd_tutorial.course.analysis import lab_teacher, run_grid, runs_frame
     from htd_tutorial.course.common import load_course_data
     from htd_tutorial.evaluation import evaluate
-    from htd_tutorial.experiments import RunConfig
+    from htd_tutorial.config import RunConfig
 
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path))
     _, tables = load_lab(LAB_FILE)

@@ -25,7 +25,7 @@ CORE = ("htd_tutorial.data", "htd_tutorial.losses", "htd_tutorial.models", "htd_
         "htd_tutorial.evaluation")
 LIBRARY = CORE + ("htd_tutorial.sampling", "htd_tutorial.snapshot", "htd_tutorial.optim", "htd_tutorial.distill", "htd_tutorial.topology",
                   "htd_tutorial.experiments", "htd_tutorial.cache", "htd_tutorial.params", "htd_tutorial.modes",
-                  "htd_tutorial.choices", "htd_tutorial._checks", "htd_tutorial.stats")
+                  "htd_tutorial.choices", "htd_tutorial.config", "htd_tutorial._checks", "htd_tutorial.stats")
 
 
 def _module_name(path: Path) -> str:
@@ -214,7 +214,13 @@ def test_the_names_have_one_light_owner():
     assert distill.METHODS is experiments.METHODS is cli.METHODS is choices.METHODS
     assert htd.HTD_MODES is cli.HTD_MODES is choices.HTD_MODES
     assert models.MODEL_KINDS is choices.MODEL_KINDS and optim.OPTIMIZERS is choices.OPTIMIZERS
-    defaults = {f.name: f.default for f in __import__("dataclasses").fields(experiments.RunConfig)}
+    from htd_tutorial import config
+    import subprocess
+    import sys
+    loads = "import sys, htd_tutorial.config; print('torch' in sys.modules)"   # the configurations need no torch
+    assert subprocess.run([sys.executable, "-c", loads], capture_output=True, text=True, check=True,
+                          cwd=PACKAGE.parent).stdout.strip() == "False"
+    defaults = {f.name: f.default for f in __import__("dataclasses").fields(config.RunConfig)}
     assert (defaults["lam"], defaults["K"], defaults["gamma"], defaults["group_topology"], defaults["mode"]) == (
         choices.DEFAULT_LAMBDA, choices.DEFAULT_K, choices.DEFAULT_GAMMA, choices.DEFAULT_GROUP_TOPOLOGY,
         choices.DEFAULT_MODE) == (1e-3, 30, 0.5, "Pe", "authors")   # the cache keys of stored runs depend on these

@@ -15,7 +15,7 @@ from htd_tutorial.course import lessons
 from htd_tutorial.plots import topology as topology_plots
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.course.exercises import check, is_correct
-from htd_tutorial.experiments import RunConfig
+from htd_tutorial.config import RunConfig
 from htd_tutorial.losses import ftd_loss, ftd_loss_naive, gumbel_temperature
 from htd_tutorial.models import make_model
 

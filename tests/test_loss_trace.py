@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.distill import make_distiller
-from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.config import RunConfig
+from htd_tutorial.experiments import run_method
 from htd_tutorial.models import make_model
 from htd_tutorial.plots.training import TERM_LABELS, plot_loss_trace, trace_table
 from htd_tutorial.sampling import TripleSampler

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from htd_tutorial.choices import METHODS
-from htd_tutorial.distill import (DISTILLERS, DEDistiller, FitNetDistiller, FTDDistiller, HTDDistiller,
+from htd_tutorial.config import RunConfig
+from htd_tutorial.distill import (DISTILLERS, FTDDistiller, HTDDistiller,
                                   make_distiller, validate_teacher)
 from htd_tutorial.losses._fast import DenseMixture
 from htd_tutorial.losses import (DELoss, FitNetLoss, FTDLoss, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
@@ -564,7 +565,7 @@ def test_make_distiller_builds_the_class_its_table_names(tables, method):
         assert distiller is None
     else:
         assert type(distiller) is DISTILLERS[method] and distiller.lam == 0.5
-    with pytest.raises(ValueError, match=r"unknown distillation method 'kd'; choose one of \('student', 'fitnet'"):
+    with pytest.raises(ValueError, match=r"unknown method 'kd'; choose one of \('student', 'fitnet'"):
         make_distiller("kd", t_users, t_items, 4)
 
 
@@ -669,7 +670,8 @@ def test_training_steps_reduce_the_losses(tables):
 # ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("changes,match", [
-    ({"K": 0}, "K"), ({"K": 2.5}, "K"), ({"student_dim": 0}, "student_dim"), ({"student_dim": -3}, "student_dim"),
+    ({"K": 0}, "K"), ({"K": 2.5}, "K"), ({"student_dim": 0}, "student dimension"),
+    ({"student_dim": -3}, "student dimension"),
     ({"gamma": 1.5}, "gamma"), ({"gamma": -0.1}, "gamma"), ({"gamma": math.nan}, "gamma"), ({"lam": -1e-3}, "lam"),
     ({"lam": math.inf}, "lam"), ({"mode": "paper"}, "mode"), ({"group_topology": "pe"}, "group_topology"),
     ({"method": "kd"}, "method"), ({"method": "ftd", "options": HTDOptions()}, "options"), ({"n_users": 41}, "users"), ({"n_items": 59}, "items"), ({"seed": -1}, "seed"),
@@ -707,13 +709,16 @@ def test_make_distiller_rejects_bad_teachers(tables):
     assert users.dtype == torch.float32 and users.shape == (40, 16)
 
 
-def test_distiller_constructors_validate_too(tables):
+def test_the_distillers_trust_the_configuration_that_checked_their_settings(tables):
+    """A setting is checked once, by the RunConfig that make_distiller builds (or is given); the classes it
+    reaches take what it checked and do not check it again."""
     t_users, t_items = tables[:2]
-    with pytest.raises(ValueError, match="K"):
-        HTDDistiller(t_users, t_items, 4, K=0)
-    with pytest.raises(ValueError, match="student_dim"):
-        DEDistiller(t_users, t_items, 0)
-    with pytest.raises(ValueError, match="lam"):
-        FitNetDistiller(t_users, t_items, 4, lam=-1)
-    with pytest.raises(ValueError, match="options"):
-        HTDDistiller(t_users, t_items, 4, options={"mask_pe": True})
+    for changes, match in (({"K": 0}, "K"), ({"dim": 0}, "student dimension"), ({"lam": -1}, "lam"),
+                           ({"options": {"mask_pe": True}}, "options")):
+        with pytest.raises(ValueError, match=match):
+            RunConfig(**{"method": "htd", "dim": 4, **changes})
+    config = RunConfig(method="htd", dim=4, K=3, seed=2)
+    built = make_distiller(config, t_users, t_items)
+    assert type(built) is HTDDistiller and built.htd.K == 3 and built.htd.users.student_dim == 4
+    with pytest.raises(TypeError, match="not both"):
+        make_distiller(config, t_users, t_items, 4)

@@ -20,7 +20,8 @@ import pytest
 
 from htd_tutorial.cache import get_teacher
 from htd_tutorial.data import make_synthetic
-from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.config import RunConfig
+from htd_tutorial.experiments import run_method
 
 pytestmark = pytest.mark.slow   # a teacher and two students: about 10 s on a 2-core CPU
 

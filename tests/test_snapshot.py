@@ -13,7 +13,8 @@ import torch
 from htd_tutorial import cache, training
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.distill import make_distiller
-from htd_tutorial.experiments import RunConfig, run_method
+from htd_tutorial.config import RunConfig
+from htd_tutorial.experiments import run_method
 from htd_tutorial.models import make_model
 from htd_tutorial.training import train
 

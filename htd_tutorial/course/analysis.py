@@ -16,6 +16,7 @@ import json
 import pandas as pd
 import torch
 
+from ..choices import HEADLINE
 from ..cache import shown_path
 from ..topology import topology_report
 from .recipes import LAB, LAB_SEEDS, LAB_TEACHER
@@ -42,10 +43,11 @@ def lab_teacher(data, *, kind: str = "bpr", epochs: int | None = None, seed: int
     """
     from ..cache import get_teacher
 
-    settings = dict(LAB_TEACHER, kind=kind)
-    if epochs is not None:
-        settings["epochs"] = epochs
-    model, _ = get_teacher(data, seed=seed, eval_every=None, progress=progress, **settings)
+    from ..config import TeacherConfig
+
+    config = TeacherConfig(**{**LAB_TEACHER, "kind": kind, "seed": seed,
+                              **({} if epochs is None else {"epochs": epochs})})
+    model, _ = get_teacher(data, config, progress=progress)
     return model
 
 
@@ -53,7 +55,7 @@ def lab_teacher(data, *, kind: str = "bpr", epochs: int | None = None, seed: int
 from ..paper.results import all_runs, load_results, results_path  # noqa: E402
 
 
-def results_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+def results_runs(payload: dict, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> pd.DataFrame:
     """The runs of a reproduce JSON as a table: ``method``, ``dim``, the metrics, ``seconds``.
 
     Introduced in ``notebooks/04_analysis.ipynb``.
@@ -66,7 +68,7 @@ def results_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@5
     return frame[columns].sort_values(["dim", "method"], kind="stable").reset_index(drop=True)
 
 
-def stored_seed_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+def stored_seed_runs(payload: dict, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> pd.DataFrame:
     """Every stored run of a reproduce JSON (``runs`` and ``other_seeds``) as the seed table that
     :func:`~htd_tutorial.course.evidence.compare` reads: ``method``, ``dim``, ``seed``, ``lr`` and the
     metrics, one row per run.
@@ -80,7 +82,7 @@ def stored_seed_runs(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "ND
                           **{m: r[m] for m in metrics}} for r in rows])
 
 
-def stored_summary(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+def stored_summary(payload: dict, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> pd.DataFrame:
     """A reproduce JSON's ``summary`` as a table: ``method``, ``dim``, ``seeds`` (how many), and per
     metric its mean over the seeds and standard error (``"<metric> se"``; empty for one seed).
 
@@ -90,7 +92,7 @@ def stored_summary(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG
                           **{k: e[k] for m in metrics for k in (m, f"{m} se")}} for e in payload["summary"]])
 
 
-def compare_with_reference(payload: dict, *, metric: str = "Recall@50", tolerance: float = 0.015) -> pd.DataFrame:
+def compare_with_reference(payload: dict, *, metric: str = HEADLINE, tolerance: float = 0.015) -> pd.DataFrame:
     """A reproduction next to the authors' published numbers (the JSON's ``"reference"``).
 
     Parameters
@@ -129,7 +131,7 @@ def compare_with_reference(payload: dict, *, metric: str = "Recall@50", toleranc
     return frame.sort_values(["dim", "method"], kind="stable").reset_index(drop=True)
 
 
-def runs_frame(results, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50"), *, split: str = "test") -> pd.DataFrame:
+def runs_frame(results, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50"), *, split: str = "test") -> pd.DataFrame:
     """One row per run: ``method``, ``dim``, the run's settings that vary, and its final metrics.
 
     Parameters
@@ -175,7 +177,7 @@ def run_label(config) -> str:
 
 
 def seed_summary(frame: pd.DataFrame, *, by: str = "label",
-                 metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+                 metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> pd.DataFrame:
     """Mean and standard deviation over seeds of each group of runs (e.g. each ``label``).
 
     Parameters
@@ -244,7 +246,7 @@ def fidelity_table(teacher, students: dict, *, entity: str = "items", n_sample: 
 
 
 def run_grid(data, teacher, configs, *, progress: bool = True, directory=None) -> list:
-    """Train (or load from the cache) every :class:`~htd_tutorial.experiments.RunConfig` in ``configs``.
+    """Train (or load from the cache) every :class:`~htd_tutorial.config.RunConfig` in ``configs``.
 
     Parameters
     ----------

@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..choices import HEADLINE
 from .._env import env_flag
 from ..cache import get_teacher
+from ..config import TeacherConfig, TrainConfig
 from ..data import DATASETS, Interactions, load_dataset
 from ..data.split import _check_ks
 from ..evaluation import DEFAULT_KS, evaluate, evaluate_embeddings
@@ -213,10 +215,8 @@ def course_teacher(data: Interactions, *, epochs: int | None = None, seed: int =
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    settings = dict(TEACHER)
-    if epochs is not None:
-        settings["epochs"] = epochs
-    return get_teacher(data, seed=seed, progress=progress, verbose=verbose, **settings)
+    config = TeacherConfig(**{**TEACHER, "seed": seed, **({} if epochs is None else {"epochs": epochs})})
+    return get_teacher(data, config, progress=progress, verbose=verbose)
 
 
 def train_student(data: Interactions, dim: int, *, epochs: int | None = None, seed: int = SEED,
@@ -250,11 +250,10 @@ def train_student(data: Interactions, dim: int, *, epochs: int | None = None, se
     """
     settings = dict(STUDENT)
     kind = settings.pop("kind")
-    if epochs is not None:
-        settings["epochs"] = epochs
+    config = TrainConfig(**{**settings, "seed": seed, "eval_every": eval_every,
+                            **({} if epochs is None else {"epochs": epochs})})
     model = make_model(kind, data, dim, seed=seed)
-    history = train(model, data, distiller=distiller, seed=seed, eval_every=eval_every, progress=progress,
-                    desc=desc or f"student d={dim}", **settings)
+    history = train(model, data, config, distiller=distiller, progress=progress, desc=desc or f"student d={dim}")
     return model, history
 
 
@@ -417,7 +416,7 @@ def capacity_table(teacher: Recommender, students: dict, data: Interactions, *, 
         with torch.no_grad():
             items = model.all_embeddings()[1].detach().cpu()
         rows.append({"model": label, "dim": model.dim, "parameters": parameter_count(model),
-                     "Recall@50": metrics["Recall@50"], "NDCG@50": metrics["NDCG@50"],
+                     HEADLINE: metrics[HEADLINE], "NDCG@50": metrics["NDCG@50"],
                      "knn_overlap": knn_overlap(items, t_items, k=k), "spearman": rank_correlation(items, t_items)})
     return pd.DataFrame(rows)
 

@@ -28,14 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import stored
 from ..cache import get_teacher
-from ..choices import DEFAULT_K, DEFAULT_WEIGHT_DECAY, RECIPE_LR
+from ..choices import DEFAULT_K, DEFAULT_WEIGHT_DECAY, HEADLINE, RECIPE_LR
 from ..data import load_dataset
-from ..experiments import RunConfig, run_method
+from ..config import RunConfig, TeacherConfig
+from ..experiments import run_method
 from ..paper.reproduce import save_figure_atomic
 from ..paper.results import write_json_atomic
 from ..plots.evidence import plot_evidence_map
@@ -57,7 +58,7 @@ METHODS = recipes.COMPARED_METHODS
 #: The comparisons read in every cell: (a, b) reads a − b.
 COMPARISONS = (("ftd", "student"), ("htd", "student"), ("htd", "ftd"))
 #: The metric the map reads (test) and the tuned protocol chooses by (validation).
-METRIC = "Recall@50"
+METRIC = HEADLINE
 #: The map (a stored file: the checkout's results/ folder, never site-packages; htd_tutorial.stored).
 MAP_FILE = stored.output_file("results/evidence_map.json")
 
@@ -70,12 +71,15 @@ class Setting:
     name: str
     dataset: str
     kind: str
-    teacher: dict = field(hash=False)
+    teacher: TeacherConfig
     epochs: int
     lr: float
     K: int
     dims: tuple[int, ...]
     seeds: tuple[int, ...] = (0, 1, 2)
+
+    def __post_init__(self) -> None:
+        assert self.teacher.kind == self.kind, "a setting's students have its teacher's model type"
 
     def config(self, method: str, dim: int, seed: int, lr: float) -> RunConfig:
         return RunConfig(method=method, dim=dim, epochs=self.epochs, kind=self.kind, K=self.K, seed=seed, lr=lr,
@@ -86,16 +90,17 @@ class Setting:
 
 #: The teachers are those the course and ``reproduce`` train (the same cache keys, so they are shared):
 #: the lab's, the course's and the paper's (evaluated every 10 epochs, as ``reproduce`` does).
-_PAPER_TEACHER = dict(dim=200, epochs=100, weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=10)
+_PAPER_TEACHER = TeacherConfig(eval_every=10)
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
-    Setting("synthetic", "synthetic", "bpr", teacher={k: v for k, v in recipes.LAB_TEACHER.items() if k != "kind"},
+    Setting("synthetic", "synthetic", "bpr", teacher=TeacherConfig(**recipes.LAB_TEACHER),
             epochs=recipes.LAB["epochs"], lr=recipes.LAB["lr"], K=recipes.LAB["K"], dims=(2, 4, 8)),
-    Setting("ml-100k", "ml-100k", "bpr", teacher={k: v for k, v in recipes.TEACHER.items() if k != "kind"},
+    Setting("ml-100k", "ml-100k", "bpr", teacher=TeacherConfig(**recipes.TEACHER),
             epochs=recipes.DISTILL["epochs"], lr=recipes.DISTILL["lr"], K=recipes.DISTILL["K"],
             dims=(2, 4, 8, 16, 32)),
-    Setting("citeulike", "citeulike", "bpr", teacher=dict(_PAPER_TEACHER, lr=RECIPE_LR["bpr"]), epochs=100,
+    Setting("citeulike", "citeulike", "bpr", teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"]), epochs=100,
             lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40)),
-    Setting("citeulike-lightgcn", "citeulike", "lightgcn", teacher=dict(_PAPER_TEACHER, lr=RECIPE_LR["lightgcn"]),
+    Setting("citeulike-lightgcn", "citeulike", "lightgcn",
+            teacher=_PAPER_TEACHER.replace(kind="lightgcn", lr=RECIPE_LR["lightgcn"]),
             epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40)),
 )}
 
@@ -143,8 +148,7 @@ def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path
             setting = SETTINGS[name]
             data = load_dataset(setting.dataset, seed=0)
             payload["steps"][name] = data_step(METRIC, data)
-            teacher, _ = get_teacher(data, kind=setting.kind, seed=0, progress=progress, threads=threads,
-                                     **setting.teacher)
+            teacher, _ = get_teacher(data, setting.teacher, progress=progress, threads=threads)
 
             def run(protocol: str, method: str, dim: int, seed: int, lr: float) -> dict:
                 key = (name, protocol, dim, method, seed, lr)

@@ -25,8 +25,9 @@ import pandas as pd
 import torch
 
 from .. import stored
+from ..choices import HEADLINE
 from ..evaluation import evaluate
-from ..experiments import RunConfig
+from ..config import RunConfig
 from ..paper.ablation import ablation_configs, run_ablation_grid
 from ..paper.reproduce import write_json_atomic
 from .analysis import group_ari, lab_teacher, run_grid, runs_frame
@@ -49,7 +50,7 @@ DESIGNS = (("student", "Pe", "authors"), ("ftd", "Pe", "authors"), ("htd", "Pe",
 #: Section 6.2's γ sweep.
 GAMMAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: The ablation table's columns kept in the file (the switches are in ``label`` and ``changed``).
-_ABLATION_COLUMNS = ("variant", "method", "seed", "label", "Recall@50", "NDCG@50", "seconds")
+_ABLATION_COLUMNS = ("variant", "method", "seed", "label", HEADLINE, "NDCG@50", "seconds")
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..choices import HEADLINE
 from .common import SEED
 from .recipes import DISTILL, LARGE_DIM, SMALL_DIM
 from ..data import Interactions
-from ..experiments import RunConfig, RunResult, run_method
+from ..config import RunConfig
+from ..experiments import RunResult, run_method
 from ..losses.ftd import cosine_similarity_matrix
 from ..models import Recommender
 from ..sampling import TripleSampler
@@ -60,7 +62,7 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
         Seed of initialisation and sampling.
     epochs, lr, lam, K, gamma, mode, group_topology, eval_every : optional
         Override one setting of :data:`DISTILL` (``None`` keeps the recipe's value); see
-        :class:`htd_tutorial.experiments.RunConfig` for their meaning.
+        :class:`htd_tutorial.config.RunConfig` for their meaning.
     progress : bool
         Progress bar while training.
     use_cache : bool
@@ -91,14 +93,12 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
     unknown = set(settings) - _RUN_FIELDS
     if unknown:  # a recipe key RunConfig does not know: a bug in DISTILL, not in the caller
         raise ValueError(f"DISTILL holds setting(s) {sorted(unknown)} that RunConfig does not know")
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
-        raise ValueError(f"student dimension must be a positive integer, got {dim!r}")
-    config = RunConfig(method=method, dim=int(dim), seed=int(seed), **settings)
+    config = RunConfig(method=method, dim=dim, seed=seed, **settings)   # every setting checked here, once
     return run_method(data, teacher, config, directory=directory, use_cache=use_cache, progress=progress,
                       train_missing=train_missing)
 
 
-def results_table(runs, *, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+def results_table(runs, *, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> pd.DataFrame:
     """One row per run: method, dimension, final test metrics, training seconds, cached or not.
 
     Parameters
@@ -215,7 +215,8 @@ def popular_items(data: Interactions, n: int) -> np.ndarray:
     return np.argsort(-data.item_counts(), kind="stable")[: int(n)]
 
 
-def real_batch(data: Interactions, *, batch_size: int = 1024, seed: int = SEED) -> tuple[torch.Tensor, torch.Tensor]:
+def real_batch(data: Interactions, *, batch_size: int = DISTILL["batch_size"], seed: int = SEED
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     """The unique users and unique items of one real training batch (what a distiller sees per step).
 
     Returns ``(users, items)``, sorted LongTensors. Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
@@ -224,7 +225,7 @@ def real_batch(data: Interactions, *, batch_size: int = 1024, seed: int = SEED) 
     return torch.unique(users), torch.unique(torch.cat([pos, neg]))
 
 
-def batch_triples(data: Interactions, *, batch_size: int = 1024, seed: int = SEED
+def batch_triples(data: Interactions, *, batch_size: int = DISTILL["batch_size"], seed: int = SEED
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The (user, positive item, negative item) triples of the batch :func:`real_batch` takes its entities from.
 

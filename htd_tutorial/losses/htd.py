@@ -60,17 +60,16 @@ against the PDF here.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import finite_number, flag, instance_of, integer, one_of, positive_int, replace_fields
+from .._checks import integer, one_of, positive_int
+from ..config import HTDOptions
 from ..choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_MODE, GROUP_TOPOLOGIES, HTD_MODES
-from ..modes import CLEAN_EPS, switches
+from ..modes import CLEAN_EPS
 from ._fast import DenseMixture, same_group_distance, sparse_mixture
 from .ftd import _check_pair, _check_rows, cosine_normalize, cosine_similarity_matrix
 
@@ -90,96 +89,6 @@ TAU_END = 1e-10
 # ----------------------------------------------------------------------------------------------
 # Options: the authors' code vs the paper's text
 # ----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class HTDOptions:
-    """The switches on which the authors' code and the paper's text differ.
-
-    Attributes
-    ----------
-    proto_grad : bool
-        Whether gradients flow through the student's prototypes (group means). The authors compute
-        the prototypes under ``no_grad``: with ``"PP"`` the group-level term then gives the student
-        no gradient at all, with ``"Pe"`` it reaches the student only through the entities.
-        Authors: False. Clean: True.
-    positive_teacher_pairs_only : bool
-        Whether the entity-level term keeps only same-group pairs whose *teacher* similarity is
-        > 0 (the authors' code selects pairs with ``teacher_sim * same_group_mask > 0``). The paper's
-        definition (as the methods issue summarises it) is a plain same-group restriction.
-        Authors: True. Clean: False.
-    mask_pe : bool
-        Whether the ``"Pe"`` term leaves out each prototype's own members. The authors compare
-        every prototype with every batch entity (a commented-out line in their code applies the
-        mask); relations inside a group are the entity level's job, so the clean reading relates
-        each prototype to the entities *outside* its group. Authors: False. Clean: True.
-    same_type_only : bool
-        Whether group-level relations stay within one entity type (user prototypes with users and
-        user prototypes, item prototypes with items and item prototypes), i.e. HTD run separately
-        for users and for items, as the methods issue summarises the paper. The authors put users
-        and items in one set, so user prototypes are also compared with items.
-        Authors: False. Clean: True.
-    eps : float
-        Cosine guard (see :func:`~htd_tutorial.losses.ftd.cosine_normalize`). Authors: 0 (plain
-        cosine, NaN for an all-zero vector). Clean: 1e-8.
-    tau_lag : bool
-        The authors' training loop sets the temperature for epoch e to the value computed at the
-        end of epoch e - 1, so epochs 0 and 1 both run at tau = 1. Authors: True. Clean: False
-        (tau = (1e-10)^(epoch / max_epoch)).
-
-    Use :meth:`preset` for the two modes (their values: :mod:`htd_tutorial.modes`, where ``eps`` and
-    ``tau_lag`` also reach FTD and DE) and :meth:`replace` to flip one switch.
-
-    Introduced in ``notebooks/03_htd.ipynb``.
-    """
-
-    proto_grad: bool = False
-    positive_teacher_pairs_only: bool = True
-    mask_pe: bool = False
-    same_type_only: bool = False
-    eps: float = 0.0
-    tau_lag: bool = True
-
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            if field.name != "eps":
-                flag(f"HTDOptions.{field.name}", getattr(self, field.name))
-        finite_number("HTDOptions.eps", self.eps, low=0.0)
-
-    @classmethod
-    def preset(cls, mode: str) -> "HTDOptions":
-        """The options of ``mode``: ``"authors"`` (their code) or ``"clean"`` (our reading of the paper).
-
-        The values are :data:`htd_tutorial.modes.MODE_SWITCHES`, the table of what the library-wide
-        mode changes in every loss.
-        """
-        return cls(**switches(mode))
-
-    def replace(self, **changes) -> "HTDOptions":
-        """A copy with the named switches changed; an unknown name raises ValueError."""
-        return replace_fields(self, changes, "HTDOptions field")
-
-    def differences(self, other: "HTDOptions") -> dict:
-        """``{field: (self_value, other_value)}`` for every switch that differs."""
-        return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)
-                if getattr(self, f.name) != getattr(other, f.name)}
-
-    @classmethod
-    def ablation(cls, base: str = "authors") -> dict[str, "HTDOptions"]:
-        """One-switch-at-a-time variants between the two presets, for an ablation table.
-
-        Returns ``{"authors": ..., "authors + proto_grad": ..., ..., "clean": ...}`` (with
-        ``base="clean"``: ``"clean - proto_grad"`` etc.): the base preset, the base with each
-        differing switch set to the other preset's value, and the other preset.
-        """
-        other = "clean" if base == "authors" else "authors"
-        start, end = cls.preset(base), cls.preset(other)
-        sign = "+" if base == "authors" else "-"
-        variants = {base: start}
-        for name, (_, target) in start.differences(end).items():
-            variants[f"{base} {sign} {name}"] = start.replace(**{name: target})
-        variants[other] = end
-        return variants
-
 
 # ----------------------------------------------------------------------------------------------
 # Group assignment (L_GA) and its temperature
@@ -262,9 +171,8 @@ class GroupAssignment(nn.Module):
 
     def __init__(self, teacher_dim: int, student_dim: int, K: int, *, generator: torch.Generator | None = None):
         super().__init__()
-        self.teacher_dim = positive_int("teacher_dim", teacher_dim)
-        self.student_dim = positive_int("student_dim", student_dim)
-        self.K = positive_int("K", K)
+        # trusted: checked once where they were chosen (RunConfig, or HTDLoss/DELoss's caller)
+        self.teacher_dim, self.student_dim, self.K = int(teacher_dim), int(student_dim), int(K)
         self.hidden_dim = (self.student_dim + self.teacher_dim) // 2
         d_s, d_t, h, k = self.student_dim, self.teacher_dim, self.hidden_dim, self.K
         self.assign_weight = nn.Parameter(torch.empty(k, d_t))
@@ -615,10 +523,10 @@ class HTDLoss(nn.Module):
                  group_topology: str = DEFAULT_GROUP_TOPOLOGY, options: HTDOptions | None = None,
                  generator: torch.Generator | None = None):
         super().__init__()
-        self.K, self.gamma = positive_int("K", K), finite_number("gamma", gamma, low=0.0, high=1.0)
-        self.group_topology = one_of("group_topology", group_topology, GROUP_TOPOLOGIES)
-        self.options = HTDOptions.preset(DEFAULT_MODE) if options is None else instance_of("options", options,
-                                                                                            HTDOptions)
+        # K, gamma, the topology and the options are trusted: RunConfig checked them once (a loss built by
+        # hand takes them from a parameters cell, which checks its values too)
+        self.K, self.gamma, self.group_topology = int(K), float(gamma), group_topology
+        self.options = HTDOptions.preset(DEFAULT_MODE) if options is None else options
         self.users = GroupAssignment(teacher_dim, student_dim, K, generator=generator)
         self.items = GroupAssignment(teacher_dim, student_dim, K, generator=generator)
 

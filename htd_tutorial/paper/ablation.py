@@ -38,10 +38,13 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..choices import DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR
+from ..choices import HEADLINE
+from ..choices import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K,
+                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR, TEACHER_DIM)
 from .._checks import one_of, positive_int
 from ..data import Interactions
-from ..experiments import METHODS, NotCachedError, RunConfig, config_json, run_method, teacher_digest
+from ..config import RunConfig, TeacherConfig
+from ..experiments import METHODS, NotCachedError, config_json, run_method, teacher_digest
 from ..losses.htd import HTD_MODES, HTDOptions
 from ..models import Recommender
 from ..training import machine_description, torch_threads
@@ -66,8 +69,9 @@ def _seeds(seeds) -> tuple[int, ...]:
 
 
 def ablation_configs(dim: int, *, epochs: int, kind: str = "bpr", base: str = "authors", seeds=(0,),
-                     K: int = 30, gamma: float = 0.5, group_topology: str = "Pe", lam: float = 1e-3,
-                     lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY, batch_size: int = 1024,
+                     K: int = DEFAULT_K, gamma: float = DEFAULT_GAMMA, group_topology: str = DEFAULT_GROUP_TOPOLOGY,
+                     lam: float = DEFAULT_LAMBDA, lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY,
+                     batch_size: int = DEFAULT_BATCH_SIZE,
                      eval_every: int | None = None, baselines=()) -> dict[str, list[RunConfig]]:
     """The runs of the ablation, by variant name, one :class:`RunConfig` per seed.
 
@@ -85,7 +89,7 @@ def ablation_configs(dim: int, *, epochs: int, kind: str = "bpr", base: str = "a
     seeds : sequence of int
         One run per seed and variant (the spread over seeds tells a real effect from noise).
     K, gamma, group_topology, lam, lr, weight_decay, batch_size, eval_every
-        As in :class:`~htd_tutorial.experiments.RunConfig`, the same for every variant.
+        As in :class:`~htd_tutorial.config.RunConfig`, the same for every variant.
     baselines : sequence of str
         Other methods to run at the same settings for context, e.g. ``("student", "ftd")``.
 
@@ -276,7 +280,7 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
             if verbose:
                 took = (f"from {found['stored_in']}" if found is not None
                         else "cached" if from_cache else f"{seconds:.0f} s")
-                print(f"{variant:>40} seed {config.seed}: test Recall@50 {test['Recall@50']:.4f}  "
+                print(f"{variant:>40} seed {config.seed}: test Recall@50 {test[HEADLINE]:.4f}  "
                       f"NDCG@50 {test['NDCG@50']:.4f}  ({took})")
     if grid_bar is not None:
         grid_bar.close()
@@ -309,7 +313,7 @@ def variant_label(variant: str, options: dict | None = None) -> str:
     return METHOD_LABELS.get(variant, variant)
 
 
-def ablation_table(rows, *, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50"),
+def ablation_table(rows, *, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50"),
                    reference: str = REFERENCE_VARIANT) -> pd.DataFrame:
     """Mean (and spread over seeds) of each variant's metrics, and its paired difference to ``reference``.
 
@@ -376,7 +380,7 @@ def _number(value: float, width: int, sign: str = "") -> str:
     return f"{'–':>{width}}" if math.isnan(value) else f"{value:{sign}{width}.4f}"
 
 
-def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> str:
+def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> str:
     """Plain-text version of :func:`ablation_table` for the terminal.
 
     With several seeds each metric shows its spread (``± std``) and the paired difference its
@@ -407,7 +411,7 @@ def _signed(value, se, n: int) -> str:
     return f"{value:+.4f}{spread} ({n})"
 
 
-def readme_ablation_table(payload: dict, metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> str:
+def readme_ablation_table(payload: dict, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> str:
     """The ablation table (Markdown, for :data:`htd_tutorial.paper.results.RESULTS_DOC`) from an ablation
     file: per variant the mean test metric over its seeds (their number in brackets) and the paired
     difference to the authors' code, ``mean ± s.e. (seed pairs)``; the runs not made yet are named under
@@ -449,8 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bpr", base: str = "authors",
-                 seeds=(0,), teacher_dim: int = 200, teacher_epochs: int = 100, teacher_seed: int = 0,
+def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind: str = "bpr", base: str = "authors",
+                 seeds=(0,), teacher_dim: int = TEACHER_DIM, teacher_epochs: int = DEFAULT_EPOCHS,
+                 teacher_seed: int = 0,
                  eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
                  progress: bool = True, threads: int | None = None, cached_only: bool = False,
                  stored_files=(), variants=None, flush_denormal: bool = True) -> dict:
@@ -536,8 +541,9 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = 100, kind: str = "bp
         raise ValueError(f"no results file {', '.join(absent)} (stored_files)")
     with torch_threads(threads):
         dataset = load_dataset(data, seed=teacher_seed)
-        teacher, _ = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
-                                 eval_every=eval_every or None, progress=progress, threads=threads)
+        teacher, _ = get_teacher(dataset, TeacherConfig(kind=kind, dim=teacher_dim, epochs=teacher_epochs,
+                                                        seed=teacher_seed, lr=lr, eval_every=eval_every or None),
+                                 progress=progress, threads=threads)
         stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
         out = Path(out)
         # runs a new session need not train again: this ablation's earlier ones, then the reproduction's

@@ -40,19 +40,21 @@ from pathlib import Path
 
 from ..cache import get_teacher
 from .._checks import finite_number, one_of, positive_number
-from ..choices import DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR
+from ..choices import DEFAULT_EPOCHS, DEFAULT_WEIGHT_DECAY, HEADLINE, MODEL_KINDS, RECIPE_LR, TEACHER_DIM
 from ..data import load_dataset
-from ..experiments import RunConfig, run_method, teacher_digest
+from ..config import RunConfig, TeacherConfig
+from ..experiments import run_method, teacher_digest
 from ..training import machine_description, torch_threads
 from .results import write_json_atomic
 
 __all__ = ["CRITERION", "choose_lr"]
 
 #: The metric the learning rate is chosen by (higher is better), on the validation split.
-CRITERION = "Recall@50"
+CRITERION = HEADLINE
 
 
-def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, epochs: int = 100, seed: int = 0,
+def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHER_DIM, epochs: int = DEFAULT_EPOCHS,
+              seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None, progress: bool = True,
               threads: int | None = None, student_dim: int | None = None,
               weight_decays: tuple[float, ...] = (DEFAULT_WEIGHT_DECAY,)) -> dict:
@@ -119,14 +121,14 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = 200, e
     candidates = []
     with torch_threads(threads):
         if role == "student":
-            teacher, _ = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=RECIPE_LR[kind],
-                                     weight_decay=DEFAULT_WEIGHT_DECAY, eval_every=eval_every, progress=progress,
-                                     threads=threads)
+            teacher, _ = get_teacher(dataset, TeacherConfig(kind=kind, dim=dim, epochs=epochs, seed=seed,
+                                                            lr=RECIPE_LR[kind], eval_every=eval_every),
+                                     progress=progress, threads=threads)
             teacher_sha256 = teacher_digest(teacher)   # one teacher for every candidate: hashed once
         for lr, wd in grid:
             if role == "teacher":
-                model, history = get_teacher(dataset, kind=kind, dim=dim, epochs=epochs, seed=seed, lr=lr,
-                                             weight_decay=wd, eval_every=eval_every,
+                model, history = get_teacher(dataset, TeacherConfig(kind=kind, dim=dim, epochs=epochs, seed=seed,
+                                                                    lr=lr, weight_decay=wd, eval_every=eval_every),
                                              progress=progress, threads=threads)
                 extra = {}
             else:

@@ -20,11 +20,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..cache import get_teacher
-from ..choices import MODEL_KINDS, MODEL_NAMES, RECIPE_LR
+from ..choices import DEFAULT_EPOCHS, HEADLINE, MODEL_KINDS, MODEL_NAMES, RECIPE_LR, TEACHER_DIM
 from ..data import load_dataset
 from .._checks import integer as _check_int, one_of
 from ..evaluation import evaluate
-from ..experiments import NotCachedError, RunConfig, run_method, teacher_digest, config_json
+from ..config import RunConfig, TeacherConfig
+from ..experiments import NotCachedError, run_method, teacher_digest, config_json
 from ..training import machine_description, torch_threads
 from .results import (AUTHORS_LOG, DEFAULT_SEEDS, METRICS, PAPER_DIMS, PAPER_METHODS, all_runs, finalise,
                       run_label, write_json_atomic)
@@ -57,7 +58,7 @@ def save_figure_atomic(fig, path: str | Path) -> Path:
     return path
 
 
-def format_table(runs: list[dict], metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> str:
+def format_table(runs: list[dict], metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> str:
     """Plain-text table: one row per method, one column per dimension and metric."""
     dims = sorted({r["dim"] for r in runs})
     methods = list(dict.fromkeys(r["method"] for r in runs))
@@ -88,7 +89,7 @@ def _reference(dataset: str, kind: str, teacher_dim: int, teacher_epochs: int) -
     """The authors' published log for the experiment it was logged for (CiteULike, a BPR teacher of
     dim 200, 100 epochs), as the JSON's ``"reference"``; ``None`` for any other experiment (a LightGCN
     sweep, another dataset): their numbers are not a reference for it."""
-    if (dataset, kind, teacher_dim, teacher_epochs) != ("citeulike", "bpr", 200, 100):
+    if (dataset, kind, teacher_dim, teacher_epochs) != ("citeulike", "bpr", TEACHER_DIM, DEFAULT_EPOCHS):
         return None
     return {"source": "authors' published log, test Recall@50 after 100 epochs", **AUTHORS_LOG}
 
@@ -120,7 +121,8 @@ def _previous(path: Path, experiment: dict) -> dict | None:
 
 
 def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[str, ...] = PAPER_METHODS,
-              epochs: int = 100, teacher_dim: int = 200, teacher_epochs: int = 100, kind: str = "bpr",
+              epochs: int = DEFAULT_EPOCHS, teacher_dim: int = TEACHER_DIM, teacher_epochs: int = DEFAULT_EPOCHS,
+              kind: str = "bpr",
               mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
               progress: bool = True, cached_only: bool = False, threads: int | None = None,
@@ -201,32 +203,37 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
                for s in seeds for d in dims for m in methods]  # validates first
     if not configs:
         raise ValueError(f"nothing to run: dims={tuple(dims)!r} and methods={tuple(methods)!r} must both be non-empty")
-    # the teacher's settings, checked as a run's would be
-    RunConfig(method="student", dim=teacher_dim, epochs=teacher_epochs, kind=kind, seed=teacher_seed, lr=lr)
+    # the teacher's settings, checked before anything loads
+    teacher = TeacherConfig(kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
+                            eval_every=eval_every or None)
     if threads is not None:
         _check_int("threads", threads, low=1)
     with torch_threads(threads):
-        return _sweep(data, configs, epochs=epochs, teacher_dim=teacher_dim, teacher_epochs=teacher_epochs,
-                      kind=kind, mode=mode, teacher_seed=teacher_seed, eval_every=eval_every, out=Path(out),
+        return _sweep(data, configs, teacher, epochs=epochs, mode=mode, out=Path(out),
                       name=name, progress=progress, cached_only=cached_only, threads=threads, started=started,
                       lr=lr, student_lr=student_lr, flush_denormal=bool(flush_denormal))
 
 
-def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, teacher_seed, eval_every, out,
-           name, progress, cached_only, threads, started, lr, student_lr, flush_denormal) -> dict:
+def _sweep(data, configs, teacher_config: TeacherConfig, *, epochs, mode, out, name, progress, cached_only, threads,
+           started, lr, student_lr, flush_denormal) -> dict:
+    kind, teacher_dim, teacher_epochs = teacher_config.kind, teacher_config.dim, teacher_config.epochs
+    teacher_seed = teacher_config.seed
     dataset = load_dataset(data, seed=teacher_seed)
     stem = f"{name or dataset.name}_{kind}"
     path = out / f"{stem}.json"
-    settings = {"epochs": epochs, "mode": mode, "seed": teacher_seed, "lam": 1e-3, "K": 30, "gamma": 0.5,
-                "group_topology": "Pe", "lr": lr, "weight_decay": 1e-3, "batch_size": 1024}
+    # the file's settings, read from the configurations (every run shares all but method, dim and seed);
+    # the keys and their order are those of every stored file
+    run = configs[0]
+    settings = {"epochs": epochs, "mode": mode, "seed": teacher_seed,
+                **{field: getattr(run, field) for field in ("lam", "K", "gamma", "group_topology")},
+                "lr": lr, "weight_decay": teacher_config.weight_decay, "batch_size": teacher_config.batch_size}
     if student_lr != lr:
         settings["student_lr"] = student_lr
     experiment = {"dataset": dataset.summary(), "settings": settings,
                   "teacher": {"kind": kind, "dim": teacher_dim, "epochs": teacher_epochs, "seed": teacher_seed}}
     payload = _previous(path, experiment)  # before the teacher is trained: a wrong file fails in seconds
     earlier = (payload or {}).get("wall_seconds") or 0.0  # a resumed file sums every command's time
-    teacher, t_history = get_teacher(dataset, kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
-                                     eval_every=eval_every or None, progress=progress, threads=threads)
+    teacher, t_history = get_teacher(dataset, teacher_config, progress=progress, threads=threads)
     teacher_metrics = evaluate(teacher, dataset)["test"]
     entry = _teacher_entry(teacher, t_history, teacher_metrics, threads)
     if payload is None:
@@ -262,7 +269,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
         if key in stored:
             requested += 1
             row = stored[key]
-            print(f"{label:>20}: test Recall@50 {row['Recall@50']:.4f}  NDCG@50 {row['NDCG@50']:.4f}  (in the JSON)")
+            print(f"{label:>20}: test Recall@50 {row[HEADLINE]:.4f}  NDCG@50 {row['NDCG@50']:.4f}  (in the JSON)")
             continue
         try:
             result = run_method(dataset, teacher, config, progress=progress, train_missing=not cached_only,
@@ -283,7 +290,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
         stored[key] = row
         payload["wall_seconds"] = earlier + time.perf_counter() - started
         write_json_atomic(path, finalise(payload))  # after every run: partial results survive
-        print(f"{label:>20}: test Recall@50 {row['Recall@50']:.4f}  NDCG@50 {row['NDCG@50']:.4f}"
+        print(f"{label:>20}: test Recall@50 {row[HEADLINE]:.4f}  NDCG@50 {row['NDCG@50']:.4f}"
               f"  ({'cached' if result.from_cache else f'{result.history.seconds:.0f} s'})")
     if not requested:
         raise ValueError(f"none of the {len(configs)} runs is cached yet: run without cached_only first")
@@ -295,7 +302,7 @@ def _sweep(data, configs, *, epochs, teacher_dim, teacher_epochs, kind, mode, te
     methods = {e["method"] for e in payload["summary"]}
     logged = _reference(dataset.name, kind, teacher_dim, teacher_epochs)
     reference = {m: AUTHORS_LOG[m] for m in methods if m in AUTHORS_LOG} if logged else None
-    fig = plot_capacity_gap(payload["summary"], teacher=payload["teacher"]["Recall@50"], reference=reference,
+    fig = plot_capacity_gap(payload["summary"], teacher=payload["teacher"][HEADLINE], reference=reference,
                             title=f"Capacity gap on {dataset.name} ({MODEL_NAMES[kind]}, lr {_rates(lr, student_lr)}, "
                                   f"{epochs} epochs; "
                                   "mean ± s.e. over seeds where n ≥ 2)")
