@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .choices import DEFAULT_BATCH_SIZE
 from .data import Interactions
 
 __all__ = ["TripleSampler"]
@@ -25,14 +26,14 @@ class TripleSampler:
     data : Interactions
         Source of the training pairs.
     batch_size : int
-        Triples per batch (the paper uses 1024).
+        Triples per batch (default :data:`htd_tutorial.choices.DEFAULT_BATCH_SIZE`, the paper's).
     seed : int
         Seed of the sampler's own generator: the same seed gives the same batches.
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
 
-    def __init__(self, data: Interactions, batch_size: int = 1024, *, seed: int = 0):
+    def __init__(self, data: Interactions, batch_size: int = DEFAULT_BATCH_SIZE, *, seed: int = 0):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.n_items = data.n_items

@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO_ROOT
 from htd_tutorial.course.evidence import compare_variants
 from htd_tutorial.losses.htd import HTDOptions
 from htd_tutorial.paper.ablation import readme_ablation_table
 from htd_tutorial.paper.results import RESULTS_DOC
 from htd_tutorial.stats import metric_step
 
-REPO = Path(__file__).resolve().parent.parent
-ABLATION = REPO / "results" / "citeulike_bpr_ablation_d20.json"
+ABLATION = REPO_ROOT / "results" / "citeulike_bpr_ablation_d20.json"
 #: one run of the authors' code trained with subnormals flushed to zero (docs/results.md, "Numerical noise")
-FLUSHED = REPO / "results" / "citeulike_bpr_ablation_d20_flushed.json"
-REPRODUCTION = REPO / "results" / "citeulike_bpr.json"
+FLUSHED = REPO_ROOT / "results" / "citeulike_bpr_ablation_d20_flushed.json"
+REPRODUCTION = REPO_ROOT / "results" / "citeulike_bpr.json"
 #: the results page (the writer's constant, its one owner)
-RESULTS_PAGE = REPO / RESULTS_DOC
+RESULTS_PAGE = REPO_ROOT / RESULTS_DOC
 #: the BPR teacher of the reproduction (one thread, bit for bit repeatable)
 TEACHER_SHA256 = "8f8adab565997cd646232c8ef0c22d47f2595947000bdf2851163d81c71b3549"
 SETTINGS = {"dim": 20, "epochs": 100, "kind": "bpr", "lr": 1e-3, "weight_decay": 1e-3, "batch_size": 1024,

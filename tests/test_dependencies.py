@@ -24,10 +24,10 @@ import nbformat
 import pytest
 from packaging.requirements import Requirement
 
+from conftest import REPO_ROOT
 from htd_tutorial import install
 
 tomllib = pytest.importorskip("tomllib")  # (Python 3.11+)
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 #: Declared although nothing imports it by name: pandas' parquet and fast CSV engine.

@@ -22,15 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..choices import HEADLINE, METHOD_NAMES
 from ..stats import Reading, mean_and_se, metric_step, read_paired
 from .. import stored
 from .seeds import SEEDS_COMMAND, SEEDS_NAME
 
 __all__ = ["Lesson", "LESSONS", "lesson_difference", "check_lesson", "Spread", "Difference", "load_seed_runs", "lesson_runs", "tuned_choice", "tuned_table", "select", "spread", "compare", "compare_variants", "seed_table",
            "chance_clear_rate", "data_step"]
-
-#: How a method is named in a difference's printout.
-SHORT_NAMES = {"student": "Student", "fitnet": "FitNet", "de": "DE", "ftd": "FTD", "htd": "HTD"}
 
 
 @dataclass(frozen=True)
@@ -225,12 +223,12 @@ def select(runs: pd.DataFrame, method: str, dim: int, *, lr: float | None = None
     return rows.set_index("seed").sort_index()
 
 
-def spread(runs: pd.DataFrame, method: str, dim: int, metric: str = "Recall@50", **where) -> Spread:
+def spread(runs: pd.DataFrame, method: str, dim: int, metric: str = HEADLINE, **where) -> Spread:
     """Mean ± s.e. of ``metric`` over the stored seeds of ``method`` at ``dim``."""
     return Spread(tuple(select(runs, method, dim, **where)[metric]))
 
 
-def compare(runs: pd.DataFrame, a: tuple[str, int], b: tuple[str, int], metric: str = "Recall@50", *,
+def compare(runs: pd.DataFrame, a: tuple[str, int], b: tuple[str, int], metric: str = HEADLINE, *,
             seeds=None, lr_a: float | None = None, lr_b: float | None = None,
             step: float | None = None) -> Difference:
     """Paired difference ``a − b`` of ``metric`` over their shared seeds; ``a``/``b`` = (method, dim).
@@ -250,7 +248,7 @@ def compare(runs: pd.DataFrame, a: tuple[str, int], b: tuple[str, int], metric: 
                       tuple(float(v) for v in (left[shared] - right[shared])), step)
 
 
-def compare_variants(runs, a: str, b: str = "authors", metric: str = "Recall@50", *,
+def compare_variants(runs, a: str, b: str = "authors", metric: str = HEADLINE, *,
                      step: float | None = None) -> Difference:
     """Paired difference ``a − b`` of two variants of an ablation over their shared seeds.
 
@@ -279,7 +277,7 @@ def tuned_choice(runs: pd.DataFrame, method: str, dim: int, lrs, *, metric: str 
 
 
 def tuned_table(runs: pd.DataFrame, dims, methods, lrs, *, seeds=None,
-                metrics: tuple[str, ...] = ("Recall@50", "NDCG@50")) -> pd.DataFrame:
+                metrics: tuple[str, ...] = (HEADLINE, "NDCG@50")) -> pd.DataFrame:
     """Each method at each dimension with its learning rate chosen on validation (:func:`tuned_choice`),
     the test metrics of the chosen runs (mean ± s.e.) and, for comparison, those at the recipe's rate.
 
@@ -302,10 +300,10 @@ def tuned_table(runs: pd.DataFrame, dims, methods, lrs, *, seeds=None,
 def _name(setting: tuple[str, int], lr: float | None) -> str:
     """``("htd", 4)`` → ``"HTD d=4"`` (with the learning rate when it is not the recipe's)."""
     method, dim = setting
-    return f"{SHORT_NAMES.get(method, method)} d={dim}" + (f" (lr {lr:g})" if lr is not None else "")
+    return f"{METHOD_NAMES.get(method, method)} d={dim}" + (f" (lr {lr:g})" if lr is not None else "")
 
 
-def seed_table(runs: pd.DataFrame, dims, methods, metric: str = "Recall@50", **where) -> pd.DataFrame:
+def seed_table(runs: pd.DataFrame, dims, methods, metric: str = HEADLINE, **where) -> pd.DataFrame:
     """A method × dimension table of "mean ± s.e." strings (for showing)."""
     cells = {}
     for method in methods:
@@ -333,7 +331,7 @@ class Lesson:
     statement: str
     a: tuple[str, str]
     b: tuple[str, str]
-    metric: str = "Recall@50"
+    metric: str = HEADLINE
     expect: str = "positive"
     tuned: bool = False  # compare each method at its learning rate chosen on validation (tuned_choice)
 

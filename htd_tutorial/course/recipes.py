@@ -24,24 +24,29 @@ Why these settings
 """
 from __future__ import annotations
 
+from ..choices import (DEFAULT_BATCH_SIZE, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_LAMBDA, DEFAULT_LR,
+                       DEFAULT_MODE, DEFAULT_OPTIMIZER, DEFAULT_WEIGHT_DECAY, TEACHER_DIM)
+
 __all__ = ["TEACHER", "STUDENT", "STUDENT_DIMS", "DISTILL", "SMALL_DIM", "LARGE_DIM",
            "COMPARED_METHODS", "LESSON_SEEDS", "CHECK_SEEDS", "CURVE_SEEDS", "TUNED_LRS",
            "LAB", "LAB_TEACHER", "LAB_SEEDS"]
 
 #: The course's teacher: BPR-MF of dimension 200 with the paper's optimiser, 40 epochs. ``eval_every``
 #: gives notebook 00 a learning curve; it is part of the cache key, so every notebook uses these settings.
-TEACHER = dict(kind="bpr", dim=200, epochs=40, lr=1e-3, weight_decay=1e-3, batch_size=1024,
-               optimizer="adam", eval_every=5)
+TEACHER = dict(kind="bpr", dim=TEACHER_DIM, epochs=40, lr=DEFAULT_LR, weight_decay=DEFAULT_WEIGHT_DECAY,
+               batch_size=DEFAULT_BATCH_SIZE, optimizer=DEFAULT_OPTIMIZER, eval_every=5)
 
 #: How notebook 01 trains plain students (everything but the dimension).
-STUDENT = dict(kind="bpr", epochs=40, lr=1e-3, weight_decay=1e-3, batch_size=1024, optimizer="adam")
+STUDENT = dict(kind="bpr", epochs=40, lr=DEFAULT_LR, weight_decay=DEFAULT_WEIGHT_DECAY,
+               batch_size=DEFAULT_BATCH_SIZE, optimizer=DEFAULT_OPTIMIZER)
 
 #: Student dimensions of the capacity-gap sweep (notebook 01) and of the crossover curve (notebook 04).
 STUDENT_DIMS = (2, 4, 8, 16, 32, 64)
 
 #: The distillation recipe shared by notebooks 02-05 (everything but the method, dimension and seed).
-DISTILL = dict(kind="bpr", epochs=20, lr=2e-3, weight_decay=1e-3, batch_size=1024, optimizer="adam",
-               lam=1e-3, K=10, gamma=0.5, group_topology="Pe", mode="authors")
+DISTILL = dict(kind="bpr", epochs=20, lr=2e-3, weight_decay=DEFAULT_WEIGHT_DECAY, batch_size=DEFAULT_BATCH_SIZE,
+               optimizer=DEFAULT_OPTIMIZER, lam=DEFAULT_LAMBDA, K=10, gamma=DEFAULT_GAMMA,
+               group_topology=DEFAULT_GROUP_TOPOLOGY, mode=DEFAULT_MODE)
 
 #: The tiny student the lessons look at.
 SMALL_DIM = 4

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from .. import stored
+from ..choices import HEADLINE
 from ..cache import tensor_digest
 from ..evaluation import evaluate
 from ..experiments import NotCachedError
@@ -43,7 +44,7 @@ SEEDS_FILE = stored.stored_file(SEEDS_NAME)
 #: The command that makes the file, named when it is missing.
 SEEDS_COMMAND = "python -m htd_tutorial.course.seeds --workers 2"
 #: Test metrics stored per run.
-STORED_METRICS = ("Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "Recall@50", "NDCG@50")
+STORED_METRICS = ("Recall@10", "NDCG@10", "Recall@20", "NDCG@20", HEADLINE, "NDCG@50")
 #: Topology fidelity stored per run (:func:`htd_tutorial.topology.topology_report` of the item space).
 FIDELITY_MEASURES = ("kl_topk", "kl_random", "knn_overlap", "spearman")
 
@@ -102,7 +103,7 @@ def _record(result, run: SweepRun, teacher_items) -> dict:
     history = result.history
     row = {"method": run.method, "dim": run.dim, "seed": run.seed, "lr": run.lr}
     row.update({m: history.final(m) for m in STORED_METRICS})
-    row.update({f"valid {m}": history.final(m, split="valid") for m in ("Recall@50", "NDCG@50")})
+    row.update({f"valid {m}": history.final(m, split="valid") for m in (HEADLINE, "NDCG@50")})
     fidelity = topology_report(item_table(result.student), teacher_items, seed=SEED)
     row.update({m: fidelity[m] for m in FIDELITY_MEASURES})
     row["seconds"] = round(history.seconds, 2)
@@ -124,7 +125,7 @@ def _train_share(args: tuple[int, int, bool]) -> list[dict]:
             continue
         rows.append(_record(result, run, teacher_items))
         print(f"{run.method:>7} d={run.dim:<3} seed {run.seed} lr {run.lr:g}: "
-              f"Recall@50 {rows[-1]['Recall@50']:.4f} ({'cached' if result.from_cache else f'{result.history.seconds:.0f} s'})",
+              f"Recall@50 {rows[-1][HEADLINE]:.4f} ({'cached' if result.from_cache else f'{result.history.seconds:.0f} s'})",
               flush=True)
     return rows
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import stored
+from ..choices import HEADLINE
 from ..paper.reproduce import write_json_atomic
 from . import recipes
 from .common import SEED, course_teacher, load_course_data
@@ -44,7 +45,7 @@ def make_traces(path: str | Path | None = None) -> dict:
     runs = []
     for method, dim in STORED_TRACES:
         result = distill_run(data, teacher, method, dim, seed=SEED, progress=False)
-        runs.append({"method": method, "dim": dim, "seed": SEED, "Recall@50": result.history.final("Recall@50"),
+        runs.append({"method": method, "dim": dim, "seed": SEED, HEADLINE: result.history.final(HEADLINE),
                      "seconds": round(result.history.seconds, 1), "trace": result.history.loss_trace})
     payload = {"what": "loss traces of runs no notebook trains live (htd_tutorial.course.traces)",
                "dataset": data.summary(), "recipe": dict(recipes.DISTILL), "runs": runs}

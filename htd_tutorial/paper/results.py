@@ -21,7 +21,7 @@ Each row: ``method``, ``dim``, ``seed``, the six test metrics, ``seconds`` (trai
 history), ``threads`` (torch threads when training started; ``None``: not recorded, rows from before
 this was kept), ``teacher_sha256`` (``None`` likewise), ``from_cache``, ``machine`` (platform, CPUs,
 torch and ``accelerator``, the GPU's name or ``None``, of the session that trained it; absent in rows
-from before this was kept), ``curve`` and ``config`` (the :class:`~htd_tutorial.experiments.RunConfig`).
+from before this was kept), ``curve`` and ``config`` (the :class:`~htd_tutorial.config.RunConfig`).
 
 Nothing here imports torch: the command line takes its defaults from this module.
 """
@@ -35,7 +35,7 @@ import tempfile
 from pathlib import Path
 
 from .. import stored
-from ..choices import METHODS
+from ..choices import HEADLINE, METHOD_NAMES, METHODS
 from ..stats import mean_and_se
 
 __all__ = ["AUTHORS_LOG", "PAPER_DIMS", "PAPER_METHODS", "DEFAULT_SEEDS", "METRICS", "write_json_atomic",
@@ -69,8 +69,6 @@ RESULTS_DOC = Path("docs") / "results.md"
 FLUSHED_MARK = "†"
 FLUSHED_NOTE = (f"{FLUSHED_MARK} trained with subnormal floats flushed to zero (`--flush-denormal`): "
                 "about 2.5 times faster on a CPU, other last digits")
-
-_LABELS = {"student": "Student", "fitnet": "FitNet", "de": "DE", "ftd": "FTD", "htd": "HTD"}
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -216,7 +214,7 @@ def summarise(rows: list[dict], metrics: tuple[str, ...] = METRICS) -> list[dict
 
 def run_label(method: str, dim: int, seed: int, first_seed: int) -> str:
     """``"DE d=20"`` for the first seed (the labels of ``not_run`` before seeds), ``"DE d=20 seed 1"`` else."""
-    label = f"{_LABELS.get(method, method)} d={dim}"
+    label = f"{METHOD_NAMES.get(method, method)} d={dim}"
     return label if seed == first_seed else f"{label} seed {seed}"
 
 
@@ -300,7 +298,7 @@ def planned_dims(payload: dict) -> list[int]:
     return sorted(dims)
 
 
-def readme_table(payload: dict, *, metric: str = "Recall@50", methods: tuple[str, ...] = PAPER_METHODS) -> str:
+def readme_table(payload: dict, *, metric: str = HEADLINE, methods: tuple[str, ...] = PAPER_METHODS) -> str:
     """The results table (Markdown, for :data:`RESULTS_DOC`) from a results file's ``summary``: one row
     per dimension (:func:`planned_dims`: the runs not made yet have their row too), each cell
     ``mean ± s.e. (n)`` over seeds (``mean (1)`` for one seed, ``–`` not run), and the authors' log
@@ -311,9 +309,9 @@ def readme_table(payload: dict, *, metric: str = "Recall@50", methods: tuple[str
     flushed = {(r["method"], r["dim"]) for r in all_runs(payload) if r.get("flush_denormal")}
     reference = payload.get("reference") or {}
     logged = [m for m in ("student", "ftd", "htd") if isinstance(reference.get(m), dict)]
-    head = ["student dim", *(_LABELS.get(m, m) for m in methods)]
+    head = ["student dim", *(METHOD_NAMES.get(m, m) for m in methods)]
     if logged:
-        head.append("authors: " + " / ".join(_LABELS[m] for m in logged))
+        head.append("authors: " + " / ".join(METHOD_NAMES[m] for m in logged))
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for dim in planned_dims(payload):
         cells = [str(dim), *(_cell(summary.get((m, dim)), metric) + (f" {FLUSHED_MARK}" if (m, dim) in flushed else "")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import NullFormatter
 
+from ..choices import HEADLINE
 from .capacity import plot_capacity_gap
 from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
 
@@ -23,7 +24,7 @@ def _frame(rows, needed: tuple[str, ...], what: str) -> pd.DataFrame:
     return frame
 
 
-def plot_stored_capacity_gap(payload: dict, *, metric: str = "Recall@50", ax=None, title: str | None = None):
+def plot_stored_capacity_gap(payload: dict, *, metric: str = HEADLINE, ax=None, title: str | None = None):
     """The capacity-gap figure of a stored reproduction, with the authors' published numbers.
 
     Parameters
@@ -49,7 +50,7 @@ def plot_stored_capacity_gap(payload: dict, *, metric: str = "Recall@50", ax=Non
     stored = payload.get("reference") or {}
     methods = {r["method"] for r in runs}
     reference = {m: {int(d): float(v) for d, v in table.items()} for m, table in stored.items()
-                 if m in methods and isinstance(table, dict)} if metric == "Recall@50" else None
+                 if m in methods and isinstance(table, dict)} if metric == HEADLINE else None
     teacher = (payload.get("teacher") or {}).get(metric)
     data = (payload.get("dataset") or {}).get("dataset", "stored results")
     # plot_capacity_gap labels every dimension of the runs and of the reference on the x axis
@@ -57,7 +58,7 @@ def plot_stored_capacity_gap(payload: dict, *, metric: str = "Recall@50", ax=Non
                              title=title or f"{data}: our runs and the authors' log")
 
 
-def plot_gain_over_student(runs, *, metric: str = "Recall@50", ax=None, title: str | None = None):
+def plot_gain_over_student(runs, *, metric: str = HEADLINE, ax=None, title: str | None = None):
     """Each distillation method's gain over the plain student at the same dimension, against dimension.
 
     A point below zero means the distillation *hurt* the student: the capacity-gap crossover of
@@ -89,7 +90,7 @@ def plot_gain_over_student(runs, *, metric: str = "Recall@50", ax=None, title: s
     return fig
 
 
-def plot_bars(table, *, metric: str = "Recall@50", label: str = "label", error: str | None = None,
+def plot_bars(table, *, metric: str = HEADLINE, label: str = "label", error: str | None = None,
               reference: float | None = None, reference_label: str = "reference", colors=None, ax=None,
               title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
     """Horizontal bars of ``metric``, one per row of ``table`` (labelled by the column ``label``).
@@ -143,7 +144,7 @@ def plot_bars(table, *, metric: str = "Recall@50", label: str = "label", error: 
     return fig
 
 
-def plot_sweep(table, x: str, *, metric: str = "Recall@50", references: dict | None = None, log_x: bool = False,
+def plot_sweep(table, x: str, *, metric: str = HEADLINE, references: dict | None = None, log_x: bool = False,
                ax=None, title: str | None = None, xlabel: str | None = None):
     """``metric`` of HTD against one hyper-parameter (``x``), with other methods as horizontal lines.
 
@@ -226,7 +227,7 @@ def plot_topology_fidelity(table, metrics: dict, *, ax=None, title: str | None =
     return fig
 
 
-def plot_ablation(table, *, metric: str = "Recall@50", ax=None, title: str | None = None):
+def plot_ablation(table, *, metric: str = HEADLINE, ax=None, title: str | None = None):
     """The ablation as bars: each variant's paired difference to the authors' code (± its standard error).
 
     Parameters

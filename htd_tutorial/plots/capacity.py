@@ -10,6 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..choices import HEADLINE
 from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
 
 __all__ = ["plot_capacity_gap", "plot_training_curves", "plot_count_histogram",
@@ -17,7 +18,7 @@ __all__ = ["plot_capacity_gap", "plot_training_curves", "plot_count_histogram",
            "plot_cosine_histograms", "plot_cosine_spread", "plot_direction_count"]
 
 
-def plot_capacity_gap(runs: list[dict], *, metric: str = "Recall@50", teacher: float | None = None,
+def plot_capacity_gap(runs: list[dict], *, metric: str = HEADLINE, teacher: float | None = None,
                       reference: dict | None = None, baselines: dict | None = None, ax=None,
                       title: str | None = None):
     """The capacity-gap figure: test ``metric`` against student dimension, one line per method.
@@ -83,7 +84,7 @@ SPLIT_STYLES = {"valid": "--", "test": "-"}
 SPLIT_NAMES = {"valid": "validation", "test": "test"}
 
 
-def plot_training_curves(histories: dict, *, metric: str = "Recall@50", splits=None, ax=None,
+def plot_training_curves(histories: dict, *, metric: str = HEADLINE, splits=None, ax=None,
                          title: str | None = None, baselines: dict | None = None):
     """``metric`` over epochs for several runs, e.g. ``{"Teacher d=200": history, ...}``, one line per split.
 

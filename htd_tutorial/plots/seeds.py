@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..choices import HEADLINE
 from ..stats import mean_and_se, read_paired
 from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
 
 __all__ = ["plot_seed_curve", "plot_paired_differences"]
 
 
-def plot_seed_curve(runs: pd.DataFrame, *, metric: str = "Recall@50", methods=None, teacher: float | None = None,
+def plot_seed_curve(runs: pd.DataFrame, *, metric: str = HEADLINE, methods=None, teacher: float | None = None,
                     ax=None, title: str | None = None):
     """``metric`` against the student dimension: one line per method through the mean over seeds,
     error bars of ± one standard error, and every seed as a faint dot.

@@ -8,12 +8,15 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
+from ..choices import METHOD_NAMES
+
 __all__ = ["get_ax", "dimension_axis", "epoch_axis", "finish_axes", "METHOD_COLORS", "METHOD_LABELS"]
 
 METHOD_COLORS = {"teacher": "black", "student": "tab:gray", "fitnet": "tab:olive", "de": "tab:purple",
                  "ftd": "tab:blue", "htd": "tab:red"}
-METHOD_LABELS = {"teacher": "Teacher", "student": "Student (no KD)", "fitnet": "FitNet", "de": "DE",
-                 "ftd": "FTD", "htd": "HTD"}
+#: A legend's names: the methods' (:data:`htd_tutorial.choices.METHOD_NAMES`, their one owner), the teacher,
+#: and the plain student said to be without distillation.
+METHOD_LABELS = {"teacher": "Teacher", **METHOD_NAMES, "student": "Student (no KD)"}
 
 
 def get_ax(ax=None, figsize=(6, 4)):

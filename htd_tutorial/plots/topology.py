@@ -12,6 +12,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
+from ..choices import HEADLINE
 from .._checks import one_of
 from .style import METHOD_COLORS, METHOD_LABELS, finish_axes, get_ax
 
@@ -57,7 +58,7 @@ def plot_similarity_heatmap(similarity, *, title: str = "Cosine similarity", ent
     return fig
 
 
-def plot_method_bars(table, *, metric: str = "Recall@50", ax=None, title: str | None = None,
+def plot_method_bars(table, *, metric: str = HEADLINE, ax=None, title: str | None = None,
                      ylabel: str | None = None, teacher: float | None = None, fmt: str = ".3f"):
     """Grouped bars: one group per student dimension, one bar per method, the value on each bar.
 
