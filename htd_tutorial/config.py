@@ -29,10 +29,9 @@ def _set(config, name: str, value) -> None:
         object.__setattr__(config, name, value)
 
 
-def _training(config) -> None:
-    """Check the training fields of ``config`` (a TrainConfig, TeacherConfig or RunConfig) and keep its
-    :class:`TrainConfig` as ``config._training``. Floats are checked and kept as given (an int learning
-    rate stays an int: the cache keys of stored runs hold them as they were written)."""
+def _check_training(config) -> None:
+    """Check the training fields of ``config`` (a TrainConfig, TeacherConfig or RunConfig). Floats are checked
+    and kept as given (an int learning rate stays an int: the cache keys of stored runs hold them as written)."""
     _set(config, "epochs", integer("epochs", config.epochs, low=0))
     positive_number("lr", config.lr)
     positive_number("weight_decay", config.weight_decay, allow_zero=True)
@@ -41,9 +40,15 @@ def _training(config) -> None:
     _set(config, "seed", integer("seed", config.seed, low=0))
     if config.eval_every is not None:
         _set(config, "eval_every", integer("eval_every", config.eval_every, low=0))
-    if not isinstance(config, TrainConfig):
-        fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)}
-        object.__setattr__(config, "_training", TrainConfig._trusted(**fields))
+
+
+def _training_of(config) -> "TrainConfig":
+    """The :class:`TrainConfig` of ``config``'s training fields, which it has checked: made without checking
+    them again (no ``__init__``, so no ``__post_init__``)."""
+    training = TrainConfig.__new__(TrainConfig)
+    for field in dataclasses.fields(TrainConfig):
+        object.__setattr__(training, field.name, getattr(config, field.name))
+    return training
 
 
 @dataclass(frozen=True)
@@ -73,26 +78,22 @@ class TrainConfig:
     eval_every: int | None = None
 
     def __post_init__(self) -> None:
-        if not getattr(self, "_checked", False):
-            _training(self)
+        _check_training(self)
 
-    @classmethod
-    def _trusted(cls, **fields) -> "TrainConfig":
-        """One made of fields another configuration has just checked (not checked again)."""
-        config = cls.__new__(cls)
-        object.__setattr__(config, "_checked", True)
-        for name, value in fields.items():
-            object.__setattr__(config, name, value)
-        return config
+    @property
+    def training(self) -> "TrainConfig":
+        """The training settings alone, as :func:`htd_tutorial.training.train` takes them (already checked)."""
+        return self if type(self) is TrainConfig else _training_of(self)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes):
         """A copy with the named fields changed (checked again); an unknown name raises ValueError."""
-        return replace_fields(self, changes, "TrainConfig field")
+        return replace_fields(self, changes, f"{type(self).__name__} field")
 
 
 @dataclass(frozen=True)
-class TeacherConfig:
-    """Everything that defines a teacher (all of it goes into its cache key, :meth:`key`).
+class TeacherConfig(TrainConfig):
+    """Everything that defines a teacher (all of it goes into its cache key, :meth:`key`): how it is trained
+    (the fields of :class:`TrainConfig`) and what it is.
 
     Attributes
     ----------
@@ -100,29 +101,17 @@ class TeacherConfig:
         Base model, ``"bpr"`` or ``"lightgcn"``.
     dim : int
         Embedding dimension (the paper's 200).
-    epochs, seed, lr, weight_decay, batch_size, optimizer, eval_every
+    epochs, lr, weight_decay, batch_size, optimizer, seed, eval_every
         As :class:`TrainConfig`.
     """
 
     kind: str = MODEL_KINDS[0]
     dim: int = TEACHER_DIM
-    epochs: int = DEFAULT_EPOCHS
-    seed: int = 0
-    lr: float = DEFAULT_LR
-    weight_decay: float = DEFAULT_WEIGHT_DECAY
-    batch_size: int = DEFAULT_BATCH_SIZE
-    optimizer: str = DEFAULT_OPTIMIZER
-    eval_every: int | None = None
 
     def __post_init__(self) -> None:
         known("model kind", self.kind, MODEL_KINDS)
         _set(self, "dim", positive_int("teacher dimension", self.dim))
-        _training(self)
-
-    @property
-    def training(self) -> TrainConfig:
-        """The settings :func:`htd_tutorial.training.train` takes (already checked)."""
-        return self._training
+        super().__post_init__()
 
     def key(self) -> dict:
         """What the teacher's cache key hashes: its role (a teacher) and every field (written out: the key of
@@ -135,10 +124,6 @@ class TeacherConfig:
     def label(self) -> str:
         """How messages name the teacher, e.g. ``"teacher bpr d=200"``."""
         return f"teacher {self.kind} d={self.dim}"
-
-    def replace(self, **changes) -> "TeacherConfig":
-        """A copy with the named fields changed (checked again); an unknown name raises ValueError."""
-        return replace_fields(self, changes, "TeacherConfig field")
 
 
 @dataclass(frozen=True)
@@ -295,7 +280,7 @@ class RunConfig:
         finite_number("gamma", self.gamma, low=0.0, high=1.0)
         one_of("group_topology", self.group_topology, GROUP_TOPOLOGIES)
         one_of("mode", self.mode, HTD_MODES)
-        _training(self)
+        _check_training(self)
         if self.options is not None:
             instance_of("options", self.options, HTDOptions, optional=True)
             if self.method != "htd":
@@ -304,9 +289,9 @@ class RunConfig:
                 _set(self, "options", None)  # one configuration, one cache entry
 
     @property
-    def training(self) -> "TrainConfig":
+    def training(self) -> TrainConfig:
         """The settings :func:`htd_tutorial.training.train` takes (already checked)."""
-        return self._training
+        return _training_of(self)
 
     def replace(self, **changes) -> "RunConfig":
         """A copy with the named fields changed (checked again); an unknown name raises ValueError."""
