@@ -28,9 +28,6 @@ OWNERS = {"batch size": "choices.py", "teacher dimension": "choices.py", "headli
 #: Code a learner reads as it is written, where the metric's name is clearer than a constant: the exercises'
 #: solutions are printed by ``solution("...")`` (their judges sit beside them, in the same files).
 SHOWN_AS_WRITTEN = {"headline metric": ("course/exercises/",)}
-#: Files another session is moving (issue 35, item 4); their findings are reported but not counted here.
-ELSEWHERE = ("course/explorer.py", "course/explorer_page.py", "course/explorer/")
-
 
 def _docstrings(tree: ast.AST) -> set[int]:
     found = set()
@@ -117,13 +114,11 @@ def findings_of(source: str) -> list[tuple[str, int]]:
     return sorted(set(found), key=lambda f: f[1])
 
 
-def package_findings(*, elsewhere: bool = False) -> list[str]:
+def package_findings() -> list[str]:
     """Every restated constant of the package, as ``"<file>:<line>: <kind>"``, outside each kind's owner."""
     rows = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
-        if rel.startswith(ELSEWHERE) != elsewhere:
-            continue
         for kind, line in findings_of(path.read_text(encoding="utf-8")):
             if rel != OWNERS[kind] and not rel.startswith(SHOWN_AS_WRITTEN.get(kind, ())):
                 rows.append(f"{rel}:{line}: {kind}")

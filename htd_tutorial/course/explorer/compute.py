@@ -34,7 +34,9 @@ import torch
 
 from ...data import Interactions
 from ...evaluation import evaluate
-from ...experiments import RunConfig, RunResult, run_method
+from ...choices import HEADLINE
+from ...config import RunConfig
+from ...experiments import RunResult, run_method
 from ...models import Recommender
 from ...plots.maps import Projection, align_to, load_umap, project_2d, unit_directions
 from ...topology import group_agreement, sample_entities, topology_report
@@ -205,7 +207,7 @@ class TopologyExplorer:
         self.teacher_shown = torch.cat([t_users[self.users], t_items[self.items]]).detach().cpu().double()
         with torch_threads(settings.torch_threads):
             test = evaluate(teacher, data, splits=("test",))["test"]
-        self.teacher_metrics = {name: test[name] for name in ("Recall@50", "NDCG@50")}
+        self.teacher_metrics = {name: test[name] for name in (HEADLINE, "NDCG@50")}
         if data.user_groups is not None and data.item_groups is not None:
             # The ARI rows' reference: a grouping that finds the planted super-groups exactly and
             # nothing finer, scored against the sub-groups (what an ARI there must beat to show any
@@ -464,7 +466,7 @@ class TopologyExplorer:
         stage(4)
         student_map = self._student_map(run, kind)
         stage(5)
-        metrics = {name: float(run.history.final(name)) for name in ("Recall@50", "NDCG@50")}
+        metrics = {name: float(run.history.final(name)) for name in (HEADLINE, "NDCG@50")}
         student_shown = self.student_shown(run)
         report = topology_report(student_shown, self.teacher_shown, n_sample=len(student_shown),
                                  k=self.settings.k_neighbours, seed=self.settings.seed)

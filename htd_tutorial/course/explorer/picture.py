@@ -11,6 +11,7 @@ import html
 
 import numpy as np
 
+from ...choices import HEADLINE
 from ...plots.maps import plot_space_pair
 from .settings import METHOD_LABELS
 
@@ -41,7 +42,7 @@ def metrics_html(result: "ExplorerResult", *, k: int = 10, timing: bool = True) 
     m, t = result.metrics, result.teacher_metrics
     label = f"{METHOD_LABELS.get(result.method, result.method)} d={result.dim}"
     rows = [("<b>Accuracy</b> (test)", "", ""),
-            ("Recall@50 &uarr;", _fmt(m.get("Recall@50")), _fmt(t.get("Recall@50"))),
+            (f"{HEADLINE} &uarr;", _fmt(m.get(HEADLINE)), _fmt(t.get(HEADLINE))),
             ("NDCG@50 &uarr;", _fmt(m.get("NDCG@50")), _fmt(t.get("NDCG@50"))),
             ("<b>Topology kept</b> (shown entities)", "", ""),
             (f"KL, top-{k} neighbours &darr;", _fmt(m.get("kl_topk")), "0"),

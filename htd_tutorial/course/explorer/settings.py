@@ -18,6 +18,7 @@ import numpy as np
 from ..common import claim as course_claim
 from ...data import Interactions
 from ..._checks import integer
+from ...choices import DEFAULT_BATCH_SIZE, METHOD_NAMES
 
 __all__ = ["METHOD_CHOICES", "EXPLORER_METHODS", "METHOD_LABELS", "DEFAULT_EXPLORER_DATASET", "EXPLORER_DATASETS",
            "PROJECTIONS", "ExplorerSettings", "SHIPPED", "check_setting", "check_projection", "claim"]
@@ -26,7 +27,7 @@ __all__ = ["METHOD_CHOICES", "EXPLORER_METHODS", "METHOD_LABELS", "DEFAULT_EXPLO
 METHOD_CHOICES = (("Student (no distillation)", "student"), ("FTD", "ftd"), ("HTD", "htd"))
 EXPLORER_METHODS = tuple(value for _, value in METHOD_CHOICES)
 #: A method's short name in titles, the metrics table and the status line.
-METHOD_LABELS = {"student": "Student", "ftd": "FTD", "htd": "HTD"}
+METHOD_LABELS = {method: METHOD_NAMES[method] for method in EXPLORER_METHODS}
 
 #: The dataset the explorer's notebook uses by default, and the ones it offers. The synthetic data is
 #: small enough for slider changes within seconds and has planted groups to compare HTD's with;
@@ -91,7 +92,7 @@ class ExplorerSettings:
     method: str = "htd"
     epochs: int = 20
     lr: float = 1e-2
-    batch_size: int = 4096
+    batch_size: int = 4 * DEFAULT_BATCH_SIZE   # the paper's four times over: a slider's run answers in seconds
     lam: float = 1e-3
     mode: str = "authors"
     n_users_shown: int = 250
