@@ -110,7 +110,9 @@ def normalized_adjacency(data: Interactions) -> torch.Tensor:
 #: layer one block of columns at a time (the columns never mix in ``Â x``), so each block's layers stay
 #: in the processor's cache. On CiteULike, one thread, one ``Â x`` with the CSR copy took 6.5 ms at
 #: width 20, 18 ms at 64 and 90 ms at 200 (COO: 81 ms), while five blocks of 40 took 32 ms together
-#: (``benchmarks/bench_lightgcn.py`` times the whole propagation, forward and backward).
+#: (``benchmarks/bench_lightgcn.py`` times the whole propagation, forward and backward). Narrower than two
+#: blocks, the embedding goes through whole: at width 20, blocks of 16 and 4 made a LightGCN epoch 1.28x
+#: slower than one product (2.94 s against 2.30 s, ``benchmarks/bench_commits.py``, 2026-12-07).
 PROPAGATION_BLOCK = 16
 
 
@@ -120,7 +122,7 @@ class _LayerMean(torch.autograd.Function):
     The backward needs no stored layer: since ``Âᵀ = Â`` the gradient is ``(I + Â + ... + Â^L) g / (L + 1)``,
     computed as ``g' + Â (g' + Â (... + Â g'))`` with ``g' = g / (L + 1)``: the same products and sums,
     in the same order, as autograd's backward of the layer-by-layer loop, so the numbers are those of
-    that loop (``tests/test_training.py``). Columns are propagated in blocks of
+    that loop (``tests/library/test_training.py``). Columns are propagated in blocks of
     :data:`PROPAGATION_BLOCK` (they never mix), which keeps each block's layers in the cache.
     """
 
@@ -136,8 +138,9 @@ class _LayerMean(torch.autograd.Function):
 
 
 def _blockwise(x: torch.Tensor, propagate) -> torch.Tensor:
-    """``propagate`` applied to blocks of :data:`PROPAGATION_BLOCK` columns of ``x``, put back together."""
-    if x.shape[1] <= PROPAGATION_BLOCK:
+    """``propagate`` applied to blocks of :data:`PROPAGATION_BLOCK` columns of ``x``, put back together
+    (``x`` whole when it is narrower than two blocks)."""
+    if x.shape[1] < 2 * PROPAGATION_BLOCK:
         return propagate(x.contiguous())   # (a broadcast gradient has stride 0)
     return torch.cat([propagate(block.contiguous()) for block in x.split(PROPAGATION_BLOCK, dim=1)], dim=1)
 
