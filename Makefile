@@ -5,7 +5,7 @@
 #                    the browser tests, which walk the course in JupyterLab (skipped without Chromium
 #                    unless HTD_REQUIRE_BROWSER=1), and the installed-package test, which builds the wheel
 #                    and runs notebooks 01, 03 and 05 from it in a fresh environment with Colab's
-#                    ipywidgets (tests/test_installed.py; skip it with HTD_SKIP_INSTALLED=1)
+#                    ipywidgets (tests/end_to_end/test_installed.py; skip it with HTD_SKIP_INSTALLED=1)
 #   make notebooks   re-execute every notebook in place, refreshing the committed outputs
 #   make slides      export every notebook as reveal.js slides to build/slides/ (the lecture's cells only,
 #                    see docs/instructor.md); they open offline: reveal.js and the scripts they load
@@ -20,10 +20,10 @@
 #   VENV            where the virtual environment lives (default .venv)
 #   TORCH_SPEC      the torch requirement installed before everything else (default torch==2.13.0; never an
 #                   unpinned torch on Linux: PyPI's default build carries CUDA, several GB), also into the
-#                   fresh environment of tests/test_installed.py
+#                   fresh environment of tests/end_to_end/test_installed.py
 #   TORCH_PIP_ARGS  extra pip arguments for that torch install, e.g.
 #                   TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" for a CPU-only wheel
-#   PYTEST_ARGS     extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-x tests/test_data.py"
+#   PYTEST_ARGS     extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-x tests/library/test_data.py"
 #   LAB_ARGS        extra arguments for `jupyter lab`, e.g. LAB_ARGS="--no-browser --port 8899"
 #   MUTATION_ARGS   arguments for benchmarks/mutation.py, e.g. MUTATION_ARGS="--jobs 1" or "--only eval."
 
@@ -46,7 +46,7 @@ STAMP := $(VENV)/.htd-tutorial-installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/data/cache/numba
 # The OpenMP thread policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT) is not set here: htd_tutorial sets it when
 # imported, before torch, in every process that imports it (htd_tutorial/_threads.py; every notebook
-# imports htd_tutorial before torch, which tests/test_threads.py checks). Set it yourself to override it.
+# imports htd_tutorial before torch, which tests/library/test_threads.py checks). Set it yourself to override it.
 # Never hand a matplotlib backend to the notebook kernels: ipykernel only selects the inline backend
 # (the figures in the notebooks) when MPLBACKEND is unset. The unit tests pick Agg in tests/conftest.py.
 unexport MPLBACKEND
@@ -81,7 +81,7 @@ reinstall:
 lab: $(STAMP)
 	$(RUN) $(BIN)/jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks/
 
-# TORCH_SPEC and TORCH_PIP_ARGS reach tests/test_installed.py, which installs the same torch.
+# TORCH_SPEC and TORCH_PIP_ARGS reach tests/end_to_end/test_installed.py, which installs the same torch.
 test: $(STAMP)
 	@mkdir -p "$(NUMBA_CACHE_DIR)"
 	TORCH_SPEC="$(TORCH_SPEC)" TORCH_PIP_ARGS="$(TORCH_PIP_ARGS)" $(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -101,7 +101,7 @@ notebooks: $(STAMP)
 # pinned to the versions the template was written for (reveal.js 4.0.2 is nbconvert's own default; MathJax 2,
 # jQuery 2). Mermaid's address cannot be configured, so docs/offline-slides.html.j2 (nbconvert's template)
 # drops that script: no notebook holds a Mermaid diagram.
-# tests/test_slides.py checks that these settings leave no address on the network in the slides.
+# tests/end_to_end/test_slides.py checks that these settings leave no address on the network in the slides.
 SLIDES_DIR := build/slides
 SLIDES_ASSETS := reveal.js@4.0.2 requirejs@2.1.10 jquery@2.2.4 mathjax@2.7.7 @jupyter-widgets/html-manager@1.0.15
 SLIDES_FLAGS := --template-file docs/offline-slides.html.j2 --SlidesExporter.reveal_scroll=True \
@@ -154,7 +154,7 @@ clean-cache:
 #   make warm-up        train the course's teachers and compile UMAP into the caches (Binder's postBuild
 #                       runs the same; use it on a classroom machine or a Colab runtime)
 #
-# Colab's ipywidgets 7.7.1 is tested by tests/test_installed.py (part of `make test`): the wheel in a fresh
+# Colab's ipywidgets 7.7.1 is tested by tests/end_to_end/test_installed.py (part of `make test`): the wheel in a fresh
 # virtual environment runs notebooks 01, 03 and 05 (the explorer) there. It replaced `make test-compat`.
 
 .PHONY: explorer-page warm-up

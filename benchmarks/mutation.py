@@ -19,7 +19,7 @@ Why curated and not generated: every mutant here is a bug someone could plausibl
 finding, not noise, and the list runs in minutes on two cores (a generator such as mutmut mutates every
 operator and constant of a file, its error messages included), with no extra dependency. A mutant names its function and the exact text it
 replaces; when that text no longer occurs there once, the list is out of date and the run stops before any
-test (``tests/test_mutation_list.py`` checks that in ``make test``).
+test (``tests/project/test_mutation_list.py`` checks that in ``make test``).
 
 Usage::
 
@@ -73,22 +73,23 @@ POINTWISE = "htd_tutorial/losses/pointwise.py"
 
 #: The fast unit tests run against the mutants of each file (pytest arguments), unless a mutant names its own.
 TESTS = {
-    EVAL: ("tests/test_evaluation.py",),
-    STATS: ("tests/test_stats.py",),
-    CACHE: ("tests/test_cache.py",),
-    EXPERIMENTS: ("tests/test_cache.py",),
-    CONFIG: ("tests/test_cache.py", "tests/test_losses.py"),
-    INTERACTIONS: ("tests/test_cache.py",),
-    COMMON: ("tests/test_course.py", "-k", "claim"),
-    BPR: ("tests/test_training.py::test_bpr_loss_is_summed", "tests/test_by_hand.py::test_student_loss_by_hand"),
-    FTD: ("tests/test_losses.py",),
-    HTD: ("tests/test_losses.py",),
-    FAST: ("tests/test_losses.py",),
-    POINTWISE: ("tests/test_losses.py",),
+    EVAL: ("tests/library/test_evaluation.py",),
+    STATS: ("tests/library/test_stats.py",),
+    CACHE: ("tests/library/test_cache.py",),
+    EXPERIMENTS: ("tests/library/test_cache.py",),
+    CONFIG: ("tests/library/test_cache.py", "tests/library/test_losses.py"),
+    INTERACTIONS: ("tests/library/test_cache.py",),
+    COMMON: ("tests/course/test_course.py", "-k", "claim"),
+    BPR: ("tests/library/test_training.py::test_bpr_loss_is_summed",
+          "tests/course/test_by_hand.py::test_student_loss_by_hand"),
+    FTD: ("tests/library/test_losses.py",),
+    HTD: ("tests/library/test_losses.py",),
+    FAST: ("tests/library/test_losses.py",),
+    POINTWISE: ("tests/library/test_losses.py",),
 }
 #: The tests of the Gumbel-softmax pieces: the reference HTD of test_losses draws through the module's own
 #: ``alpha`` and ``sample_z``, the by-hand notebook pieces write them out.
-BY_HAND_Z = ("tests/test_by_hand.py::test_alpha_z_and_hard_groups", "tests/test_losses.py")
+BY_HAND_Z = ("tests/course/test_by_hand.py::test_alpha_z_and_hard_groups", "tests/library/test_losses.py")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """htd-tutorial: a hands-on course on *Topology Distillation for Recommender System* (KDD 2021).
 
 The notebooks in ``notebooks/`` teach; this package does the work, in layers that each import only
-the ones below them (``tests/test_layering.py`` checks it):
+the ones below them (``tests/project/test_layering.py`` checks it):
 
 - the library: ``data/`` (datasets, splits), ``losses/`` (BPR, FTD, DE/FitNet, HTD as the paper's
   Section 4.2, its fast machinery in ``losses/_fast``), and the modules ``models``, ``sampling``,

@@ -115,7 +115,7 @@ class TeacherConfig(TrainConfig):
 
     def key(self) -> dict:
         """What the teacher's cache key hashes: its role (a teacher) and every field (written out: the key of
-        every stored teacher is this dict; ``tests/test_cache.py`` checks that no field is left out)."""
+        every stored teacher is this dict; ``tests/library/test_cache.py`` checks that no field is left out)."""
         return {"role": "teacher", "kind": self.kind, "dim": self.dim, "epochs": self.epochs, "seed": self.seed,
                 "lr": self.lr, "weight_decay": self.weight_decay, "batch_size": self.batch_size,
                 "optimizer": self.optimizer, "eval_every": self.eval_every}

@@ -1,7 +1,7 @@
 """How a notebook opened alone (the Colab badge opens only the ``.ipynb``) gets what a checkout has.
 
 The one place that names the course's repository. Every notebook's guarded install cell is
-:data:`INSTALL_CELL`, word for word (``tests/test_dependencies.py`` checks it, and that ``pyproject.toml``,
+:data:`INSTALL_CELL`, word for word (``tests/project/test_dependencies.py`` checks it, and that ``pyproject.toml``,
 the README's links, the Makefile and Binder's ``postBuild`` agree with the constants below). On Colab the
 cell installs:
 

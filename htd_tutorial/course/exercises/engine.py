@@ -17,7 +17,7 @@ A wrong answer never raises (a notebook keeps running); a malformed one raises `
 unanswered one (``None``) prints a reminder. The exercises themselves live one module per notebook
 (``data_and_teacher.py`` for 00.x, ...), each listing them in ``NOTEBOOK_EXERCISES``;
 :mod:`htd_tutorial.course.exercises` registers those lists explicitly, so a new notebook's exercises
-need a new module and one line there. ``tests/test_exercises.py`` checks that every registered reference
+need a new module and one line there. ``tests/course/test_exercises.py`` checks that every registered reference
 solution passes its own check, and that each check accepts right answers and rejects plausible wrong
 ones with a hint: a new exercise needs its inputs and such answers there.
 """

@@ -2,7 +2,7 @@
 
 :class:`ExplorerWidget` only wires controls to :meth:`TopologyExplorer.compute
 <htd_tutorial.course.explorer.compute.TopologyExplorer.compute>` and shows what it returns; it uses the
-API common to ipywidgets 7 (Colab) and 8 (``tests/test_installed.py`` runs notebook 05 with 7.7.1).
+API common to ipywidgets 7 (Colab) and 8 (``tests/end_to_end/test_installed.py`` runs notebook 05 with 7.7.1).
 The controls update on release (``continuous_update=False``).
 """
 from __future__ import annotations
@@ -97,7 +97,7 @@ class ExplorerWidget:
             self.message,
             widgets.HBox([self.image, self.metrics], layout=widgets.Layout(flex_flow="row wrap")),
         ])
-        # CSS classes: stable handles for styling and for the browser test (tests/test_browser.py)
+        # CSS classes: stable handles for styling and for the browser test (tests/end_to_end/test_browser.py)
         self.widget.add_class("htd-explorer")
         for name in ("method", "dim", "groups", "progress", "status", "image", "metrics", "message"):
             getattr(self, name).add_class(f"htd-explorer-{name}")

@@ -1,0 +1,75 @@
+"""The evidence map: cells and verdicts from runs, the tuned protocol's choice, the stored map's verdicts."""
+import json
+
+import pytest
+
+from htd_tutorial.course import evidence_map
+from htd_tutorial.course.evidence_map import LR_GRID, MAP_FILE, METHODS, PROTOCOLS, SETTINGS, map_cells
+from tests.conftest import REPO_ROOT
+
+REPO = REPO_ROOT
+
+
+def _rows(protocol="fixed", lr=1e-3, **by_method):
+    """Runs of one cell: ``by_method[m]`` is the Recall@50 of seeds 0, 1, 2."""
+    return [{"setting": "ml-100k", "dataset": "ml-100k", "model": "bpr", "protocol": protocol, "dim": 4,
+             "method": m, "seed": s, "lr": lr, "Recall@50": v, "valid Recall@50": v}
+            for m, values in by_method.items() for s, v in enumerate(values)]
+
+
+def test_a_cell_reads_each_comparison_paired_by_seed_with_the_step_floor():
+    runs = _rows(student=[0.40, 0.42, 0.41], de=[0.41, 0.43, 0.42], ftd=[0.37, 0.38, 0.36],
+                 htd=[0.401, 0.421, 0.411])
+    [cell] = map_cells(runs, {"ml-100k": 1 / 943})
+    assert (cell["setting"], cell["protocol"], cell["dim"], cell["n_seeds"]) == ("ml-100k", "fixed", 4, 3)
+    assert cell["methods"]["ftd"]["mean"] == pytest.approx(0.37)
+    ftd = cell["verdicts"]["ftd-student"]          # -0.03, -0.04, -0.05: s.e. 0.00577
+    assert ftd["verdict"] == "negative" and ftd["mean"] == pytest.approx(-0.04)
+    assert ftd["se"] == pytest.approx(0.0057735, abs=1e-6)
+    # HTD one test user (1/943 = 0.00106) above the student on every seed: no spread, not read
+    assert cell["verdicts"]["htd-student"]["verdict"] == "not read"
+    assert cell["verdicts"]["htd-ftd"]["verdict"] == "positive"
+
+
+def test_a_cell_missing_a_method_is_not_drawn():
+    runs = _rows(student=[0.4, 0.4, 0.4], ftd=[0.3, 0.3, 0.3], htd=[0.5, 0.5, 0.5])
+    assert map_cells(runs, {}) == []
+
+
+def test_the_tuned_protocol_reads_the_rate_chosen_on_seed_0s_validation():
+    runs = []
+    for lr in LR_GRID:      # seed 0 at every rate: 5e-3 is best on validation for every method
+        score = 0.5 - abs(lr - 5e-3)
+        runs += [{**r, "seed": 0, "valid Recall@50": score} for r in
+                 _rows("tuned", lr, **{m: [score] for m in METHODS})]
+    runs += [r for r in _rows("tuned", 5e-3, student=[0, 0.41, 0.42], de=[0, 0.42, 0.43], ftd=[0, 0.44, 0.45],
+                              htd=[0, 0.46, 0.47]) if r["seed"] > 0]
+    [cell] = map_cells(runs, {})
+    assert cell["n_seeds"] == 3 and {m["lr"] for m in cell["methods"].values()} == {5e-3}
+    assert not any(m["lr_at_edge"] for m in cell["methods"].values())
+    assert cell["verdicts"]["htd-ftd"]["seeds"] == [0, 1, 2]
+
+
+def test_a_tuned_cell_waits_for_every_rate_of_the_grid():
+    runs = _rows("tuned", 5e-3, student=[0.4], de=[0.4], ftd=[0.4], htd=[0.4])
+    assert map_cells(runs, {}) == []
+
+
+def test_the_command_offers_the_settings_and_protocols_and_rejects_others(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(evidence_map, "build_map",
+                        lambda s, p, **kw: seen.update(settings=s, protocols=p, **kw) or {"runs": [], "cells": []})
+    assert evidence_map.main(["--settings", "synthetic", "--protocols", "tuned", "--dims", "4",
+                              "--file", str(tmp_path / "m.json")]) == 0
+    assert (seen["settings"], seen["protocols"], seen["dims"]) == (("synthetic",), ("tuned",), (4,))
+    for bad in (["--protocols", "lucky"], ["--settings", "netflix"], ["--dims", "0"]):
+        with pytest.raises(SystemExit):
+            evidence_map.main(bad)
+    assert PROTOCOLS == ("fixed", "tuned") and set(SETTINGS) >= {"synthetic", "ml-100k", "citeulike"}
+
+
+@pytest.mark.skipif(not MAP_FILE.exists(), reason="results/evidence_map.json is not made yet")
+def test_the_stored_maps_verdicts_follow_from_its_runs():
+    stored = json.loads(MAP_FILE.read_text(encoding="utf-8"))
+    assert map_cells(stored["runs"], stored["steps"]) == stored["cells"]
+    assert all(row["seconds"] > 0 and "machine" in row for row in stored["runs"])
