@@ -338,6 +338,13 @@ def _reconnected(console: list[str]) -> bool:
     return len(sockets) != len(set(sockets))
 
 
+def _kernel_lines(console: list[str], most: int = 12) -> list[str]:
+    """The browser's messages about kernels, sockets and errors (the last ``most``): what a lost Run All's
+    warning carries into CI's log, so its cause can be read there (issue 36, item 6)."""
+    words = ("kernel", "websocket", "socket", "error", "connection")
+    return [line[:200] for line in console if any(w in line.lower() for w in words)][-most:]
+
+
 def _lost_connection(error_text: str, console: list[str]) -> bool:
     """Whether an error output is a widget cut off from its kernel rather than a failing cell: the output
     says the widget's model was not found, and the browser logged a kernel connection that died on
@@ -395,7 +402,8 @@ def _run_all_and_wait(page, done_text: str | None, deadline_s: float, log: list[
             break
         log.append(f"Run All lost ({lost}): reloading the page")
         warnings.warn(f"JupyterLab lost a Run All (attempt {attempt + 1}: {lost}); the page is reloaded "
-                      "and run again", stacklevel=2)   # shown in pytest's summary even when the test passes
+                      f"and run again. The page's kernel messages: {_kernel_lines(console[since:])}",
+                      stacklevel=2)   # shown in pytest's summary even when the test passes
         since = len(console)
         page.reload(timeout=PAGE_LOAD_S * 1000)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=PAGE_LOAD_S * 1000)
@@ -739,3 +747,12 @@ def test_kernel_cleanup_retries_the_servers_listing_race(tmp_path, failing, expe
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_lost_run_all_warning_carries_the_kernel_messages():
+    """What a lost Run All's warning quotes from the browser: kernel, socket and error lines only, the last
+    ones, each cut to 200 characters."""
+    console = ["debug: Starting application", SOCKET + "k", "log: Kernel: connected (k)", "info: theme loaded",
+               DEAD_SOCKET, "error: " + "x" * 300]
+    assert _kernel_lines(console) == [SOCKET + "k", "log: Kernel: connected (k)", DEAD_SOCKET, "error: " + "x" * 193]
+    assert _kernel_lines(console, most=1) == ["error: " + "x" * 193]
