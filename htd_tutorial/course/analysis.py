@@ -43,10 +43,7 @@ def lab_teacher(data, *, kind: str = "bpr", epochs: int | None = None, seed: int
     """
     from ..cache import get_teacher
 
-    from ..config import TeacherConfig
-
-    config = TeacherConfig(**{**LAB_TEACHER, "kind": kind, "seed": seed,
-                              **({} if epochs is None else {"epochs": epochs})})
+    config = LAB_TEACHER.replace(kind=kind, seed=seed, epochs=LAB_TEACHER.epochs if epochs is None else epochs)
     model, _ = get_teacher(data, config, progress=progress)
     return model
 

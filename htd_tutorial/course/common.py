@@ -26,7 +26,6 @@ import torch
 from ..choices import HEADLINE
 from .._env import env_flag
 from ..cache import get_teacher
-from ..config import TeacherConfig, TrainConfig
 from ..data import DATASETS, Interactions, load_dataset
 from ..data.split import _check_ks
 from ..evaluation import DEFAULT_KS, evaluate, evaluate_embeddings
@@ -211,11 +210,11 @@ def course_teacher(data: Interactions, *, epochs: int | None = None, seed: int =
     -------
     (Recommender, History)
         The teacher (eval mode) and its history, with valid/test metrics every
-        ``TEACHER["eval_every"]`` epochs (for the learning curve).
+        ``TEACHER.eval_every`` epochs (for the learning curve).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
-    config = TeacherConfig(**{**TEACHER, "seed": seed, **({} if epochs is None else {"epochs": epochs})})
+    config = TEACHER.replace(seed=seed, epochs=TEACHER.epochs if epochs is None else epochs)
     return get_teacher(data, config, progress=progress, verbose=verbose)
 
 
@@ -248,11 +247,9 @@ def train_student(data: Interactions, dim: int, *, epochs: int | None = None, se
 
     Introduced in ``notebooks/01_capacity_gap.ipynb``.
     """
-    settings = dict(STUDENT)
-    kind = settings.pop("kind")
-    config = TrainConfig(**{**settings, "seed": seed, "eval_every": eval_every,
-                            **({} if epochs is None else {"epochs": epochs})})
-    model = make_model(kind, data, dim, seed=seed)
+    config = STUDENT.replace(seed=seed, eval_every=eval_every,
+                             epochs=STUDENT.epochs if epochs is None else epochs)
+    model = make_model(TEACHER.kind, data, dim, seed=seed)   # a student has its teacher's kind
     history = train(model, data, config, distiller=distiller, progress=progress, desc=desc or f"student d={dim}")
     return model, history
 

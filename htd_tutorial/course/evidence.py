@@ -179,10 +179,7 @@ def lesson_runs(data, *, dims, path: str | Path | None = None, **settings) -> pd
     """
     from .recipes import DISTILL, LARGE_DIM, SMALL_DIM
 
-    unknown = set(settings) - set(DISTILL)
-    if unknown:
-        raise ValueError(f"{sorted(unknown)} are not settings of the recipe DISTILL")
-    changed = [key for key, value in settings.items() if value != DISTILL[key]]
+    changed = [key for key, value in settings.items() if DISTILL.replace(**{key: value}) != DISTILL]
     path = Path(stored.stored_file(SEEDS_NAME) if path is None else path)
     payload = json.loads(path.read_text()) if path.is_file() else None
     # the lessons compare methods at the recipe's two sizes only (the curve's other sizes have fewer
@@ -191,7 +188,7 @@ def lesson_runs(data, *, dims, path: str | Path | None = None, **settings) -> pd
     why = (f"the stored seed sweep is missing ({stored.shown(path) or path}; `{SEEDS_COMMAND}` makes it)"
            if payload is None else
            f"the stored seeds are on {payload['dataset']['dataset']}" if payload["dataset"]["dataset"] != data.name
-           else f"the stored seeds use {changed[0]} = {DISTILL[changed[0]]}" if changed else
+           else f"the stored seeds use {changed[0]} = {getattr(DISTILL, changed[0])}" if changed else
            f"the stored lessons are for student dimensions {SMALL_DIM} and {LARGE_DIM}, "
            f"not {sorted(set(dims) - stored_dims)}"
            if not set(dims) <= stored_dims else None)
@@ -213,7 +210,7 @@ def select(runs: pd.DataFrame, method: str, dim: int, *, lr: float | None = None
     """The runs of ``method`` at ``dim`` (and ``lr``, default the recipe's; and ``seeds``), by seed."""
     from .recipes import DISTILL
 
-    lr = DISTILL["lr"] if lr is None else lr
+    lr = DISTILL.lr if lr is None else lr
     rows = runs[(runs["method"] == method) & (runs["dim"] == dim) & np.isclose(runs["lr"], lr)]
     if seeds is not None:
         rows = rows[rows["seed"].isin(list(seeds))]
@@ -291,7 +288,7 @@ def tuned_table(runs: pd.DataFrame, dims, methods, lrs, *, seeds=None,
             lr = tuned_choice(runs, method, dim, lrs, seeds=seeds)
             row = {"dim": dim, "method": method, "lr": lr}
             row.update({f"tuned {m}": str(spread(runs, method, dim, m, lr=lr, seeds=seeds)) for m in metrics})
-            row[f"fixed lr {DISTILL['lr']:g} {metrics[0]}"] = str(spread(runs, method, dim, metrics[0],
+            row[f"fixed lr {DISTILL.lr:g} {metrics[0]}"] = str(spread(runs, method, dim, metrics[0],
                                                                         seeds=seeds))
             rows.append(row)
     return pd.DataFrame(rows).set_index(["dim", "method"])

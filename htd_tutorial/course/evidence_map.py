@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .. import stored
 from ..cache import get_teacher
-from ..choices import DEFAULT_K, DEFAULT_WEIGHT_DECAY, HEADLINE, RECIPE_LR
+from ..choices import DEFAULT_K, HEADLINE, RECIPE_LR
 from ..data import load_dataset
 from ..config import RunConfig, TeacherConfig
 from ..experiments import run_method
@@ -82,20 +82,18 @@ class Setting:
         assert self.teacher.kind == self.kind, "a setting's students have its teacher's model type"
 
     def config(self, method: str, dim: int, seed: int, lr: float) -> RunConfig:
-        return RunConfig(method=method, dim=dim, epochs=self.epochs, kind=self.kind, K=self.K, seed=seed, lr=lr,
-                         weight_decay=DEFAULT_WEIGHT_DECAY, lam=recipes.DISTILL["lam"],
-                         gamma=recipes.DISTILL["gamma"], group_topology=recipes.DISTILL["group_topology"],
-                         mode=recipes.DISTILL["mode"])
+        recipe = recipes.DISTILL.replace(epochs=self.epochs, kind=self.kind, K=self.K, lr=lr)
+        return recipe.config(method, dim, seed=seed)
 
 
 #: The teachers are those the course and ``reproduce`` train (the same cache keys, so they are shared):
 #: the lab's, the course's and the paper's (evaluated every 10 epochs, as ``reproduce`` does).
 _PAPER_TEACHER = TeacherConfig(eval_every=10)
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
-    Setting("synthetic", "synthetic", "bpr", teacher=TeacherConfig(**recipes.LAB_TEACHER),
-            epochs=recipes.LAB["epochs"], lr=recipes.LAB["lr"], K=recipes.LAB["K"], dims=(2, 4, 8)),
-    Setting("ml-100k", "ml-100k", "bpr", teacher=TeacherConfig(**recipes.TEACHER),
-            epochs=recipes.DISTILL["epochs"], lr=recipes.DISTILL["lr"], K=recipes.DISTILL["K"],
+    Setting("synthetic", "synthetic", "bpr", teacher=recipes.LAB_TEACHER,
+            epochs=recipes.LAB.epochs, lr=recipes.LAB.lr, K=recipes.LAB.K, dims=(2, 4, 8)),
+    Setting("ml-100k", "ml-100k", "bpr", teacher=recipes.TEACHER,
+            epochs=recipes.DISTILL.epochs, lr=recipes.DISTILL.lr, K=recipes.DISTILL.K,
             dims=(2, 4, 8, 16, 32)),
     Setting("citeulike", "citeulike", "bpr", teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"]), epochs=100,
             lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40)),

@@ -18,7 +18,7 @@ import argparse
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -31,10 +31,10 @@ from ..config import RunConfig
 from ..paper.ablation import ablation_configs, run_ablation_grid
 from ..paper.reproduce import write_json_atomic
 from .analysis import group_ari, lab_teacher, run_grid, runs_frame
-from .common import SEED, load_course_data
-from .recipes import LAB, LAB_SEEDS
+from .common import load_course_data
+from .recipes import LAB, LAB_SEEDS, LabSettings
 
-__all__ = ["LAB_FILE", "DESIGNS", "GAMMAS", "LabSettings", "lab_ks", "run_lab", "save_lab", "load_lab",
+__all__ = ["LAB_FILE", "DESIGNS", "GAMMAS", "lab_ks", "run_lab", "save_lab", "load_lab",
            "lab_tables", "main"]
 
 #: The lab's repository path (committed with the project; an installed package carries a copy).
@@ -53,29 +53,12 @@ GAMMAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 _ABLATION_COLUMNS = ("variant", "method", "seed", "label", HEADLINE, "NDCG@50", "seconds")
 
 
-@dataclass(frozen=True)
-class LabSettings:
-    """The lab's settings: student dimension, epochs, groups per entity type, learning rate, and the
-    seed of the data, the teacher and the one-seed sweeps (the seed comparisons use :data:`LAB_SEEDS`)."""
-
-    dim: int = LAB["dim"]
-    epochs: int = LAB["epochs"]
-    K: int = LAB["K"]
-    lr: float = LAB["lr"]
-    seed: int = SEED
-
-    @property
-    def run(self) -> dict:
-        """The :class:`RunConfig` fields every lab run shares."""
-        return dict(dim=self.dim, epochs=self.epochs, K=self.K, lr=self.lr)
-
-
 def lab_ks(K: int) -> list[int]:
     """Section 6.2's K sweep: 1 (nothing to find), 3 (the planted super-groups), ``K``, 27."""
     return sorted({1, 3, K, 27})
 
 
-def run_lab(settings: LabSettings = LabSettings(), *, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run_lab(settings: LabSettings = LAB, *, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Train (or load from the model cache) every run of the lab; its tables by name.
 
     Returns ``teacher`` (the lab teacher's test metrics), ``designs`` (one row per run of
@@ -165,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help=f"where to write the JSON (default {LAB_NAME})")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    settings = LabSettings()
+    settings = LAB
     tables = run_lab(settings)
     save_lab(tables, settings, args.out, wall_seconds=round(time.perf_counter() - started, 1))
     out = stored.output_file(LAB_NAME) if args.out is None else Path(args.out)

@@ -9,7 +9,6 @@ loaded, not retrained, in 03. What the runs show is measured over seeds by the s
 """
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from ..choices import HEADLINE
 from .common import SEED
 from .recipes import DISTILL, LARGE_DIM, SMALL_DIM
 from ..data import Interactions
-from ..config import RunConfig
 from ..experiments import RunResult, run_method
 from ..losses.ftd import cosine_similarity_matrix
 from ..models import Recommender
@@ -36,9 +34,6 @@ __all__ = ["DISTILL", "SMALL_DIM", "LARGE_DIM", "distill_run", "results_table", 
            "ga_by_hand", "htd_by_hand", "student_loss_by_hand", "htd_check_batch"]
 
 # The recipe (DISTILL) and the lesson dimensions are owned by recipes.py.
-
-
-_RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
 
 
 def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int, *, seed: int = SEED,
@@ -86,14 +81,9 @@ def distill_run(data: Interactions, teacher: Recommender, method: str, dim: int,
 
     Introduced in ``notebooks/02_topology_and_ftd.ipynb``.
     """
-    settings = dict(DISTILL)
-    overrides = dict(epochs=epochs, lr=lr, lam=lam, K=K, gamma=gamma, mode=mode, group_topology=group_topology,
-                     eval_every=eval_every)
-    settings.update({name: value for name, value in overrides.items() if value is not None})
-    unknown = set(settings) - _RUN_FIELDS
-    if unknown:  # a recipe key RunConfig does not know: a bug in DISTILL, not in the caller
-        raise ValueError(f"DISTILL holds setting(s) {sorted(unknown)} that RunConfig does not know")
-    config = RunConfig(method=method, dim=dim, seed=seed, **settings)   # every setting checked here, once
+    changes = dict(epochs=epochs, lr=lr, lam=lam, K=K, gamma=gamma, mode=mode, group_topology=group_topology)
+    recipe = DISTILL.replace(**{name: value for name, value in changes.items() if value is not None})
+    config = recipe.config(method, dim, seed=seed, eval_every=eval_every)   # every setting checked here, once
     return run_method(data, teacher, config, directory=directory, use_cache=use_cache, progress=progress,
                       train_missing=train_missing)
 
@@ -215,7 +205,7 @@ def popular_items(data: Interactions, n: int) -> np.ndarray:
     return np.argsort(-data.item_counts(), kind="stable")[: int(n)]
 
 
-def real_batch(data: Interactions, *, batch_size: int = DISTILL["batch_size"], seed: int = SEED
+def real_batch(data: Interactions, *, batch_size: int = DISTILL.batch_size, seed: int = SEED
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """The unique users and unique items of one real training batch (what a distiller sees per step).
 
@@ -225,7 +215,7 @@ def real_batch(data: Interactions, *, batch_size: int = DISTILL["batch_size"], s
     return torch.unique(users), torch.unique(torch.cat([pos, neg]))
 
 
-def batch_triples(data: Interactions, *, batch_size: int = DISTILL["batch_size"], seed: int = SEED
+def batch_triples(data: Interactions, *, batch_size: int = DISTILL.batch_size, seed: int = SEED
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The (user, positive item, negative item) triples of the batch :func:`real_batch` takes its entities from.
 

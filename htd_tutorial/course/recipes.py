@@ -24,29 +24,87 @@ Why these settings
 """
 from __future__ import annotations
 
-from ..choices import (DEFAULT_BATCH_SIZE, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_LAMBDA, DEFAULT_LR,
-                       DEFAULT_MODE, DEFAULT_OPTIMIZER, DEFAULT_WEIGHT_DECAY, TEACHER_DIM)
+import dataclasses
+from dataclasses import dataclass
 
-__all__ = ["TEACHER", "STUDENT", "STUDENT_DIMS", "DISTILL", "SMALL_DIM", "LARGE_DIM",
-           "COMPARED_METHODS", "LESSON_SEEDS", "CHECK_SEEDS", "CURVE_SEEDS", "TUNED_LRS",
+from .._checks import replace_fields
+from ..choices import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K,
+                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_MODE, DEFAULT_OPTIMIZER, DEFAULT_WEIGHT_DECAY, MODEL_KINDS)
+from ..config import RunConfig, TeacherConfig, TrainConfig
+
+__all__ = ["DistillRecipe", "LabSettings", "TEACHER", "STUDENT", "STUDENT_DIMS", "DISTILL", "SMALL_DIM",
+           "LARGE_DIM", "COMPARED_METHODS", "LESSON_SEEDS", "CHECK_SEEDS", "CURVE_SEEDS", "TUNED_LRS",
            "LAB", "LAB_TEACHER", "LAB_SEEDS"]
 
-#: The course's teacher: BPR-MF of dimension 200 with the paper's optimiser, 40 epochs. ``eval_every``
-#: gives notebook 00 a learning curve; it is part of the cache key, so every notebook uses these settings.
-TEACHER = dict(kind="bpr", dim=TEACHER_DIM, epochs=40, lr=DEFAULT_LR, weight_decay=DEFAULT_WEIGHT_DECAY,
-               batch_size=DEFAULT_BATCH_SIZE, optimizer=DEFAULT_OPTIMIZER, eval_every=5)
 
-#: How notebook 01 trains plain students (everything but the dimension).
-STUDENT = dict(kind="bpr", epochs=40, lr=DEFAULT_LR, weight_decay=DEFAULT_WEIGHT_DECAY,
-               batch_size=DEFAULT_BATCH_SIZE, optimizer=DEFAULT_OPTIMIZER)
+@dataclass(frozen=True)
+class DistillRecipe:
+    """How the course trains a student: every setting of a :class:`~htd_tutorial.config.RunConfig` but the
+    method, the dimension and the seed (the defaults are the paper's, RunConfig's).
+
+    ``recipe.replace(K=5)`` changes a setting, ``recipe.config("htd", 4, seed=0)`` is the run; the values
+    are checked there, once, by RunConfig. ``dataclasses.asdict(recipe)`` is what a stored file records.
+    """
+
+    kind: str = MODEL_KINDS[0]
+    epochs: int = DEFAULT_EPOCHS
+    lr: float = DEFAULT_LR
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
+    batch_size: int = DEFAULT_BATCH_SIZE
+    optimizer: str = DEFAULT_OPTIMIZER
+    lam: float = DEFAULT_LAMBDA
+    K: int = DEFAULT_K
+    gamma: float = DEFAULT_GAMMA
+    group_topology: str = DEFAULT_GROUP_TOPOLOGY
+    mode: str = DEFAULT_MODE
+
+    def replace(self, **changes) -> "DistillRecipe":
+        """A copy with the named settings changed; an unknown name raises ValueError."""
+        return replace_fields(self, changes, "DistillRecipe field")
+
+    def config(self, method: str, dim: int, *, seed: int, **more) -> RunConfig:
+        """The run of ``method`` at ``dim`` with this recipe (``more``: other RunConfig fields, e.g.
+        ``eval_every``); RunConfig checks every value."""
+        return RunConfig(method=method, dim=dim, seed=seed, **dataclasses.asdict(self), **more)
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """The lab's settings (notebook 04's appendix, :mod:`htd_tutorial.course.lab`): student dimension,
+    epochs, groups per entity type, learning rate (everything else the paper's), and the seed of the
+    data, the teacher and the one-seed sweeps (the seed comparisons use :data:`LAB_SEEDS`).
+    ``dataclasses.asdict(settings)`` is what ``data/lab_results.json`` records."""
+
+    dim: int
+    epochs: int
+    K: int
+    lr: float
+    seed: int
+
+    def replace(self, **changes) -> "LabSettings":
+        """A copy with the named settings changed; an unknown name raises ValueError."""
+        return replace_fields(self, changes, "LabSettings field")
+
+    @property
+    def run(self) -> dict:
+        """The :class:`RunConfig` fields every lab run shares."""
+        return dict(dim=self.dim, epochs=self.epochs, K=self.K, lr=self.lr)
+
+
+#: The course's teacher: BPR-MF of dimension 200 with the paper's optimiser (TeacherConfig's defaults),
+#: 40 epochs. ``eval_every`` gives notebook 00 a learning curve; it is part of the cache key, so every
+#: notebook uses these settings (``TEACHER.replace(seed=...)`` for another seed).
+TEACHER = TeacherConfig(epochs=40, eval_every=5)
+
+#: How notebook 01 trains plain students (the teacher's kind and optimiser; the dimension is the sweep's).
+STUDENT = TrainConfig(epochs=40)
 
 #: Student dimensions of the capacity-gap sweep (notebook 01) and of the crossover curve (notebook 04).
 STUDENT_DIMS = (2, 4, 8, 16, 32, 64)
 
-#: The distillation recipe shared by notebooks 02-05 (everything but the method, dimension and seed).
-DISTILL = dict(kind="bpr", epochs=20, lr=2e-3, weight_decay=DEFAULT_WEIGHT_DECAY, batch_size=DEFAULT_BATCH_SIZE,
-               optimizer=DEFAULT_OPTIMIZER, lam=DEFAULT_LAMBDA, K=10, gamma=DEFAULT_GAMMA,
-               group_topology=DEFAULT_GROUP_TOPOLOGY, mode=DEFAULT_MODE)
+#: The distillation recipe shared by notebooks 02-05 (everything but the method, dimension and seed): the
+#: paper's (lambda, gamma, (P,e), the authors' code, batch, weight decay) with 20 epochs at 2e-3 and K = 10.
+DISTILL = DistillRecipe(epochs=20, lr=2e-3, K=10)
 
 #: The tiny student the lessons look at.
 SMALL_DIM = 4
@@ -64,9 +122,10 @@ CURVE_SEEDS = (0, 1, 2)
 #: The learning-rate search every method gets at the lesson dimensions (the fair-baseline check).
 TUNED_LRS = (2e-3, 5e-3)
 
-#: Notebook 04's optional appendix on synthetic data: a K sweep at a tiny student.
-LAB = dict(dim=4, epochs=10, K=9, lr=3e-3)
-#: The appendix's teacher: BPR-MF of dimension 64, 30 epochs.
-LAB_TEACHER = dict(kind="bpr", dim=64, epochs=30)
 #: Seeds of the appendix's runs.
 LAB_SEEDS = (0, 1, 2)
+#: Notebook 04's optional appendix on synthetic data: a tiny student, trained for 10 epochs at learning
+#: rate 3e-3 with K = 9 groups (the synthetic data plants 9 sub-groups in 3 super-groups).
+LAB = LabSettings(dim=4, epochs=10, K=9, lr=3e-3, seed=LAB_SEEDS[0])
+#: The appendix's teacher: BPR-MF of dimension 64, 30 epochs (the paper's optimiser).
+LAB_TEACHER = TeacherConfig(dim=64, epochs=30)

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -75,7 +75,7 @@ def sweep_runs() -> list[SweepRun]:
     6. ``de``: DE on the curve (last: the most expensive method, and no lesson rests on it alone;
        it is not in the learning-rate search).
     """
-    lr = recipes.DISTILL["lr"]
+    lr = recipes.DISTILL.lr
     lesson_dims = (recipes.SMALL_DIM, recipes.LARGE_DIM)
     core = tuple(m for m in recipes.COMPARED_METHODS if m != "de")
     wanted = [SweepRun(m, d, s, lr, "lessons") for s in recipes.LESSON_SEEDS for d in lesson_dims for m in core]
@@ -150,9 +150,9 @@ def run_sweep(*, workers: int = 1, cached_only: bool = False, out: str | Path | 
     payload = {
         "what": "the course's seed sweep (htd_tutorial.course.seeds): final test metrics of every run",
         "dataset": data.summary(),
-        "teacher": {**recipes.TEACHER, "seed": SEED, **evaluate(teacher, data)["test"],
+        "teacher": {**asdict(recipes.TEACHER.replace(seed=SEED)), **evaluate(teacher, data)["test"],
                     "digest": tensor_digest({"users": users.detach(), "items": items.detach()})},
-        "recipe": dict(recipes.DISTILL),
+        "recipe": asdict(recipes.DISTILL),
         "seeds": {"lessons": list(recipes.LESSON_SEEDS), "check": list(recipes.CHECK_SEEDS),
                   "curve": list(recipes.CURVE_SEEDS)},
         "tuned_lrs": list(recipes.TUNED_LRS),

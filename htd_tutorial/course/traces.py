@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -48,7 +49,7 @@ def make_traces(path: str | Path | None = None) -> dict:
         runs.append({"method": method, "dim": dim, "seed": SEED, HEADLINE: result.history.final(HEADLINE),
                      "seconds": round(result.history.seconds, 1), "trace": result.history.loss_trace})
     payload = {"what": "loss traces of runs no notebook trains live (htd_tutorial.course.traces)",
-               "dataset": data.summary(), "recipe": dict(recipes.DISTILL), "runs": runs}
+               "dataset": data.summary(), "recipe": asdict(recipes.DISTILL), "runs": runs}
     write_json_atomic(path, payload)
     return payload
 

@@ -26,10 +26,10 @@ def cache(tmp_path, monkeypatch):
 
 def test_defaults_are_consistent():
     assert course.DEFAULT_DATASET in course.COURSE_DATASETS
-    assert TEACHER["dim"] == 200 and TEACHER["kind"] == "bpr"
-    assert TEACHER["eval_every"] and TEACHER["epochs"] % TEACHER["eval_every"] == 0
-    assert list(STUDENT_DIMS) == sorted(STUDENT_DIMS) and max(STUDENT_DIMS) < TEACHER["dim"]
-    assert {k: v for k, v in TEACHER.items() if k not in ("dim", "eval_every")} == course.STUDENT
+    assert TEACHER.dim == 200 and TEACHER.kind == "bpr"
+    assert TEACHER.eval_every and TEACHER.epochs % TEACHER.eval_every == 0
+    assert list(STUDENT_DIMS) == sorted(STUDENT_DIMS) and max(STUDENT_DIMS) < TEACHER.dim
+    assert TEACHER.training.replace(eval_every=None) == course.STUDENT   # the teacher's training
 
 
 def test_load_course_data_reports_the_dataset(capsys):
@@ -61,7 +61,7 @@ def test_load_course_data_rejects_unknown_names():
 
 def test_course_teacher_trains_once_then_loads(tiny, cache, capsys):
     teacher, history = course_teacher(tiny, epochs=2, progress=False)
-    assert teacher.dim == TEACHER["dim"] and history.config["epochs"] == 2
+    assert teacher.dim == TEACHER.dim and history.config["epochs"] == 2
     assert "Trained teacher" in capsys.readouterr().out
     again, history2 = course_teacher(tiny, epochs=2, progress=False)
     assert "Loaded cached teacher" in capsys.readouterr().out

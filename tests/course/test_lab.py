@@ -13,18 +13,17 @@ import pandas as pd
 import pytest
 
 from htd_tutorial.course import lab as lab_module
-from htd_tutorial.course.lab import (DESIGNS, GAMMAS, LAB_FILE, LabSettings, lab_ks, lab_tables, load_lab,
-                                     save_lab)
-from htd_tutorial.course.recipes import LAB, LAB_SEEDS
+from htd_tutorial.course.lab import DESIGNS, GAMMAS, LAB_FILE, lab_ks, lab_tables, load_lab, save_lab
+from htd_tutorial.course.recipes import LAB, LAB_SEEDS, LabSettings
 
 #: Rows each stored table must have at the shipped settings.
 EXPECTED_ROWS = {"teacher": 1, "designs": len(DESIGNS) * len(LAB_SEEDS), "gamma": len(GAMMAS), "de": 1,
-                 "k": len(lab_ks(LAB["K"])), "lightgcn": 3}
+                 "k": len(lab_ks(LAB.K)), "lightgcn": 3}
 
 
 def test_stored_lab_is_the_shipped_lab():
     settings, tables = load_lab()
-    assert settings == LabSettings() == LabSettings(dim=4, epochs=10, K=9, lr=3e-3, seed=0)
+    assert settings == LAB == LabSettings(dim=4, epochs=10, K=9, lr=3e-3, seed=0)
     for name, rows in EXPECTED_ROWS.items():
         assert len(tables[name]) == rows, name
     ablation = tables["ablation"]
@@ -38,9 +37,9 @@ def test_round_trip_and_bad_files(tmp_path):
     tables = {"teacher": pd.DataFrame([{"Recall@50": 0.5}]),
               "de": pd.DataFrame([{"method": "de", "seed": 0, "Recall@50": 0.25}])}
     path = tmp_path / "lab.json"
-    save_lab(tables, LabSettings(K=3), path, wall_seconds=1.0)
+    save_lab(tables, LAB.replace(K=3), path, wall_seconds=1.0)
     settings, loaded = load_lab(path)
-    assert settings == LabSettings(K=3)
+    assert settings == LAB.replace(K=3)
     pd.testing.assert_frame_equal(loaded["de"], tables["de"])
     payload = json.loads(path.read_text())
     payload["lab_seeds"] = [7]
@@ -58,11 +57,11 @@ def test_lab_tables_reads_the_stored_lab_without_training(monkeypatch, tmp_path)
 
     monkeypatch.setattr(lab_module, "run_lab", no_training)
     path = tmp_path / "lab.json"
-    save_lab({"teacher": pd.DataFrame([{"Recall@50": 0.5}])}, LabSettings(), path)
-    assert lab_tables(LabSettings(), path=path)["teacher"]["Recall@50"].iloc[0] == 0.5
+    save_lab({"teacher": pd.DataFrame([{"Recall@50": 0.5}])}, LAB, path)
+    assert lab_tables(LAB, path=path)["teacher"]["Recall@50"].iloc[0] == 0.5
     monkeypatch.setattr(lab_module, "run_lab", lambda settings: {"trained": pd.DataFrame()})
-    assert "trained" in lab_tables(LabSettings(K=3), path=path)          # other settings: trained
-    assert "trained" in lab_tables(LabSettings(), live=True, path=path)  # asked to train live
+    assert "trained" in lab_tables(LAB.replace(K=3), path=path)          # other settings: trained
+    assert "trained" in lab_tables(LAB, live=True, path=path)  # asked to train live
 
 
 @pytest.mark.slow
@@ -75,7 +74,7 @@ def test_stored_lab_numbers_are_reproduced(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path))
     _, tables = load_lab(LAB_FILE)
-    settings = LabSettings()
+    settings = LAB
     data = load_course_data("synthetic", seed=settings.seed, verbose=False)
     teacher = lab_teacher(data, seed=settings.seed, progress=False)
     stored_teacher = tables["teacher"]["Recall@50"].iloc[0]

@@ -14,7 +14,6 @@ from matplotlib.figure import Figure
 from htd_tutorial.course import lessons
 from htd_tutorial.plots import topology as topology_plots
 from htd_tutorial.course.exercises import check, is_correct
-from htd_tutorial.config import RunConfig
 from htd_tutorial.losses import ftd_loss, ftd_loss_naive, gumbel_temperature
 from htd_tutorial.models import make_model
 
@@ -33,12 +32,14 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 
 # ------------------------------------------------------------------ the recipe
 def test_recipe_is_a_valid_run_config():
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
-    assert set(lessons.DISTILL) <= fields
     assert 1 <= lessons.SMALL_DIM < lessons.LARGE_DIM < 200
     for method in ("student", "ftd", "htd"):
-        RunConfig(method=method, dim=lessons.SMALL_DIM, **lessons.DISTILL)
-    assert lessons.DISTILL["lam"] == 1e-3 and lessons.DISTILL["gamma"] == 0.5 and lessons.DISTILL["group_topology"] == "Pe"
+        config = lessons.DISTILL.config(method, lessons.SMALL_DIM, seed=0)
+        assert {name: getattr(config, name) for name in dataclasses.asdict(lessons.DISTILL)} \
+            == dataclasses.asdict(lessons.DISTILL)
+    assert lessons.DISTILL.lam == 1e-3 and lessons.DISTILL.gamma == 0.5 and lessons.DISTILL.group_topology == "Pe"
+    with pytest.raises(ValueError, match="unknown DistillRecipe field"):
+        lessons.DISTILL.replace(k=5)
 
 
 @pytest.mark.parametrize("method, dim", [("nope", 4), ("ftd", 0), ("ftd", -2), ("ftd", 2.5), ("ftd", True)])
@@ -54,7 +55,7 @@ def test_distill_run_trains_then_loads_from_cache(tiny_and_untrained_teacher, tm
     first = lessons.distill_run(data, teacher, "htd", 2, epochs=1, K=3, directory=tmp_path, progress=False)
     again = lessons.distill_run(data, teacher, "htd", 2, epochs=1, K=3, directory=tmp_path, progress=False)
     assert not first.from_cache and again.from_cache
-    assert first.config.lr == lessons.DISTILL["lr"] and first.config.K == 3 and first.config.epochs == 1
+    assert first.config.lr == lessons.DISTILL.lr and first.config.K == 3 and first.config.epochs == 1
     users, items = again.distiller.groups()
     assert len(users) == data.n_users and int(items.max()) < 3
     student = lessons.distill_run(data, teacher, "student", 2, epochs=1, directory=tmp_path, progress=False)

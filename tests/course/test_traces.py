@@ -1,6 +1,7 @@
 """The stored loss traces of notebook 03, Section 5 (``data/loss_traces.json``, :mod:`htd_tutorial.course.traces`)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -15,11 +16,11 @@ HTD_TERMS = ("bpr", "entity", "group", "ga")
 
 def test_every_stored_trace_covers_the_recipe():
     payload = json.loads(TRACES_FILE.read_text())
-    assert payload["recipe"] == dict(recipes.DISTILL)
+    assert payload["recipe"] == dataclasses.asdict(recipes.DISTILL)
     assert [(run["method"], run["dim"]) for run in payload["runs"]] == list(STORED_TRACES)
     for method, dim in STORED_TRACES:
         trace = load_trace(method, dim)
-        assert list(trace.index) == list(range(1, recipes.DISTILL["epochs"] + 1))
+        assert list(trace.index) == list(range(1, recipes.DISTILL.epochs + 1))
         assert (trace > 0).all(axis=None), (method, dim)
 
 
