@@ -332,10 +332,16 @@ MUTANTS: tuple[Mutant, ...] = (
       "the ReLU's derivative dropped"),
     M("fast.grad-b1-mean", FAST, "DenseMixture.backward", "grad_b1 = grad_hidden.sum(0)",
       "grad_b1 = grad_hidden.mean(0)", "the hidden bias's gradient averaged"),
-    M("fast.padding-weighted", FAST, "sparse_mixture", "z[members, rows.unsqueeze(1)] * valid",
+    M("fast.padding-weighted", FAST, "SparseMixture.forward", "z[members, rows.unsqueeze(1)] * valid",
       "z[members, rows.unsqueeze(1)]", "padded slots keep their weight"),
-    M("fast.bucket-boundary", FAST, "group_buckets", "sizes[by_size[last]] * ratio >= width",
-      "sizes[by_size[last]] * ratio > width", "a group of exactly 1/ratio of the width starts a new bucket"),
+    M("fast.sparse-grad-unweighted", FAST, "SparseMixture.backward", "grad_f = grad_b.mul_(weight.unsqueeze(-1))",
+      "grad_f = grad_b", "the experts' gradients not weighted by z (padded slots count too)"),
+    M("fast.sparse-grad-no-relu", FAST, "SparseMixture.backward",
+      "grad_h = torch.ops.aten.threshold_backward(grad_h, hidden, 0)", "pass", "the sparse path drops the ReLU's derivative"),
+    M("fast.split-width-short", FAST, "bucket_split", "(end - first) * area[:end]", "(end - first - 1) * area[:end]",
+      "a bucket's cost counts one group too few"),
+    M("fast.split-dearest", FAST, "bucket_split", "start[end] = int(np.argmin(cost))",
+      "start[end] = int(np.argmax(cost))", "the dearest cut taken"),
     M("fast.bucket-extra-slot", FAST, "group_buckets", "slots.unsqueeze(0) < counts[chosen].unsqueeze(1)",
       "slots.unsqueeze(0) <= counts[chosen].unsqueeze(1)", "one slot past each group counted as a member"),
     M("fast.bucket-starts", FAST, "group_buckets", "starts = torch.cumsum(counts, 0) - counts",
@@ -464,9 +470,6 @@ SURVIVORS: dict[str, str] = {
     "eval.chunk-size": "accepted: the chunk size is a memory bound; every user's row is scored and ranked the "
                        "same way in any chunk, only the float64 sums of the per-user metrics are added in "
                        "another grouping (last bits); test_matches_brute_force runs chunks of 700 B to 1 MiB",
-    "fast.bucket-boundary": "accepted: the bucket width only sets the padding of the batched blocks (padded "
-                            "slots are masked out), so the value changes only in the order of its float "
-                            "additions; the fast-vs-naive tests compare at 1e-5",
     "fast.gram-threshold": "accepted: which of two exact methods (blocks or the Gram identity) a group of a given "
                            "width takes is a speed setting; both are checked against the naive term "
                            "(test_entity_topology_fast_equals_naive with method blocks, gram and auto), the "

@@ -17,7 +17,7 @@ from htd_tutorial.choices import METHODS
 from htd_tutorial.config import RunConfig
 from htd_tutorial.distill import (DISTILLERS, FTDDistiller, HTDDistiller,
                                   make_distiller, validate_teacher)
-from htd_tutorial.losses._fast import DenseMixture
+from htd_tutorial.losses._fast import DenseMixture, SparseMixture, bucket_split
 from htd_tutorial.losses import (DELoss, FitNetLoss, FTDLoss, GroupAssignment, HTDLoss, HTDOptions, entity_topology,
                                  entity_topology_naive, expert_mixture_naive, fitnet_loss, ftd_loss,
                                  ftd_loss_naive, group_level_topology, group_level_topology_naive, group_prototypes,
@@ -274,6 +274,30 @@ def test_dense_mixture_gradcheck(torch_generator):
         return DenseMixture.apply(s, zz, w1.reshape(3, -1), b1.reshape(-1), w2.reshape(-1, 4), b2)
 
     assert torch.autograd.gradcheck(fn, inputs)
+
+
+def test_sparse_mixture_gradcheck():
+    # two buckets by hand: experts 0 and 2 padded to width 3 (entity 4 twice in different experts),
+    # expert 1 alone; the padded slot points at entity 0 and must add nothing
+    gen = torch.Generator().manual_seed(5)
+    student, z = torch.randn(6, 3, generator=gen, dtype=torch.float64), torch.rand(6, 3, generator=gen,
+                                                                                     dtype=torch.float64)
+    params = [torch.randn(*shape, generator=gen, dtype=torch.float64) for shape in ((3, 3, 5), (3, 5), (3, 5, 4), (3, 4))]
+    buckets = [(torch.tensor([0, 2]), torch.tensor([[1, 4, 5], [4, 2, 0]]), torch.tensor([[True] * 3, [True, True, False]])),
+               (torch.tensor([1]), torch.tensor([[0, 3]]), torch.tensor([[True, True]]))]
+    inputs = [leaf(student), leaf(z)] + [leaf(p) for p in params]
+    assert torch.autograd.gradcheck(lambda *x: SparseMixture.apply(*x, buckets), inputs)
+
+
+def test_bucket_split_is_the_cheapest_cut():
+    # hand-worked: sizes 10, 9, 2, 1 with a bucket overhead of 20 (linear area): {10, 9} {2, 1} costs
+    # 20 + 20 + 20 + 4 = 64; one bucket 20 + 40 = 60 is cheaper; with overhead 5: 5+20 + 5+4 = 34
+    assert bucket_split([10, 9, 2, 1], 20, square=False) == [4]
+    assert bucket_split([10, 9, 2, 1], 5, square=False) == [2, 4]
+    # square area: padding 9 to 10 costs 100 - 81 = 19 pairs: worth it for an overhead of 30, not of 10
+    assert bucket_split([10, 9], 10, square=True) == [1, 2]
+    assert bucket_split([10, 9], 30, square=True) == [2]
+    assert bucket_split([10, 2], 10, square=True) == [1, 2]
 
 
 def test_experts_have_the_papers_hidden_width():
