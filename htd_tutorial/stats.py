@@ -148,6 +148,13 @@ class Reading:
     def clear(self) -> bool:
         return self.verdict in ("positive", "negative")
 
+    @property
+    def close_call(self) -> bool:
+        """Whether the mean is within one s.e. of the rule's threshold (``|mean|`` within ``se_used`` of
+        ``CLEAR_SE · se_used``): one s.e. more or less would change clear into unclear or back, so the
+        reading is worth more seeds (the evidence map adds two)."""
+        return self.se_used is not None and abs(abs(self.mean) - CLEAR_SE * self.se_used) < self.se_used
+
 
 def read_paired(values, *, step: float | None) -> Reading:
     """Apply the module's rule to paired differences ``values`` (one per paired seed).

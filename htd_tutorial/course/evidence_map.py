@@ -6,6 +6,9 @@ one dataset × base model × protocol × student dimension; in each, the plain s
 are trained over paired seeds (seed ``s`` of every method starts from the same student and batches),
 and three comparisons are read with the one rule of :mod:`htd_tutorial.stats`:
 FTD vs Student, HTD vs Student and HTD vs FTD (Recall@50; positive means the first is ahead).
+A cell has three paired seeds; where a comparison is a close call on them (its mean within one s.e.
+of the rule's threshold, :attr:`htd_tutorial.stats.Reading.close_call`), every method of the cell
+gets two more (``Setting.extra_seeds``), so a verdict that one seed could flip rests on five.
 
 Protocols
 ---------
@@ -77,6 +80,8 @@ class Setting:
     K: int
     dims: tuple[int, ...]
     seeds: tuple[int, ...] = (0, 1, 2)
+    #: Seeds a cell adds when a comparison is a close call (:attr:`htd_tutorial.stats.Reading.close_call`).
+    extra_seeds: tuple[int, ...] = (3, 4)
 
     def __post_init__(self) -> None:
         assert self.teacher.kind == self.kind, "a setting's students have its teacher's model type"
@@ -159,14 +164,17 @@ def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path
                 return done[key]
 
             for dim in (d for d in setting.dims if dims is None or d in dims):
-                for method in METHODS:
-                    if "fixed" in protocols:
+                for protocol in (p for p in PROTOCOLS if p in protocols):
+                    rates = {}
+                    for method in METHODS:
+                        rates[method] = setting.lr if protocol == "fixed" else _chosen_lr(
+                            [run(protocol, method, dim, setting.seeds[0], lr) for lr in LR_GRID])
                         for seed in setting.seeds:
-                            run("fixed", method, dim, seed, setting.lr)
-                    if "tuned" in protocols:
-                        chosen = _chosen_lr([run("tuned", method, dim, setting.seeds[0], lr) for lr in LR_GRID])
-                        for seed in setting.seeds[1:]:
-                            run("tuned", method, dim, seed, chosen)
+                            run(protocol, method, dim, seed, rates[method])
+                    if _close_call(map_cells(list(done.values()), payload["steps"]), name, protocol, dim):
+                        for method in METHODS:
+                            for seed in setting.extra_seeds:
+                                run(protocol, method, dim, seed, rates[method])
     save()
     save_figure_atomic(plot_evidence_map(payload["cells"]), path.with_suffix(".png"))
     return payload
@@ -233,7 +241,13 @@ def verdict_of(a_rows: list[dict], b_rows: list[dict], step: float | None) -> di
     pairs = [(r["seed"], r[METRIC] - b_by_seed[r["seed"]]) for r in a_rows if r["seed"] in b_by_seed]
     reading = read_paired([d for _, d in pairs], step=step)
     return {"mean": reading.mean, "se": reading.se, "n": reading.n, "verdict": reading.verdict,
-            "why": reading.why, "seeds": [s for s, _ in pairs]}
+            "why": reading.why, "close_call": reading.close_call, "seeds": [s for s, _ in pairs]}
+
+
+def _close_call(cells: list[dict], setting: str, protocol: str, dim: int) -> bool:
+    """Whether a comparison of that cell is a close call on its seeds so far (then it gets the extra seeds)."""
+    return any(v["close_call"] for c in cells if (c["setting"], c["protocol"], c["dim"]) == (setting, protocol, dim)
+               for v in c["verdicts"].values())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,3 +73,37 @@ def test_the_stored_maps_verdicts_follow_from_its_runs():
     stored = json.loads(MAP_FILE.read_text(encoding="utf-8"))
     assert map_cells(stored["runs"], stored["steps"]) == stored["cells"]
     assert all(row["seconds"] > 0 and "machine" in row for row in stored["runs"])
+
+
+def test_a_close_call_is_marked_in_its_cell():
+    # HTD - Student: 0.005, 0.020, 0.011 (clear, but within one s.e. of the threshold: stats' close call)
+    runs = _rows(student=[0.40, 0.40, 0.40], de=[0.40, 0.41, 0.42], ftd=[0.30, 0.31, 0.33],
+                 htd=[0.405, 0.420, 0.411])
+    [cell] = map_cells(runs, {})
+    assert cell["verdicts"]["htd-student"]["close_call"] and cell["verdicts"]["htd-student"]["verdict"] == "positive"
+    assert not cell["verdicts"]["ftd-student"]["close_call"]
+    assert evidence_map._close_call([cell], "ml-100k", "fixed", 4)
+    assert not evidence_map._close_call([cell], "ml-100k", "tuned", 4)
+
+
+def test_a_close_call_trains_the_extra_seeds(monkeypatch, tmp_path):
+    # a tiny synthetic sweep with the training stubbed: seeds 0-2 give a close call, so seeds 3 and 4 follow
+    trained = []
+    scores = {"student": [0.40] * 5, "de": [0.40, 0.41, 0.42, 0.40, 0.41], "ftd": [0.30, 0.31, 0.33, 0.30, 0.31],
+              "htd": [0.405, 0.420, 0.411, 0.41, 0.42]}
+
+    class Result:
+        def __init__(self, config):
+            self.config, self.from_cache = config, False
+            value = scores[config.method][config.seed]
+            self.history = type("H", (), {"final": lambda _, m: value, "curve": lambda _, m, s: ([1], [value]),
+                                          "seconds": 1.0, "config": {}})()
+
+    monkeypatch.setattr(evidence_map, "run_method", lambda data, teacher, config, **kw: trained.append(
+        (config.method, config.seed)) or Result(config))
+    monkeypatch.setattr(evidence_map, "get_teacher", lambda *a, **kw: (None, None))
+    monkeypatch.setattr(evidence_map, "save_figure_atomic", lambda *a, **kw: None)
+    evidence_map.build_map(("synthetic",), ("fixed",), path=tmp_path / "map.json", dims=(4,))
+    assert sorted(trained) == sorted((m, s) for m in METHODS for s in range(5))
+    [cell] = json.loads((tmp_path / "map.json").read_text())["cells"]
+    assert cell["n_seeds"] == 5

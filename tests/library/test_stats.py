@@ -96,6 +96,22 @@ def test_the_edges_of_the_rule_by_hand():
         assert r.verdict == "unclear" and r.why == "the seeds disagree in sign", r
 
 
+def test_a_close_call_is_within_one_se_of_the_threshold():
+    # 0.005, 0.020, 0.011: mean 0.012, s.e. 0.0043589 (sd 0.0075498 / sqrt 3); 2 s.e. = 0.0087178,
+    # 0.012 - 0.0087178 = 0.0032822 < one s.e.: clear, but one s.e. from not being
+    close = read_paired([0.005, 0.020, 0.011], step=None)
+    assert close.verdict == "positive" and close.se == pytest.approx(0.0043589, abs=1e-7) and close.close_call
+    # 0.001, 0.002, 0.003: mean 0.002, s.e. 0.00057735; 0.002 - 0.0011547 = 0.00085 > one s.e.: not close
+    assert not read_paired([0.001, 0.002, 0.003], step=None).close_call
+    # mirror image, and an unclear reading just under the threshold: 0.004, 0.016, -0.002 (mean 0.006,
+    # s.e. 0.0052915; 0.006 - 0.010583 = -0.0046 > -s.e.): close
+    assert read_paired([-0.005, -0.020, -0.011], step=None).close_call
+    assert read_paired([0.004, 0.016, -0.002], step=None).close_call
+    # far from the threshold either way, or one seed: not close
+    assert not read_paired([0.0, 0.001, -0.001], step=None).close_call
+    assert not read_paired([0.3], step=None).close_call
+
+
 def test_mixed_signs_are_not_clear():
     # mean 0.0363 and s.e. 0.0188: 0.0363 − 2 · 0.0188 < 0 anyway; the seed below zero decides on its own too
     r = read_paired((0.05, 0.06, -0.001), step=None)
