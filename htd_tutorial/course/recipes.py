@@ -28,8 +28,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from .._checks import replace_fields
-from ..choices import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K,
-                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_MODE, DEFAULT_OPTIMIZER, DEFAULT_WEIGHT_DECAY, MODEL_KINDS)
+from ..choices import (DEFAULT_BATCH_SIZE, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_LAMBDA, DEFAULT_MODE,
+                       DEFAULT_OPTIMIZER, DEFAULT_WEIGHT_DECAY)
 from ..config import RunConfig, TeacherConfig, TrainConfig
 
 __all__ = ["DistillRecipe", "LabSettings", "TEACHER", "STUDENT", "STUDENT_DIMS", "DISTILL", "SMALL_DIM",
@@ -40,23 +40,23 @@ __all__ = ["DistillRecipe", "LabSettings", "TEACHER", "STUDENT", "STUDENT_DIMS",
 @dataclass(frozen=True)
 class DistillRecipe:
     """How the course trains a student: every setting of a :class:`~htd_tutorial.config.RunConfig` but the
-    method, the dimension and the seed (the defaults are the paper's, RunConfig's).
+    method, the dimension and the seed.
 
     ``recipe.replace(K=5)`` changes a setting, ``recipe.config("htd", 4, seed=0)`` is the run; the values
     are checked there, once, by RunConfig. ``dataclasses.asdict(recipe)`` is what a stored file records.
     """
 
-    kind: str = MODEL_KINDS[0]
-    epochs: int = DEFAULT_EPOCHS
-    lr: float = DEFAULT_LR
-    weight_decay: float = DEFAULT_WEIGHT_DECAY
-    batch_size: int = DEFAULT_BATCH_SIZE
-    optimizer: str = DEFAULT_OPTIMIZER
-    lam: float = DEFAULT_LAMBDA
-    K: int = DEFAULT_K
-    gamma: float = DEFAULT_GAMMA
-    group_topology: str = DEFAULT_GROUP_TOPOLOGY
-    mode: str = DEFAULT_MODE
+    kind: str
+    epochs: int
+    lr: float
+    weight_decay: float
+    batch_size: int
+    optimizer: str
+    lam: float
+    K: int
+    gamma: float
+    group_topology: str
+    mode: str
 
     def replace(self, **changes) -> "DistillRecipe":
         """A copy with the named settings changed; an unknown name raises ValueError."""
@@ -102,9 +102,11 @@ STUDENT = TrainConfig(epochs=40)
 #: Student dimensions of the capacity-gap sweep (notebook 01) and of the crossover curve (notebook 04).
 STUDENT_DIMS = (2, 4, 8, 16, 32, 64)
 
-#: The distillation recipe shared by notebooks 02-05 (everything but the method, dimension and seed): the
-#: paper's (lambda, gamma, (P,e), the authors' code, batch, weight decay) with 20 epochs at 2e-3 and K = 10.
-DISTILL = DistillRecipe(epochs=20, lr=2e-3, K=10)
+#: The distillation recipe shared by notebooks 02-05 (everything but the method, dimension and seed); the
+#: students have the teacher's kind.
+DISTILL = DistillRecipe(kind=TEACHER.kind, epochs=20, lr=2e-3, weight_decay=DEFAULT_WEIGHT_DECAY,
+                        batch_size=DEFAULT_BATCH_SIZE, optimizer=DEFAULT_OPTIMIZER, lam=DEFAULT_LAMBDA, K=10,
+                        gamma=DEFAULT_GAMMA, group_topology=DEFAULT_GROUP_TOPOLOGY, mode=DEFAULT_MODE)
 
 #: The tiny student the lessons look at.
 SMALL_DIM = 4
