@@ -37,8 +37,16 @@ __all__ = ["DistillRecipe", "LabSettings", "TEACHER", "STUDENT", "STUDENT_DIMS",
            "LAB", "LAB_TEACHER", "LAB_SEEDS"]
 
 
+class _Recipe:
+    """What every recipe class has: :meth:`replace`."""
+
+    def replace(self, **changes):
+        """A copy with the named settings changed; an unknown name raises ValueError."""
+        return replace_fields(self, changes, f"{type(self).__name__} field")
+
+
 @dataclass(frozen=True)
-class DistillRecipe:
+class DistillRecipe(_Recipe):
     """How the course trains a student: every setting of a :class:`~htd_tutorial.config.RunConfig` but the
     method, the dimension and the seed.
 
@@ -58,10 +66,6 @@ class DistillRecipe:
     group_topology: str
     mode: str
 
-    def replace(self, **changes) -> "DistillRecipe":
-        """A copy with the named settings changed; an unknown name raises ValueError."""
-        return replace_fields(self, changes, "DistillRecipe field")
-
     def config(self, method: str, dim: int, *, seed: int, **more) -> RunConfig:
         """The run of ``method`` at ``dim`` with this recipe (``more``: other RunConfig fields, e.g.
         ``eval_every``); RunConfig checks every value."""
@@ -69,7 +73,7 @@ class DistillRecipe:
 
 
 @dataclass(frozen=True)
-class LabSettings:
+class LabSettings(_Recipe):
     """The lab's settings (notebook 04's appendix, :mod:`htd_tutorial.course.lab`): student dimension,
     epochs, groups per entity type, learning rate (everything else the paper's), and the seed of the
     data, the teacher and the one-seed sweeps (the seed comparisons use :data:`LAB_SEEDS`).
@@ -80,10 +84,6 @@ class LabSettings:
     K: int
     lr: float
     seed: int
-
-    def replace(self, **changes) -> "LabSettings":
-        """A copy with the named settings changed; an unknown name raises ValueError."""
-        return replace_fields(self, changes, "LabSettings field")
 
     @property
     def run(self) -> dict:
