@@ -402,3 +402,21 @@ def test_the_readers_parse_the_stored_tables():
     assert table[(4, "student")] == {"tuned": 0.514, "fixed": 0.413}
     assert set(_htd_ftd_verdicts()) == {2, 4, 8, 16, 32, 64}
     assert [r["dim"] for r in _capacity_table()][:2] == [2, 4]
+
+
+def test_the_symbol_table_states_the_recipe_and_is_linked():
+    """Notebook 03's symbol table (issue 33, item 4) gives the recipe's values, and 02, 04, 05 link to it.
+
+    Catches a table left behind when ``DISTILL`` changes (e.g. K = 10 still written after K became 30).
+    """
+    from htd_tutorial.course.recipes import DISTILL, SMALL_DIM, TEACHER
+
+    table = _markdown("03", "#### Symbols")
+    assert float(re.search(r"`DISTILL.lam` = ([\d.e-]+)", table).group(1)) == DISTILL.lam
+    assert f"`DISTILL.gamma` = {DISTILL.gamma:g}" in table
+    assert f"`DISTILL.K` = {DISTILL.K}" in table
+    assert f"({SMALL_DIM} / {TEACHER.dim})" in table
+    for name in ("02", "04", "05"):
+        linked = [c for c in _cells(name) if c["cell_type"] == "markdown"
+                  and "(03_htd.ipynb#Symbols)" in "".join(c["source"])]
+        assert linked, f"notebook {name} does not link to the symbol table"
