@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--old", required=True)
     parser.add_argument("--new", default="HEAD")
     parser.add_argument("--data", default=os.environ.get("HTD_CITEULIKE_DIR", str(ROOT.parent / "shared/data/citeulike")))
-    parser.add_argument("--rounds", type=int, default=2, help="LightGCN probes per commit, alternating (median)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="LightGCN probes per commit, alternating (median); 0: none")
     parser.add_argument("--htd-epochs", type=int, default=20, help="0: no HTD run")
     parser.add_argument("--dims", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--threads", type=int, default=1)
@@ -73,7 +74,7 @@ def main() -> None:
             lightgcn[role].append(probe(tree, "lightgcn", *common, "--dims", *map(str, args.dims))["rows"])
             print(f"lightgcn probe done: {role}", flush=True)
     table = []
-    for i, first in enumerate(lightgcn["old"][0]):
+    for i, first in enumerate(lightgcn["old"][0] if args.rounds else []):
         row = {"kind": first["kind"], "dim": first["dim"]}
         for role in trees:
             runs = [rounds[i] for rounds in lightgcn[role]]
