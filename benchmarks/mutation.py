@@ -357,6 +357,8 @@ MUTANTS: tuple[Mutant, ...] = (
       "(s_sim - t_sim).square()", "student minus teacher, squared"),
 
     # ---------------------------------------------------------------- HTD
+    M("htd.negligible-too-wide", HTD, "GroupAssignment.mixture", "z >= z.amax(1, keepdim=True) * NEGLIGIBLE_WEIGHT",
+      "z >= z.amax(1, keepdim=True) * 2.0 ** -10", "weights up to a thousandth of the largest left out"),
     M("htd.default-proto-grad", CONFIG, "HTDOptions", "proto_grad: bool = False", "proto_grad: bool = True",
       "HTDOptions() is no longer the authors' preset"),
     M("htd.ablation-sign", CONFIG, "HTDOptions.ablation", 'sign = "+" if base == "authors" else "-"',

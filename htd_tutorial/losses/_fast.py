@@ -8,8 +8,9 @@ student, the experts and the assignment layer receive) and is checked against th
 - :class:`DenseMixture`: the K experts' mixture ``sum_k z_k f_k(s)`` as one matrix product over the
   stacked expert weights, with a hand-written backward;
 - :func:`sparse_mixture` (:class:`SparseMixture`): the same mixture over only the (entity, expert)
-  pairs with ``z > 0`` (the annealed Gumbel-softmax is numerically one-hot after a fifth of the
-  epochs), with a hand-written backward that adds each bucket's gradients into one buffer;
+  pairs whose weight is not negligible (:data:`NEGLIGIBLE_WEIGHT`; the annealed Gumbel-softmax is
+  numerically one-hot after about a tenth of the epochs), with a hand-written backward that adds
+  each bucket's gradients into one buffer;
 - :func:`group_buckets`: entities sorted by group and padded to common widths, cut where
   :func:`bucket_split` finds the padded work plus each bucket's fixed cost cheapest, so per-group
   work runs as a handful of batched products (every operation on a CPU costs tens of microseconds
@@ -24,12 +25,22 @@ import torch
 
 from .ftd import gram_topology_distance
 
-__all__ = ["BLOCK_OVERHEAD", "EXPERT_OVERHEAD", "DenseMixture", "sparse_mixture", "bucket_split",
+__all__ = ["BLOCK_OVERHEAD", "EXPERT_OVERHEAD", "NEGLIGIBLE_WEIGHT", "DenseMixture", "sparse_mixture", "bucket_split",
            "group_buckets",
            "same_group_distance"]
 
 BLOCK_OVERHEAD = 40_000.0
 """What one bucket of similarity blocks costs beyond its pairs, in pairs (:func:`same_group_distance`)."""
+NEGLIGIBLE_WEIGHT = 2.0 ** -40
+"""An expert weight below this fraction of its row's largest, ``z_k < 2^-40 max_j z_j``, counts as zero in
+:func:`sparse_mixture`. What it leaves out is below float32's resolution everywhere it goes: in the
+mixture, K such terms move a value by at most ``K * 2^-40`` of it (half an ulp is ``2^-24``); in an
+expert's weight gradient, summed over a batch of n entities, by at most ``n * 2^-40`` (about ``2e-9`` for
+n = 2,000); an expert that only such weights reach gets a gradient below ``1e-12`` of the others', under
+weight decay's term and Adam's ``eps``, so its update is the same to float32. What it buys: the
+annealed Gumbel-softmax's weights reach this size (``(l_k - l_max) / tau < -27.7``) at three times the
+temperature at which they underflow to exact zeros (``-87.3`` with subnormals flushed), so the one-hot
+(sparse) phase of a 100-epoch run starts about five epochs earlier."""
 EXPERT_OVERHEAD = 400.0
 """What one bucket of :func:`sparse_mixture` costs beyond its rows, in (entity, expert) rows."""
 
@@ -142,11 +153,11 @@ def _experts(weight: torch.Tensor, dim: int, rows: torch.Tensor) -> torch.Tensor
 
 def sparse_mixture(student: torch.Tensor, z: torch.Tensor, nonzero: torch.Tensor, w1: torch.Tensor,
                    b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
-    """The expert mixture over the non-zero (entity, expert) pairs only, shape (n, d_t).
+    """The expert mixture over the (entity, expert) pairs marked in ``nonzero`` only, shape (n, d_t).
 
-    ``nonzero`` is ``z > 0``; the weights are stacked per expert as in
-    :class:`~htd_tutorial.losses.htd.GroupAssignment` (``w1`` (d_s, K, h), ``b1`` (K, h), ``w2``
-    (K, h, d_t), ``b2`` (K, d_t)). Experts share padded ``bmm`` calls in the buckets
+    ``nonzero`` marks the pairs that count (``z`` not negligible, :data:`NEGLIGIBLE_WEIGHT`); the
+    weights are stacked per expert as in :class:`~htd_tutorial.losses.htd.GroupAssignment` (``w1``
+    (d_s, K, h), ``b1`` (K, h), ``w2`` (K, h, d_t), ``b2`` (K, d_t)). Experts share padded ``bmm`` calls in the buckets
     :func:`bucket_split` finds cheapest (:data:`EXPERT_OVERHEAD`), so uneven loads (one expert with
     a third of the batch, others with a few entities) waste little work and take few operations.
     """

@@ -70,7 +70,7 @@ from .._checks import integer, one_of, positive_int
 from ..config import HTDOptions
 from ..choices import DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K, DEFAULT_MODE, GROUP_TOPOLOGIES, HTD_MODES
 from ..modes import CLEAN_EPS
-from ._fast import DenseMixture, same_group_distance, sparse_mixture
+from ._fast import NEGLIGIBLE_WEIGHT, DenseMixture, same_group_distance, sparse_mixture
 from .ftd import _check_pair, _check_rows, cosine_normalize, cosine_similarity_matrix
 
 __all__ = [
@@ -231,15 +231,16 @@ class GroupAssignment(nn.Module):
         path : {"auto", "dense", "sparse"}
             ``"dense"``: one (n x K*h) @ (K*h x d_t) product over all (entity, expert) pairs
             (:class:`~._fast.DenseMixture`).
-            ``"sparse"``: padded ``bmm`` over the pairs with ``z > 0`` only, experts of similar
-            load batched together (:func:`~._fast.sparse_mixture`). Exact for the value
-            and for every gradient upstream of a softmax that produced ``z`` (the student, the
-            experts, the assignment layer): an entry that is exactly 0 passes no gradient through
-            the softmax. Only the gradient w.r.t. ``z`` itself differs there (0 instead of
+            ``"sparse"``: padded ``bmm`` over the pairs whose weight is not negligible only
+            (``z_k >= 2^-40 max_j z_j``, :data:`~._fast.NEGLIGIBLE_WEIGHT`), experts of similar
+            load batched together (:func:`~._fast.sparse_mixture`). The same in float32 for the
+            value and for every gradient upstream of a softmax that produced ``z`` (the student,
+            the experts, the assignment layer): a weight that small passes a gradient that small
+            through the softmax. Only the gradient w.r.t. ``z`` itself differs there (0 instead of
             ``<dL/dout, f_k(s)>``). ``"auto"`` picks
-            sparse when under half of the (entity, expert) pairs are non-zero (measured crossover
+            sparse when under half of the (entity, expert) pairs count (measured crossover
             on MovieLens-100K and CiteULike shapes, one and two threads; the annealed
-            Gumbel-softmax is numerically one-hot after a fifth of the epochs).
+            Gumbel-softmax is numerically one-hot after about a tenth of the epochs).
         """
         one_of("path", path, ("auto", "dense", "sparse"))
         n = student.shape[0]
@@ -247,7 +248,7 @@ class GroupAssignment(nn.Module):
             return student.new_zeros(0, self.teacher_dim)
         if path != "dense":
             with torch.no_grad():
-                nonzero = z > 0
+                nonzero = z >= z.amax(1, keepdim=True) * NEGLIGIBLE_WEIGHT
                 pairs = int(nonzero.sum())
             if path == "sparse" or 2 * pairs < n * self.K:
                 return sparse_mixture(student, z, nonzero, self.w1, self.b1, self.w2, self.b2)
