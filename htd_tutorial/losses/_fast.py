@@ -33,14 +33,18 @@ BLOCK_OVERHEAD = 40_000.0
 """What one bucket of similarity blocks costs beyond its pairs, in pairs (:func:`same_group_distance`)."""
 NEGLIGIBLE_WEIGHT = 2.0 ** -40
 """An expert weight below this fraction of its row's largest, ``z_k < 2^-40 max_j z_j``, counts as zero in
-:func:`sparse_mixture`. What it leaves out is below float32's resolution everywhere it goes: in the
-mixture, K such terms move a value by at most ``K * 2^-40`` of it (half an ulp is ``2^-24``); in an
-expert's weight gradient, summed over a batch of n entities, by at most ``n * 2^-40`` (about ``2e-9`` for
-n = 2,000); an expert that only such weights reach gets a gradient below ``1e-12`` of the others', under
-weight decay's term and Adam's ``eps``, so its update is the same to float32. What it buys: the
-annealed Gumbel-softmax's weights reach this size (``(l_k - l_max) / tau < -27.7``) at three times the
-temperature at which they underflow to exact zeros (``-87.3`` with subnormals flushed), so the one-hot
-(sparse) phase of a 100-epoch run starts about five epochs earlier."""
+:func:`sparse_mixture`. What it leaves out is below float32's resolution in the values and the experts'
+gradients: in the mixture, K such terms move a value by at most ``K * 2^-40`` of it (half an ulp is
+``2^-24``); in an expert's weight gradient, summed over a batch of n entities, by at most ``n * 2^-40``
+(about ``2e-9`` for n = 2,000); an expert that only such weights reach gets a gradient below ``1e-12`` of
+the others', under weight decay's term and Adam's ``eps``, so its update is the same to float32. Through
+the softmax a left-out weight changes its logit's gradient by at most ``2 z_k |<dL/dout, f_k>|`` (the
+test bounds it so), and the assignment layer receives that divided by the temperature: below ``2^-39 /
+tau`` of the others, and a weight between exact zero and 2^-40 needs two logits within ``87 tau`` of each
+other, rarer the colder the softmax. What it buys: the annealed Gumbel-softmax's weights reach this size
+(``(l_k - l_max) / tau < -27.7``) at three times the temperature at which they underflow to exact zeros
+(``-87.3`` with subnormals flushed), so the one-hot (sparse) phase of a 100-epoch run starts about five
+epochs earlier."""
 EXPERT_OVERHEAD = 400.0
 """What one bucket of :func:`sparse_mixture` costs beyond its rows, in (entity, expert) rows."""
 
