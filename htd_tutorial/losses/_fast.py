@@ -25,9 +25,8 @@ import torch
 
 from .ftd import gram_topology_distance
 
-__all__ = ["BLOCK_OVERHEAD", "EXPERT_OVERHEAD", "NEGLIGIBLE_WEIGHT", "DenseMixture", "sparse_mixture", "bucket_split",
-           "group_buckets",
-           "same_group_distance"]
+__all__ = ["BLOCK_OVERHEAD", "EXPERT_OVERHEAD", "NEGLIGIBLE_WEIGHT", "DenseMixture", "SparseMixture",
+           "sparse_mixture", "bucket_split", "group_buckets", "same_group_distance"]
 
 BLOCK_OVERHEAD = 40_000.0
 """What one bucket of similarity blocks costs beyond its pairs, in pairs (:func:`same_group_distance`)."""
@@ -100,8 +99,8 @@ class SparseMixture(torch.autograd.Function):
     Arguments: ``student`` (n, d_s), ``z`` (n, K), the stacked expert weights ``w1`` (d_s, K, h),
     ``b1`` (K, h), ``w2`` (K, h, d_t), ``b2`` (K, d_t), and ``buckets``: a list of ``(rows, members,
     valid)``, the experts (B,) of one padded ``bmm`` and their entities (B, m), padded slots marked
-    invalid (each (entity, expert) pair in exactly one slot). The backward gathers each bucket's
-    weights again and adds its gradients into one buffer per input (autograd would allocate and
+    invalid (each (entity, expert) pair in exactly one slot). The backward reuses each bucket's
+    gathered inputs and adds its gradients into one buffer per input (autograd would allocate and
     zero a full-size gradient for every gather of every bucket). Checked against a loop over
     experts and with ``gradcheck`` in the tests.
     """
@@ -118,7 +117,7 @@ class SparseMixture(torch.autograd.Function):
             hidden = torch.baddbmm(_experts(b1, 0, rows).unsqueeze(1), s_block, w1_block).clamp_min_(0)
             expert_out = torch.baddbmm(_experts(b2, 0, rows).unsqueeze(1), hidden, w2_block)  # f_k(s)
             out.index_add_(0, flat, (expert_out * weight.unsqueeze(-1)).flatten(0, 1))
-            saved.append((hidden, expert_out, weight))
+            saved.append((s_block, w1_block, w2_block, hidden, expert_out, weight))
         ctx.buckets, ctx.saved, ctx.z_shape = buckets, saved, z.shape
         ctx.save_for_backward(student, w1, w2)
         return out
@@ -131,7 +130,8 @@ class SparseMixture(torch.autograd.Function):
         grad_w1, grad_w2 = torch.zeros_like(w1), torch.zeros_like(w2)
         grad_b1 = grad_w1.new_zeros(w1.shape[1], w1.shape[2])
         grad_b2 = grad_w2.new_zeros(w2.shape[0], w2.shape[2])
-        for (rows, members, valid), (hidden, expert_out, weight) in zip(ctx.buckets, ctx.saved):
+        for (rows, members, valid), (s_block, w1_block, w2_block, hidden, expert_out, weight) in zip(ctx.buckets,
+                                                                                                  ctx.saved):
             flat = members.reshape(-1)
             grad_b = grad_out.index_select(0, flat).view(*members.shape, -1)         # dL/d out, (B, m, d_t)
             grad_z.index_put_((members, rows.unsqueeze(1).expand_as(members)),
@@ -139,12 +139,11 @@ class SparseMixture(torch.autograd.Function):
             grad_f = grad_b.mul_(weight.unsqueeze(-1))                                # dL/d f_k(s)
             grad_b2.index_add_(0, rows, grad_f.sum(1))
             grad_w2.index_add_(0, rows, torch.bmm(hidden.transpose(1, 2), grad_f))
-            grad_h = torch.bmm(grad_f, _experts(w2, 0, rows).transpose(1, 2))
+            grad_h = torch.bmm(grad_f, w2_block.transpose(1, 2))
             grad_h = torch.ops.aten.threshold_backward(grad_h, hidden, 0)             # relu'
             grad_b1.index_add_(0, rows, grad_h.sum(1))
-            s_block = student.index_select(0, flat).view(*members.shape, -1)
             grad_w1.index_add_(1, rows, torch.bmm(s_block.transpose(1, 2), grad_h).transpose(0, 1))
-            grad_s.index_add_(0, flat, torch.bmm(grad_h, _experts(w1, 1, rows).permute(1, 2, 0)).flatten(0, 1))
+            grad_s.index_add_(0, flat, torch.bmm(grad_h, w1_block.transpose(1, 2)).flatten(0, 1))
         return grad_s, grad_z, grad_w1, grad_b1, grad_w2, grad_b2, None
 
 
