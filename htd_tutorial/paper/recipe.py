@@ -22,6 +22,12 @@ Weight decay is the other setting the paper gives for BPR only. ``--weight-decay
 second axis: every candidate rate is trained with every candidate weight decay, and the best pair on
 validation is chosen the same way.
 
+A search of several teachers takes hours on a laptop (a LightGCN teacher on CiteULike: about an hour
+each). Every finished candidate is written at once to ``<stem>_recipe.partial.json`` beside the result,
+with the command's settings, and a later run of the same command reuses the candidates in it instead of
+training them again (a run with other settings ignores the file and says so); the partial file is removed
+when the comparison is written. Committed, it carries a search across sessions that keep no model cache.
+
 Command line::
 
     python -m htd_tutorial recipe --data citeulike --model lightgcn --lrs 1e-3 5e-3
@@ -35,6 +41,7 @@ SHA-256 of the model's tables (and of the teacher's, for a student), then the ``
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -118,6 +125,14 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
                                         weight_decay=wd, eval_every=eval_every) for lr, wd in grid}
     started = time.perf_counter()
     dataset = load_dataset(data, seed=seed)
+    settings = {"dataset": dataset.summary(), "kind": kind, "role": role,
+                "teacher": {"dim": dim, "epochs": epochs, "seed": seed, "eval_every": eval_every,
+                            **({"lr": RECIPE_LR[kind]} if role == "student" else {})},
+                **({"student": {"method": "student", "dim": student_dim, "epochs": epochs, "seed": seed,
+                                "eval_every": eval_every}} if role == "student" else {})}
+    stem = f"{name or dataset.name}_{kind}" + (f"_d{student_dim}" if role == "student" else "")
+    partial = Path(out) / f"{stem}_recipe.partial.json"
+    finished = _finished_candidates(partial, settings)
     candidates = []
     with torch_threads(threads):
         if role == "student":
@@ -126,6 +141,9 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
                                      progress=progress, threads=threads)
             teacher_sha256 = teacher_digest(teacher)   # one teacher for every candidate: hashed once
         for lr, wd in grid:
+            if (lr, wd) in finished:
+                candidates.append(finished[(lr, wd)])
+                continue
             if role == "teacher":
                 model, history = get_teacher(dataset, TeacherConfig(kind=kind, dim=dim, epochs=epochs, seed=seed,
                                                                     lr=lr, weight_decay=wd, eval_every=eval_every),
@@ -142,18 +160,15 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
             candidates.append({"lr": lr, "weight_decay": wd, "valid": valid, "test": test,
                                "final_valid": valid[1][-1], "final_test": test[1][-1] if test[1] else None,
                                "seconds": history.seconds, "sha256": teacher_digest(model), **extra})
+            write_json_atomic(partial, {**settings, "candidates": _merged(finished, candidates)})
     chosen = max(candidates, key=lambda c: c["final_valid"])
-    payload = {"dataset": dataset.summary(), "kind": kind, "role": role,
-               "teacher": {"dim": dim, "epochs": epochs, "seed": seed, "eval_every": eval_every,
-                           **({"lr": RECIPE_LR[kind]} if role == "student" else {})},
-               **({"student": {"method": "student", "dim": student_dim, "epochs": epochs, "seed": seed,
-                               "eval_every": eval_every}} if role == "student" else {}),
+    payload = {**settings,
                "criterion": f"validation {CRITERION} after epoch {epochs}, higher is better",
                "candidates": candidates, "chosen_lr": chosen["lr"], "chosen_weight_decay": chosen["weight_decay"],
                "machine": machine_description(),
                "wall_seconds": time.perf_counter() - started}
-    stem = f"{name or dataset.name}_{kind}" + (f"_d{student_dim}" if role == "student" else "")
     path = write_json_atomic(Path(out) / f"{stem}_recipe.json", payload)
+    partial.unlink(missing_ok=True)
     for c in candidates:
         mark = "  <- chosen" if c is chosen else ""
         decay = f", weight decay {c['weight_decay']:g}" if len(weight_decays) > 1 else ""
@@ -161,3 +176,22 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
               f"test {c['final_test']:.4f}{mark}")
     print(f"wrote {path}")
     return payload
+
+
+def _finished_candidates(partial: Path, settings: dict) -> dict[tuple[float, float], dict]:
+    """The candidates an earlier run of the same command finished, by (lr, weight decay); none when
+    ``partial`` is missing or was written with other settings (said in one line)."""
+    if not partial.exists():
+        return {}
+    stored = json.loads(partial.read_text())
+    if {k: v for k, v in stored.items() if k != "candidates"} != json.loads(json.dumps(settings)):
+        print(f"{partial.name} was written with other settings: ignored (it is replaced as candidates finish)")
+        return {}
+    found = {(c["lr"], c["weight_decay"]): c for c in stored["candidates"]}
+    print(f"{partial.name}: {len(found)} finished candidate(s) reused")
+    return found
+
+
+def _merged(finished: dict[tuple[float, float], dict], candidates: list[dict]) -> list[dict]:
+    """Every finished candidate, the earlier run's included, each once."""
+    return list({**finished, **{(c["lr"], c["weight_decay"]): c for c in candidates}}.values())

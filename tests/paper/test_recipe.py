@@ -124,3 +124,40 @@ def test_student_recipe_command_line(tmp_path, monkeypatch):
             "--teacher-epochs", "2", "--eval-every", "1", "--out", str(tmp_path), "--no-progress"]
     assert main(argv) == 0
     assert json.loads((tmp_path / "synthetic_bpr_d4_recipe.json").read_text())["role"] == "student"
+
+
+def test_a_stopped_search_resumes_from_its_partial_file(tmp_path, monkeypatch, capsys):
+    """Each finished candidate is written at once; a later run (a new session, no model cache) trains only
+    the rest, and the partial file goes when the comparison is written. Other settings ignore it."""
+    import htd_tutorial.paper.recipe as recipe
+
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    real, trained = recipe.get_teacher, []
+
+    def stop_at_second(dataset, config, **kwargs):
+        trained.append(config.lr)
+        if len(trained) == 2:
+            raise KeyboardInterrupt   # the session ends during the second teacher
+        return real(dataset, config, **kwargs)
+
+    monkeypatch.setattr(recipe, "get_teacher", stop_at_second)
+    with pytest.raises(KeyboardInterrupt):
+        choose_lr("synthetic", kind="bpr", lrs=(1e-4, 5e-2), out=tmp_path, **TINY)
+    partial = tmp_path / "synthetic_bpr_recipe.partial.json"
+    first = json.loads(partial.read_text())["candidates"]
+    assert [c["lr"] for c in first] == [1e-4] and not (tmp_path / "synthetic_bpr_recipe.json").exists()
+
+    (tmp_path / "cache").rename(tmp_path / "lost")   # a new session: the model cache is gone
+    trained.clear()
+    monkeypatch.setattr(recipe, "get_teacher", lambda d, c, **k: (trained.append(c.lr), real(d, c, **k))[1])
+    payload = choose_lr("synthetic", kind="bpr", lrs=(1e-4, 5e-2), out=tmp_path, **TINY)
+    assert trained == [5e-2] and payload["candidates"][0] == first[0]
+    assert [c["lr"] for c in payload["candidates"]] == [1e-4, 5e-2] and not partial.exists()
+    assert "1 finished candidate(s) reused" in capsys.readouterr().out
+
+    # a partial file of another command (here: another epoch budget) is not reused
+    partial.write_text(json.dumps({**{k: v for k, v in payload.items() if k in ("dataset", "kind", "role")},
+                                   "teacher": {**payload["teacher"], "epochs": 3}, "candidates": first}))
+    trained.clear()
+    choose_lr("synthetic", kind="bpr", lrs=(1e-4, 5e-2), out=tmp_path, **TINY)
+    assert trained == [1e-4, 5e-2] and "written with other settings: ignored" in capsys.readouterr().out
