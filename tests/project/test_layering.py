@@ -26,7 +26,8 @@ CORE = ("htd_tutorial.data", "htd_tutorial.losses", "htd_tutorial.models", "htd_
         "htd_tutorial.evaluation")
 LIBRARY = CORE + ("htd_tutorial.sampling", "htd_tutorial.snapshot", "htd_tutorial.optim", "htd_tutorial.distill", "htd_tutorial.topology",
                   "htd_tutorial.experiments", "htd_tutorial.cache", "htd_tutorial.params", "htd_tutorial.modes",
-                  "htd_tutorial.choices", "htd_tutorial.config", "htd_tutorial._checks", "htd_tutorial.stats")
+                  "htd_tutorial.choices", "htd_tutorial.config", "htd_tutorial._checks", "htd_tutorial.stats",
+                  "htd_tutorial.capacity")
 
 
 def _module_name(path: Path) -> str:
