@@ -32,19 +32,23 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ...capacity import CapacityFloors, batch_entities, capacity_floors, fitted_student, htd_floors
 from ...data import Interactions
 from ...evaluation import evaluate
 from ...choices import HEADLINE
 from ...config import RunConfig
 from ...experiments import RunResult, run_method
+from ...losses.ftd import ftd_loss
+from ...losses.htd import entity_topology, joint_groups
 from ...models import Recommender
 from ...plots.maps import Projection, align_to, load_umap, project_2d, unit_directions
 from ...topology import group_agreement, sample_entities, topology_report
 from ...training import torch_threads
 from .picture import plot_result
-from .settings import SHIPPED, ExplorerSettings, check_projection, check_setting
+from .settings import EXPLORER_METHODS, SHIPPED, ExplorerSettings, check_projection, check_setting
 
-__all__ = ["ExplorerResult", "TopologyExplorer", "preload_optimiser", "PCA_NOTICE", "RAW_2D", "STAGES"]
+__all__ = ["ExplorerResult", "CapacityView", "TopologyExplorer", "preload_optimiser", "PCA_NOTICE", "RAW_2D",
+           "STAGES", "FIT_STEPS"]
 
 _RUN_DEFAULT_K = next(f.default for f in dataclasses.fields(RunConfig) if f.name == "K")
 
@@ -56,6 +60,10 @@ PCA_NOTICE = ("umap-learn is not installed, so the maps use PCA instead of UMAP:
 #: How a 2-D student's map is drawn: its own embedding directions (unit length), rotated to line up
 #: with the teacher's map. A 2-D space needs no projection, and a UMAP of it would only distort it.
 RAW_2D = "2-D directions"
+
+#: Adam steps of the fitted student that shows how close FTD's floor is (:func:`htd_tutorial.capacity.fitted_student`;
+#: converged within 1e-4 of its relative error on the synthetic batch, about a second a dimension on one core).
+FIT_STEPS = 100
 
 #: Steps of one computation, for the progress bar.
 STAGES = ("checking the setting", "training or loading the student", "training or loading HTD (for the colours)",
@@ -121,6 +129,46 @@ class ExplorerResult:
     def key(self) -> tuple[str, int, int]:
         """``(method, dim, K)``."""
         return self.method, self.dim, self.K
+
+
+@dataclass
+class CapacityView:
+    """What a d-dimensional student can hold of one training batch, next to what the trained students hold.
+
+    The batch is the first one every explorer run trains on (same sampler, batch size and seed); the
+    floors are :func:`htd_tutorial.capacity.capacity_floors`', HTD's with the groups HTD learned at
+    this (d, K). All numbers are relative errors, ``||target - student||_F / ||target||_F``.
+
+    Attributes
+    ----------
+    dim, K : int
+    n_entities : int
+        The batch's users and items.
+    ftd_floor, ftd_reached : float
+        No d-dimensional student is closer to FTD's target than ``ftd_floor``; a fitted one reaches
+        ``ftd_reached``.
+    entity_floor, group_floor : float
+        HTD's entity-level and group-level floors.
+    errors : dict
+        ``{method: relative FTD error on the batch}`` of the students trained at this setting so far.
+    entity_errors : dict
+        ``{method: relative entity-level error}`` of the same students (HTD's groups, plain mask).
+    floors : CapacityFloors
+        Every dimension of the slider (``ftd_reached`` only where computed).
+
+    Introduced in ``notebooks/05_explorer.ipynb``.
+    """
+
+    dim: int
+    K: int
+    n_entities: int
+    ftd_floor: float
+    ftd_reached: float
+    entity_floor: float
+    group_floor: float
+    errors: dict
+    entity_errors: dict
+    floors: CapacityFloors
 
 
 def _import_optimiser_machinery() -> None:
@@ -218,6 +266,9 @@ class TopologyExplorer:
         self._student_maps: dict[tuple[RunConfig, str], Projection] = {}
         self._teacher_maps: dict[str, Projection] = {}
         self._results: dict[tuple[str, int, int, str], ExplorerResult] = {}
+        self._batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None   # users, items, teacher rows
+        self._ftd_floors: CapacityFloors | None = None
+        self._reached: dict[int, float] = {}
         # UMAP's preparation (prepare_umap): done once, maybe in a background thread; compute is serialised.
         self._compute_lock = threading.RLock()
         self._umap_lock = threading.Lock()
@@ -229,7 +280,7 @@ class TopologyExplorer:
         self.umap_seconds: float | None = None
         preload_optimiser()     # once per process (notebook 05 starts it earlier)
         self.stats = {"runs_trained": 0, "runs_from_disk": 0, "runs_from_memory": 0, "projections": 0,
-                      "results_from_memory": 0}
+                      "results_from_memory": 0, "students_fitted": 0}
 
     # -- settings ------------------------------------------------------------------------------
     def check_setting(self, method, dim, K) -> tuple[str, int, int]:
@@ -493,6 +544,82 @@ class TopologyExplorer:
             return (f"UMAP could not be used ({html.escape(self._umap_error)}), so the maps use PCA instead: a "
                     "linear projection that keeps the large-scale spread but not the neighbourhoods.")
         return PCA_NOTICE
+
+    # -- what a d-dimensional student can hold -------------------------------------------------
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(users, items, teacher rows)`` of the first training batch of every explorer run (computed once).
+
+        The sampler of :func:`htd_tutorial.training.train` with the settings' batch size and seed draws
+        it; the teacher rows (float64) are the users' then the items', as FTD stacks them.
+        """
+        if self._batch is None:
+            users, items = batch_entities(self.data, self.settings.batch_size, seed=self.settings.seed)
+            with torch.no_grad():
+                t_users, t_items = self.teacher.all_embeddings()
+            rows = torch.cat([t_users[users], t_items[items]]).detach().cpu().double()
+            self._batch = (users, items, rows)
+        return self._batch
+
+    def _reached_error(self, dim: int) -> float:
+        if dim not in self._reached:
+            rows = self.batch()[2]
+            _, value = fitted_student(rows, dim, steps=FIT_STEPS)
+            self.stats["students_fitted"] += 1
+            self._reached[dim] = float(np.sqrt(value / self._floors_of_ftd().ftd_norm2))
+        return self._reached[dim]
+
+    def _floors_of_ftd(self) -> CapacityFloors:
+        if self._ftd_floors is None:
+            self._ftd_floors = capacity_floors(self.batch()[2], self.settings.dims, fit_steps=None)
+        return self._ftd_floors
+
+    def capacity_floors(self, dim: int, K: int, *, reached: bool = True) -> CapacityFloors:
+        """The floors of every dimension of the slider on the batch, HTD's with the groups learned at (dim, K).
+
+        ``reached``: also the error a fitted student reaches at each dimension (about a second each,
+        the first time). The HTD run at (dim, K) is trained if it is not cached yet.
+        """
+        with self._compute_lock, torch_threads(self.settings.torch_threads):
+            _, dim, K = self.check_setting("htd", dim, K)
+            floors = htd_floors(self._floors_of_ftd(), self.batch()[2], self._batch_groups(dim, K))
+            if reached:
+                floors = dataclasses.replace(floors, ftd_reached=np.array(
+                    [self._reached_error(int(d)) for d in floors.dims]))
+            return floors
+
+    def capacity(self, dim: int, K: int) -> CapacityView:
+        """:class:`CapacityView` of a setting: the floors at ``dim`` and the errors of the students trained so far.
+
+        The students are those of ``(method, dim, K)`` already computed (by :meth:`compute` or the
+        sliders); none is trained here but HTD's run at (dim, K), whose groups the floors use.
+        """
+        _, dim, K = self.check_setting("htd", dim, K)
+        floors = self.capacity_floors(dim, K, reached=False)
+        with self._compute_lock, torch_threads(self.settings.torch_threads):
+            users, items, rows = self.batch()
+            at = floors.at(dim)
+            groups = self._batch_groups(dim, K)
+            errors, entity_errors = {}, {}
+            for method in EXPLORER_METHODS:
+                config = self.run_config(method, dim, K)
+                if config not in self._runs:
+                    continue
+                with torch.no_grad():
+                    s_users, s_items = self._runs[config].student.all_embeddings()
+                    student = torch.cat([s_users[users], s_items[items]]).detach().cpu().double()
+                    errors[method] = float(np.sqrt(float(ftd_loss(student, rows)) / floors.ftd_norm2))
+                    within = entity_topology(student, rows, groups, positive_teacher_pairs_only=False)
+                    entity_errors[method] = float(np.sqrt(float(within) / floors.entity_norm2))
+            return CapacityView(dim=dim, K=K, n_entities=floors.n_entities, ftd_floor=at["ftd"],
+                                ftd_reached=self._reached_error(dim), entity_floor=at["entity"],
+                                group_floor=at["group"], errors=errors, entity_errors=entity_errors,
+                                floors=floors)
+
+    def _batch_groups(self, dim: int, K: int) -> torch.Tensor:
+        users, items, _ = self.batch()
+        user_groups, item_groups = self.htd_groups(self.run(self.run_config("htd", dim, K)))
+        return joint_groups(torch.from_numpy(user_groups[users.numpy()]),
+                            torch.from_numpy(item_groups[items.numpy()]), K)
 
     def figure(self, result: ExplorerResult, axes=None):
         """The picture of ``result`` (see :func:`plot_result`)."""

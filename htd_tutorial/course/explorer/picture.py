@@ -15,7 +15,7 @@ from ...choices import HEADLINE
 from ...plots.maps import plot_space_pair
 from .settings import METHOD_LABELS
 
-__all__ = ["metrics_html", "plot_result", "result_titles", "provenance"]
+__all__ = ["metrics_html", "capacity_html", "plot_result", "result_titles", "provenance"]
 
 
 def _fmt(value) -> str:
@@ -63,6 +63,30 @@ def metrics_html(result: "ExplorerResult", *, k: int = 10, timing: bool = True) 
     return (f"<table class='htd-explorer-metrics' style='border-collapse:collapse;font-size:90%'>"
             f"<tr><th style='text-align:left;padding:1px 6px'></th><th style='padding:1px 6px'>{html.escape(label)}"
             f"</th><th style='padding:1px 6px;color:#666'>teacher</th></tr>{body}</table>{footer}")
+
+
+def capacity_html(view: "CapacityView") -> str:
+    """What d dimensions can hold of one batch (a :class:`~.compute.CapacityView`), as a small HTML table.
+
+    One row a target: the floor no d-dimensional student goes below, and the errors the students
+    trained at this setting reached (relative errors; lower is closer to the teacher).
+
+    Introduced in ``notebooks/05_explorer.ipynb``.
+    """
+    methods = [m for m in METHOD_LABELS if m in view.errors]
+    head = "".join(f"<th style='padding:1px 6px'>{html.escape(METHOD_LABELS[m])}</th>" for m in methods)
+    rows = [(f"FTD: all pairs (fitted student: {_fmt(view.ftd_reached)})", view.ftd_floor, view.errors),
+            ("HTD: pairs within groups", view.entity_floor, view.entity_errors),
+            ("HTD: group level", view.group_floor, {})]
+    cell = "text-align:right;padding:1px 6px"
+    body = "".join(f"<tr><td style='text-align:left;padding:1px 6px'>{name}</td><td style='{cell}'>{_fmt(floor)}</td>"
+                   + "".join(f"<td style='{cell}'>{_fmt(errors.get(m)) if errors else ''}</td>" for m in methods)
+                   + "</tr>"
+                   for name, floor, errors in rows)
+    return (f"<div class='htd-explorer-capacity-table' style='font-size:90%'><b>What d={view.dim} can hold</b> "
+            f"of one training batch ({view.n_entities} users and items; HTD's K={view.K} groups); relative error "
+            f"&darr;, 1 = all similarities 0<table style='border-collapse:collapse'><tr><th></th>"
+            f"<th style='padding:1px 6px'>floor</th>{head}</tr>{body}</table></div>")
 
 
 def plot_result(result: "ExplorerResult", *, teacher_dim: int | None = None, axes=None):

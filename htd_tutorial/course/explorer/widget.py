@@ -14,7 +14,7 @@ import time
 
 from ...plots.maps import figure_png
 from .compute import STAGES, ExplorerResult, TopologyExplorer
-from .picture import metrics_html, provenance
+from .picture import capacity_html, metrics_html, provenance
 from .settings import METHOD_CHOICES, METHOD_LABELS
 
 __all__ = ["ExplorerWidget", "UMAP_PREPARING"]
@@ -53,8 +53,10 @@ class ExplorerWidget:
     ----------
     method, dim, groups : ipywidgets controls
         The method selector, the dimension slider and the K slider.
-    progress, status, image, metrics, message : ipywidgets
-        Progress bar, status line, picture (PNG), metrics table, message area.
+    progress, status, image, metrics, message, capacity : ipywidgets
+        Progress bar, status line, picture (PNG), metrics table, message area, and what the dimension
+        can hold of one batch (:meth:`TopologyExplorer.capacity`: the floors next to the errors the
+        students reached).
     widget : ipywidgets.VBox
         Everything, laid out.
     last_result : ExplorerResult or None
@@ -91,15 +93,17 @@ class ExplorerWidget:
                                    layout=widgets.Layout(width="680px", height="auto", flex="0 0 auto"))
         self.metrics = widgets.HTML(value="", layout=widgets.Layout(flex="0 0 auto"))
         self.message = widgets.HTML(value="")
+        self.capacity = widgets.HTML(value="")
         self.widget = widgets.VBox([
             widgets.HBox([self.method, self.dim, self.groups]),
             widgets.HBox([self.progress, self.status]),
             self.message,
             widgets.HBox([self.image, self.metrics], layout=widgets.Layout(flex_flow="row wrap")),
+            self.capacity,
         ])
         # CSS classes: stable handles for styling and for the browser test (tests/end_to_end/test_browser.py)
         self.widget.add_class("htd-explorer")
-        for name in ("method", "dim", "groups", "progress", "status", "image", "metrics", "message"):
+        for name in ("method", "dim", "groups", "progress", "status", "image", "metrics", "message", "capacity"):
             getattr(self, name).add_class(f"htd-explorer-{name}")
         self.last_result: ExplorerResult | None = None
         self.last_error: str | None = None
@@ -216,7 +220,16 @@ class ExplorerWidget:
         if fast and not self._umap_requested:
             self._umap_requested = True
             self.explorer.prepare_umap(on_ready=self._on_umap_ready)
+        self._show_capacity(result)
         return self.last_result
+
+    def _show_capacity(self, result: ExplorerResult) -> None:
+        """The panel under the picture: what this d can hold of a batch (after the picture, never raising)."""
+        try:
+            self.capacity.value = capacity_html(self.explorer.capacity(result.dim, result.K))
+        except Exception as exc:  # noqa: BLE001 (the picture is shown; this panel only says what went wrong)
+            self.capacity.value = (f"<div style='color:#8a6d00'>The capacity floors could not be computed "
+                                   f"({type(exc).__name__}: {html.escape(str(exc))}).</div>")
 
     def _fail(self, text: str) -> None:
         self.last_error = text

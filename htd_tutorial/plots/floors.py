@@ -1,0 +1,64 @@
+"""The picture of :mod:`htd_tutorial.capacity`: what a d-dimensional student can hold of FTD's and HTD's targets.
+
+It only draws a :class:`~htd_tutorial.capacity.CapacityFloors` (read by its fields), and, when given,
+the errors trained students reached on the same batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
+
+__all__ = ["plot_capacity_floors"]
+
+
+def plot_capacity_floors(floors, *, by_K: dict | None = None, students: dict | None = None, dim: int | None = None,
+                         ax=None, title: str | None = None):
+    """Relative error vs student dimension: FTD's floor and the error reached, HTD's two floors.
+
+    Parameters
+    ----------
+    floors : CapacityFloors
+        From :func:`htd_tutorial.capacity.capacity_floors` (with groups for HTD's lines; with
+        ``fit_steps`` for the band between FTD's floor and the error a fitted student reaches).
+    by_K : dict, optional
+        ``{K: CapacityFloors}`` of other groupings of the same batch: HTD's two floors drawn thin for
+        each, to show how K moves them.
+    students : dict, optional
+        ``{method: relative FTD error}`` that trained students reached on the same batch, drawn as
+        points at ``dim`` (e.g. ``{"ftd": 1.31, "student": 1.52}``).
+    dim : int, optional
+        The students' dimension (needed with ``students``).
+    title : str, optional
+
+    Introduced in ``notebooks/05_explorer.ipynb``.
+    """
+    if students and dim is None:
+        raise ValueError("students' errors need their dimension: pass dim")
+    fig, ax = get_ax(ax, figsize=(10, 4.2))
+    dims = np.asarray(floors.dims)
+    ftd, htd = METHOD_COLORS["ftd"], METHOD_COLORS["htd"]
+    ax.plot(dims, floors.ftd, color=ftd, marker="o", label="FTD: floor (no d-dim student below)")
+    if floors.ftd_reached is not None:
+        ax.fill_between(dims, floors.ftd, floors.ftd_reached, color=ftd, alpha=0.2,
+                        label="FTD: best student lies here (floor .. fitted)")
+    ax.plot(dims, floors.ftd_rank, color=ftd, linestyle=":", label="FTD: best rank-d matrix (any diagonal)")
+    for K, other in sorted((by_K or {}).items()):
+        for values in (other.group, other.entity):
+            ax.plot(dims, values, color=htd, linewidth=0.8, alpha=0.35)
+        ax.annotate(f"K={K}", (dims[0], other.entity[0]), fontsize="x-small", color=htd, alpha=0.7,
+                    xytext=(-4, 0), textcoords="offset points", ha="right", va="center")
+    if floors.entity is not None:
+        ax.plot(dims, floors.entity, color=htd, marker="^", label="HTD: entity level (within groups)")
+        ax.plot(dims, floors.group, color=htd, marker="s", linestyle="--",
+                label=f"HTD: group level ({floors.group_topology}, {floors.n_groups} groups)")
+    for method, value in (students or {}).items():
+        ax.scatter([dim], [value], s=70, color=METHOD_COLORS.get(method, "black"), edgecolor="black", zorder=5,
+                   label=f"{METHOD_LABELS.get(method, method)} trained, d={dim}: its FTD error")
+    ax.axhline(1.0, color="gray", linewidth=0.8, linestyle="-.", label="all similarities 0")
+    dimension_axis(ax, dims)
+    ax.set_ylim(bottom=0)
+    finish_axes(ax, "student dimension d", "relative error  ||target - student|| / ||target||",
+                title or f"What a d-dimensional student can hold ({floors.n_entities} entities of a batch)",
+                loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
