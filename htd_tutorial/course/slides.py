@@ -65,7 +65,8 @@ LECTURE: dict[str, tuple[str, ...]] = {
     ),
     "04_analysis.ipynb": (
         "2. The capacity gap over seeds: where FTD and HTD cross",
-        "4. Topology fidelity: what each student keeps of the teacher's structure",
+        "3. Topology fidelity: what each student keeps of the teacher's structure",
+        "4. When HTD wins: the evidence map",
     ),
     "05_explorer.ipynb": (
         "4.1 A tiny student: Student, FTD and HTD at the smallest dimension",

@@ -129,20 +129,20 @@ def test_exercise_04_1():
     assert not is_correct("04.1", (0.21 - 0.18) / (0.40 - 0.18), sweep, 0.40)
 
 
-def test_exercise_04_2_and_hints(capsys):
+def test_exercise_06_1_and_hints(capsys):
     table = ablation_table(_ablation_rows())
-    answer = EXERCISES["04.2"].solve(table)
-    assert answer == "authors + same_type_only" and is_correct("04.2", answer, table)
+    answer = EXERCISES["06.1"].solve(table)
+    assert answer == "authors + same_type_only" and is_correct("06.1", answer, table)
     for wrong, text in [("clean", "not a single switch"), ("authors + proto_grad", "either direction"),
                         ("nonsense", "variant names")]:
-        check("04.2", wrong, table)
+        check("06.1", wrong, table)
         assert text in capsys.readouterr().out
     with pytest.raises(ValueError):
-        check("04.2", 3, table)
+        check("06.1", 3, table)
 
 
-def test_exercise_04_3():
-    assert EXERCISES["04.3"].solve() == (False, True)
-    assert is_correct("04.3", (False, True)) and not is_correct("04.3", (True, True))
+def test_exercise_06_2():
+    assert EXERCISES["06.2"].solve() == (False, True)
+    assert is_correct("06.2", (False, True)) and not is_correct("06.2", (True, True))
     with pytest.raises(ValueError, match="two booleans"):
-        check("04.3", (0, 1))
+        check("06.2", (0, 1))

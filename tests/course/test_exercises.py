@@ -87,6 +87,12 @@ class ExplorerStandIn:
         return SimpleNamespace(metrics=self.METRICS[(method, dim)])
 
 
+def _map_cell(ftd_student: str, htd_ftd: str) -> dict:
+    """An evidence-map cell with these two verdicts (04.2)."""
+    return {"verdicts": {"ftd-student": {"verdict": ftd_student}, "htd-student": {"verdict": "unclear"},
+                         "htd-ftd": {"verdict": htd_ftd}}}
+
+
 @pytest.fixture(scope="module")
 def inputs(small_data, tmp_path_factory):
     """Objects an exercise may need, by the names in ``Exercise.inputs``. Add one here for a new input name."""
@@ -105,7 +111,10 @@ def inputs(small_data, tmp_path_factory):
             "sweep": pd.DataFrame({"method": ["student", "ftd", "htd"] * 2, "dim": [8, 8, 8, 64, 64, 64],
                                    "Recall@50": [0.20, 0.25, 0.28, 0.35, 0.37, 0.36]}),              # 04.1
             "teacher_r50": 0.40,
-            "ablation": pd.DataFrame({"Δ Recall@50": [0.0, -0.05, 0.01, -0.03, 0.02, -0.04]},        # 04.2
+            "evidence": {"cells": [_map_cell("negative", "unclear"), _map_cell("negative", "positive"),  # 04.2
+                                   _map_cell("positive", "positive"), _map_cell("unclear", "positive"),
+                                   _map_cell("unclear", "positive")]},
+            "ablation": pd.DataFrame({"Δ Recall@50": [0.0, -0.05, 0.01, -0.03, 0.02, -0.04]},        # 06.1
                                      index=["authors", "clean", "authors + proto_grad", "authors + mask_pe",
                                             "authors + lag_tau", "student"]),
             "explorer": ExplorerStandIn(),                                                           # 05.2, 05.3
@@ -224,11 +233,13 @@ def _cases(exercise_id: str, inputs: dict) -> tuple[list, list]:
     if exercise_id == "04.1":  # at d=8: (0.28 - 0.20) / (0.40 - 0.20)
         return [0.4], [(0.25, "FTD's share"), (0.7, "share of the teacher"), (40.0, "not a percentage"),
                        (0.2, "At d=8")]
-    if exercise_id == "04.2":  # the largest |Δ| among the single switches (clean and student flip none or all)
+    if exercise_id == "04.2":  # two cells where FTD hurts; one where it helps; four where HTD beats FTD
+        return [2], [(1, "clearly *helps*"), (4, "HTD vs FTD"), (3, "Count the cells")]
+    if exercise_id == "06.1":  # the largest |Δ| among the single switches (clean and student flip none or all)
         return ["authors + mask_pe", " authors + mask_pe "], [("authors + lag_tau", "helps the most"),
                                                                ("clean", "not a single switch"),
                                                                ("mask_pe", "variant names")]
-    if exercise_id == "04.3":  # the authors' prototypes are computed under no_grad: no gradient with (P,P)
+    if exercise_id == "06.2":  # the authors' prototypes are computed under no_grad: no gradient with (P,P)
         return [(False, True), [np.False_, np.True_]], [((True, True), "torch.no_grad()"),
                                                          ((False, False), "gradients flow through a mean"),
                                                          ((True, False), "requires_grad")]

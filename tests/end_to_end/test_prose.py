@@ -141,7 +141,7 @@ def _htd_ftd_verdicts() -> dict:
 
 
 def _lab_designs() -> dict:
-    """The lab's design runs (data/lab_results.json, read by 04 §6.1): {label: {seed: Recall@50}}."""
+    """The lab's design runs (data/lab_results.json, read by 06 §4.1): {label: {seed: Recall@50}}."""
     rows = json.loads((REPO_ROOT / "data" / "lab_results.json").read_text())["tables"]["designs"]
     out: dict = {}
     for row in rows:
@@ -182,8 +182,8 @@ def guard_03_tuning(prose: str) -> list[str]:
     +0.019 to +0.023 against +0.064, and notebook 04 measures the tuned baseline)."""
     lift = _lifts("03", 4)
     problems = _lift_problems(prose, lift, r"lifts FTD and the plain student by about ([\d.]+)")
-    # CiteULike's HTD − FTD (04 §3, dims 10 and 20) against MovieLens's (03 §3.1, d=4, five seeds)
-    cite = _output("04", "HTD − FTD:    ")
+    # CiteULike's HTD − FTD (06 §1, dims 10 and 20) against MovieLens's (03 §3.1, d=4, five seeds)
+    cite = _output("06", "HTD − FTD:    ")
     leads = [float(v) for d, v in re.findall(r"(10|20): ([-\d.]+)", cite.split("HTD − FTD:")[1])[:2]]
     here = _number(r"HTD d=4 − FTD d=4, Recall@50: \+([\d.]+)", _output("03", "HTD beats FTD at the tiny"))
     low, high = (_maybe(r"\(\+([\d.]+) to \+[\d.]+ Recall@50", prose),
@@ -197,7 +197,7 @@ def guard_03_tuning(prose: str) -> list[str]:
             _states(r"lead over FTD is smaller", prose) == bigger:
         problems.append(f"CiteULike's lead {max(leads)} vs {here} here: the direction is wrong")
     measured = "at the student's rate (0.005) HTD is above the plain student and above FTD" in \
-        _output("04", "at the student's rate")
+        _output("06", "at the student's rate")
     if measured and _states(r"not measured", prose):
         problems.append("notebook 04 measures the tuned baseline at CiteULike scale")
     return problems
@@ -239,11 +239,11 @@ def guard_04_curve_seeds(prose: str) -> list[str]:
     return problems
 
 
-def guard_04_section_reference(prose: str) -> list[str]:
-    """Catches: 'the differences of Section 7': they are listed in Section 5."""
+def guard_06_section_reference(prose: str) -> list[str]:
+    """Catches: 'the differences of Section 7': they are listed in notebook 06's Section 3."""
     section = int(_number(r"the differences of Section (\d+)", prose))
     heading = f"## {section}. The authors' code and the paper's text"
-    headings = [line for c in _cells("04") if c["cell_type"] == "markdown"
+    headings = [line for c in _cells("06") if c["cell_type"] == "markdown"
                 for line in "".join(c["source"]).splitlines()]
     return [] if heading in headings else [f"Section {section} is not the authors' code section"]
 
@@ -287,9 +287,9 @@ def guard_04_fidelity(prose: str) -> list[str]:
     return problems
 
 
-def guard_04_lightgcn(prose: str) -> list[str]:
+def guard_06_lightgcn(prose: str) -> list[str]:
     """Catches: 'a student far smaller than its teacher': the LightGCN d=20 student reaches 94.5 % of
-    its teacher's Recall@50 (results/citeulike_lightgcn.json, read by 04 §3.1)."""
+    its teacher's Recall@50 (results/citeulike_lightgcn.json, read by 06 §2)."""
     payload = json.loads((REPO_ROOT / "results" / "citeulike_lightgcn.json").read_text())
     student = next(r for r in payload["summary"] if (r["method"], r["dim"]) == ("student", 20))
     share = round(100 * student["Recall@50"] / payload["teacher"]["Recall@50"], 1)
@@ -302,7 +302,7 @@ def guard_04_lightgcn(prose: str) -> list[str]:
     return problems
 
 
-def guard_04_lab_ftd(prose: str) -> list[str]:
+def guard_06_lab_ftd(prose: str) -> list[str]:
     """Catches the lab's summary without 'FTD is below it on every seed (−0.044 ...)': the paper's
     observation, stored in data/lab_results.json, left unremarked."""
     runs = _lab_designs()
@@ -317,7 +317,7 @@ def guard_04_lab_ftd(prose: str) -> list[str]:
     return problems
 
 
-def guard_04_lab_htd(prose: str) -> list[str]:
+def guard_06_lab_htd(prose: str) -> list[str]:
     """Catches: 'the reconstruction term, not the topology, carries whatever HTD adds': in the lab HTD
     adds nothing (its mean Recall@50 is below the plain student's)."""
     runs = _lab_designs()
@@ -358,7 +358,7 @@ GUARDS = [
      "students gain the most from it."),
     (guard_04_curve_seeds, "04", "## 2. The capacity gap over seeds",
      "the course's data at six student sizes, three seeds each (five at the lesson sizes 4 and 32)"),
-    (guard_04_section_reference, "04", "## References",
+    (guard_06_section_reference, "06", "## References",
      "(the differences of Section 7 are read from its `model.py` and `run.py`)"),
     (guard_04_crossover, "04", "How to read the curves",
      "- **HTD** is ahead of FTD at the tiny sizes and behind it at the roomy ones, with a stretch in "
@@ -368,13 +368,13 @@ GUARDS = [
      "the small students and clearly behind for the large ones"),
     (guard_04_fidelity, "04", "**FTD keeps the most**",
      "Fidelity to the whole topology is what FTD optimises; at the tiny size it buys no accuracy."),
-    (guard_04_lightgcn, "04", "What the LightGCN numbers show",
+    (guard_06_lightgcn, "06", "What the LightGCN numbers show",
      "every seed: the paper's starting point, a student far smaller than its teacher that the full "
      "topology is too much for."),
-    (guard_04_lab_ftd, "04", "Two things stand out",
+    (guard_06_lab_ftd, "06", "Two things stand out",
      "First, in the lab no distillation beats the plain student on average. Second, the four HTD "
      "variants differ by about as much as one variant differs from seed to seed."),
-    (guard_04_lab_htd, "04", "γ = 0 gives exactly DE's numbers",
+    (guard_06_lab_htd, "06", "γ = 0 gives exactly DE's numbers",
      "On this easy data the reconstruction term, not the topology, carries whatever HTD adds."),
     (guard_05_ari, "05", "### 4.1 A tiny student",
      "Notebook 03's lesson, as pictures. The same call as moving the slider and the method selector:"),

@@ -6,9 +6,9 @@ notebooks with one of them missing (issue 34, items 1 and 2).
   notebooks from it), or ``HTD_STORED_DIR``'s; no module builds a path from its own location;
 - the readers say in one line which file is missing and the command that makes it, and return an empty
   result instead of failing;
-- notebook 04, run in one kernel with each stored file it reads hidden in turn (and all of them at
-  once), and notebook 03's cells that read the stored loss traces with that file hidden, raise nothing
-  and print that line.
+- notebooks 04 and 06 (the appendix that reads the paper-scale results), each run in one kernel with
+  each stored file it reads hidden in turn (and all of them at once), and notebook 03's cells that read
+  the stored loss traces with that file hidden, raise nothing and print that line.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from htd_tutorial import stored
-from htd_tutorial.course import evidence, lab, seeds, traces
+from htd_tutorial.course import evidence, lab, scope, seeds, traces
 from htd_tutorial.data import citeulike_dir, default_data_dir
 from htd_tutorial.data import movielens
 from htd_tutorial.paper.results import load_results, results_path, writing_command
@@ -51,10 +51,10 @@ def test_every_pattern_matches_a_committed_file():
 
 
 def test_the_readers_names_are_stored_files():
-    # what the course reads by name, and the files notebook 04's parameters name, are in the wheel's list
+    # what the course reads by name, and the files notebook 06's parameters name, are in the wheel's list
     names = set(stored.stored_files(REPO_ROOT))
-    assert {seeds.SEEDS_NAME, lab.LAB_NAME, traces.TRACES_NAME} <= names
-    nb = nbformat.read(NOTEBOOKS / "04_analysis.ipynb", as_version=4)
+    assert {seeds.SEEDS_NAME, lab.LAB_NAME, traces.TRACES_NAME, scope.MAP_NAME} <= names
+    nb = nbformat.read(NOTEBOOKS / "06_reproduction_lab.ipynb", as_version=4)
     params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     files = [node.args[1].value for node in ast.walk(ast.parse(params))
              if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "param"
@@ -219,45 +219,47 @@ def _affected(cells: list[tuple[int, str]], reads: str) -> list[tuple[int, str]]
     return [cells[position] for position in sorted(chosen)]
 
 
-#: How notebook 04 names each stored file it reads: the parameter, or the reader of the seed sweep.
-READS_04 = {seeds.SEEDS_NAME: "lesson_runs(", "results/citeulike_bpr.json": "results_path(RESULTS)",
-            "results/citeulike_lightgcn.json": "results_path(GCN_RESULTS)",
-            "results/citeulike_lr1e-3_lightgcn.json": "results_path(GCN_SLOW)",
-            "results/citeulike_lightgcn_recipe.json": "results_path(GCN_RECIPE)",
-            "results/citeulike_tuned_bpr.json": "results_path(BPR_TUNED)",
-            "results/citeulike_bpr_d20_recipe.json": "results_path(BPR_RECIPE)",
-            "results/citeulike_bpr_ablation_d20.json": "results_path(ABLATION)",
-            "results/citeulike_bpr_ablation_d20_flushed.json": "results_path(FLUSHED)"}
+#: How notebooks 04 and 06 name each stored file they read: the parameter, or the reader's call.
+READS = {"04_analysis.ipynb": {seeds.SEEDS_NAME: "lesson_runs(", scope.MAP_NAME: "load_map("},
+         "06_reproduction_lab.ipynb": {
+             "results/citeulike_bpr.json": "results_path(RESULTS)",
+             "results/citeulike_lightgcn.json": "results_path(GCN_RESULTS)",
+             "results/citeulike_lr1e-3_lightgcn.json": "results_path(GCN_SLOW)",
+             "results/citeulike_lightgcn_recipe.json": "results_path(GCN_RECIPE)",
+             "results/citeulike_tuned_bpr.json": "results_path(BPR_TUNED)",
+             "results/citeulike_bpr_d20_recipe.json": "results_path(BPR_RECIPE)",
+             "results/citeulike_bpr_ablation_d20.json": "results_path(ABLATION)",
+             "results/citeulike_bpr_ablation_d20_flushed.json": "results_path(FLUSHED)"}}
 
 
-#: Stored results files notebook 04 does not read, each with the reason (a new stored file must be read by
-#: notebook 04, and so hidden above, or named here).
-NOT_READ_BY_04 = {"results/evidence_map.json": "the evidence map is not part of the course yet (issue 33); "
-                                               "tests/course/test_evidence_map.py reads it"}
+def test_every_stored_result_is_read_by_a_notebook():
+    """A new stored results file must be read by notebook 04 or 06, and so hidden below."""
+    read = set().union(*READS.values())
+    assert read == {seeds.SEEDS_NAME} | {n for n in stored.stored_files(REPO_ROOT) if n.startswith("results/")}
 
 
 @pytest.mark.slow
-def test_notebook_04_with_each_stored_file_hidden(kernel, tmp_path):
-    """Notebook 04 in one kernel: per stored file it reads, the cells that depend on it (and the cells
+@pytest.mark.parametrize("notebook", sorted(READS))
+def test_notebook_with_each_stored_file_hidden(kernel, tmp_path, notebook):
+    """The notebook in one kernel: per stored file it reads, the cells that depend on it (and the cells
     that define what those read) with that file hidden; then every code cell but the install cell with
     all of them hidden. No cell may raise; each hidden file is named, with its command, in one line."""
-    cells = _code("04_analysis.ipynb")[1:]
-    assert set(READS_04) == {seeds.SEEDS_NAME} | {n for n in stored.stored_files(REPO_ROOT)
-                                                 if n.startswith("results/")} - set(NOT_READ_BY_04)
+    cells, reads_here = _code(notebook)[1:], READS[notebook]
+
     def run(chosen, folder, hidden):
         kernel.run(f"import os\nos.environ['HTD_STORED_DIR'] = {str(folder)!r}", "HTD_STORED_DIR")
-        printed = "".join(kernel.run(source, f"notebook 04 cell {i} with {sorted(hidden) or 'nothing'} missing")
+        printed = "".join(kernel.run(source, f"{notebook} cell {i} with {sorted(hidden) or 'nothing'} missing")
                           for i, source in chosen)
         for name in hidden:
             mentions = [line for line in printed.splitlines() if name in line]
             assert mentions and all("python -m htd_tutorial" in line for line in mentions), (name, mentions)
         assert not hidden or "does not exist" in printed or "is missing" in printed
 
-    for number, (name, reads) in enumerate(READS_04.items()):
+    for number, (name, reads) in enumerate(reads_here.items()):
         chosen = _affected(cells, reads)
         assert any(reads in source for _, source in chosen), name
         run(chosen, _copy_stored(tmp_path / f"without{number}", {name}), {name})
-    run(cells, _copy_stored(tmp_path / "none", set(READS_04)), set(READS_04))
+    run(cells, _copy_stored(tmp_path / "none", set(reads_here)), set(reads_here))
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ registers anything by being imported, and none is found through an import string
 """
 from __future__ import annotations
 
-from . import analysis, capacity_gap, data_and_teacher, explorer, htd, topology_and_ftd
+from . import analysis, capacity_gap, data_and_teacher, explorer, htd, reproduction, topology_and_ftd
 from .engine import (EXERCISES, Exercise, all_exercises, as_int, as_number, as_numbers, check, close, hint,
                      is_correct, question, register, solution)
 
@@ -15,7 +15,7 @@ __all__ = ["Exercise", "EXERCISES", "all_exercises", "register", "check", "is_co
            "as_number", "as_int", "as_numbers", "close", "NOTEBOOKS"]
 
 #: The exercise module of each notebook, in course order.
-NOTEBOOKS = (data_and_teacher, capacity_gap, topology_and_ftd, htd, analysis, explorer)
+NOTEBOOKS = (data_and_teacher, capacity_gap, topology_and_ftd, htd, analysis, explorer, reproduction)
 
 for _notebook in NOTEBOOKS:
     for _exercise in _notebook.NOTEBOOK_EXERCISES:
