@@ -67,7 +67,7 @@ from .sampling import TripleSampler
 
 __all__ = ["spectrum", "truncation_error", "truncation_error_naive", "cosine_floor", "cosine_floor_naive",
            "block_cosine_floor", "fitted_student", "CapacityFloors", "capacity_floors", "htd_floors", "clustered_groups",
-           "batch_entities"]
+           "batch_entities", "epoch_floors"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -263,6 +263,16 @@ def _factor_spectrum(unit: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torc
     return values, left, singular
 
 
+def _gram_values(unit: torch.Tensor) -> np.ndarray:
+    """The n eigenvalues of ``unit @ unit.T`` (largest first) from the smaller of the two Gram matrices."""
+    n, width = unit.shape
+    gram = unit @ unit.T if n <= width else unit.T @ unit
+    values = np.zeros(n)
+    found = np.sort(torch.linalg.eigvalsh(gram).numpy())[::-1][:n]
+    values[:len(found)] = found
+    return values
+
+
 def _unit_rows(left: torch.Tensor, singular: torch.Tensor, d: int) -> torch.Tensor:
     """Rows of ``V_d Lambda_d^(1/2)`` (``left[:, :d] * singular[:d]``) scaled to unit length; zero row i becomes axis i mod d."""
     n = left.shape[0]
@@ -456,13 +466,13 @@ def _htd_floors(table: torch.Tensor, unit: torch.Tensor, dims: np.ndarray, group
     """The group-level and entity-level fields of :class:`CapacityFloors` (each block from its factor)."""
     entity_loss, entity_norm2 = np.zeros(len(dims)), 0.0
     for g in torch.unique(groups):
-        values = _factor_spectrum(unit[groups == g])[0]
+        values = _gram_values(unit[groups == g])
         entity_loss += _cosine_floor(values, dims, len(values))
         entity_norm2 += float(np.square(values).sum())
     present, prototypes = group_prototypes(table, groups)
     proto = cosine_normalize(prototypes, eps)
     if group_topology == "PP":
-        values = _factor_spectrum(proto)[0]
+        values = _gram_values(proto)
         group_loss, group_norm2 = _cosine_floor(values, dims, len(values)), float(np.square(values).sum())
     else:
         target = proto @ unit.T
@@ -532,3 +542,54 @@ def batch_entities(data: Interactions, batch_size: int = DEFAULT_BATCH_SIZE, *, 
         raise ValueError(f"data must be an Interactions, got {type(data).__name__}")
     users, pos, neg = next(iter(TripleSampler(data, positive_int("batch_size", batch_size), seed=int(seed))))
     return torch.unique(users), torch.unique(torch.cat([pos, neg]))
+
+
+def epoch_floors(data: Interactions, teacher_users, teacher_items, dims, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 seed: int = 0, epochs: int = 1, eps: float = 0.0) -> np.ndarray:
+    """FTD's floor averaged over each epoch's batches: what a loss trace's FTD term can at best come down to.
+
+    :func:`htd_tutorial.training.train` draws its batches from a :class:`~htd_tutorial.sampling.TripleSampler`
+    seeded with the run's seed and iterated once an epoch, so the batches of every epoch are drawn again
+    here, exactly. Each batch's L_FTD is at least its floor (:func:`cosine_floor` of its entities), so an
+    epoch's mean L_FTD per batch, the FTD term of :attr:`htd_tutorial.training.History.loss_trace`
+    divided by lambda, is at least the mean of its batches' floors, whatever the student did in between.
+
+    Parameters
+    ----------
+    data : Interactions
+    teacher_users, teacher_items : Tensor or array (n_users, d_t), (n_items, d_t)
+        The teacher's tables.
+    dims : int or increasing sequence of int >= 1
+    batch_size, seed : int
+        The run's (its ``RunConfig``).
+    epochs : int
+        Epochs of the run.
+    eps : float
+        Cosine guard of the run's mode (``htd_tutorial.modes``).
+
+    Returns
+    -------
+    np.ndarray (epochs, len(dims))
+        Row e: the mean over epoch e's batches of the floor of L_FTD.
+
+    Introduced in ``notebooks/05_explorer.ipynb``.
+    """
+    if not isinstance(data, Interactions):
+        raise ValueError(f"data must be an Interactions, got {type(data).__name__}")
+    dims, epochs = _dims(dims), positive_int("epochs", epochs)
+    eps = positive_number("eps", eps, allow_zero=True)
+    users_table, items_table = _matrix("teacher_users", teacher_users), _matrix("teacher_items", teacher_items)
+    if (users_table.shape[0], items_table.shape[0]) != (data.n_users, data.n_items):
+        raise ValueError(f"the teacher's tables have {users_table.shape[0]} users and {items_table.shape[0]} items, "
+                         f"the data {data.n_users} and {data.n_items}")
+    sampler = TripleSampler(data, positive_int("batch_size", batch_size), seed=int(seed))
+    out = np.zeros((epochs, len(dims)))
+    for epoch in range(epochs):
+        floors = []
+        for users, pos, neg in sampler:
+            rows = torch.cat([users_table[torch.unique(users)], items_table[torch.unique(torch.cat([pos, neg]))]])
+            unit = cosine_normalize(_teacher(rows, eps), eps)
+            values = _gram_values(unit)
+            floors.append(_cosine_floor(values, dims, len(values)))
+        out[epoch] = np.mean(floors, axis=0)
+    return out

@@ -1,15 +1,17 @@
 """The picture of :mod:`htd_tutorial.capacity`: what a d-dimensional student can hold of FTD's and HTD's targets.
 
-It only draws a :class:`~htd_tutorial.capacity.CapacityFloors` (read by its fields), and, when given,
-the errors trained students reached on the same batch.
+:func:`plot_capacity_floors` draws a :class:`~htd_tutorial.capacity.CapacityFloors` (read by its fields)
+and, when given, the errors trained students reached on the same batch; :func:`plot_loss_floors` an FTD
+student's loss trace against the floor of each epoch's batches (:func:`htd_tutorial.capacity.epoch_floors`).
 """
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .style import METHOD_COLORS, METHOD_LABELS, dimension_axis, finish_axes, get_ax
 
-__all__ = ["plot_capacity_floors"]
+__all__ = ["plot_capacity_floors", "plot_loss_floors"]
 
 
 def plot_capacity_floors(floors, *, by_K: dict | None = None, students: dict | None = None, dim: int | None = None,
@@ -60,5 +62,34 @@ def plot_capacity_floors(floors, *, by_K: dict | None = None, students: dict | N
     ax.set_ylim(bottom=0)
     finish_axes(ax, "student dimension d", "relative error  ||target - student|| / ||target||",
                 title or f"What a d-dimensional student can hold ({floors.n_entities} entities of a batch)",
+                loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def plot_loss_floors(traces: dict, *, ax=None, title: str | None = None):
+    """FTD students' loss traces against their floors, one colour per dimension (log scale).
+
+    Parameters
+    ----------
+    traces : dict
+        ``{dim: {"epoch": [...], "loss": [...], "floor": [...]}}``: each epoch's mean L_FTD per batch
+        and the mean floor of its batches (e.g. :meth:`TopologyExplorer.ftd_trace
+        <htd_tutorial.course.explorer.TopologyExplorer.ftd_trace>`).
+    title : str, optional
+
+    Introduced in ``notebooks/05_explorer.ipynb``.
+    """
+    if not traces:
+        raise ValueError("traces is empty: pass {dim: trace} for at least one dimension")
+    fig, ax = get_ax(ax, figsize=(7, 4.2))
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(traces)))
+    for color, (dim, trace) in zip(colors, sorted(traces.items())):
+        if len(trace["loss"]) != len(trace["floor"]):
+            raise ValueError(f"d={dim}: {len(trace['loss'])} epochs of loss but {len(trace['floor'])} of floor")
+        ax.plot(trace["epoch"], trace["loss"], color=color, marker=".", label=f"d={dim}: L_FTD, mean per batch")
+        ax.plot(trace["epoch"], trace["floor"], color=color, linestyle="--", label=f"d={dim}: floor")
+    ax.set_yscale("log")
+    finish_axes(ax, "epoch", "L_FTD (summed over a batch's pairs)",
+                title or "FTD's loss in training and the least any student of that size could reach",
                 loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

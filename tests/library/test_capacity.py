@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from htd_tutorial.capacity import (CapacityFloors, batch_entities, block_cosine_floor, capacity_floors,
-                                   clustered_groups, cosine_floor, cosine_floor_naive, fitted_student,
+                                   clustered_groups, cosine_floor, cosine_floor_naive, epoch_floors, fitted_student,
                                    htd_floors, spectrum, truncation_error, truncation_error_naive)
 from htd_tutorial.losses.ftd import cosine_similarity_matrix, ftd_loss_naive
 from htd_tutorial.losses.htd import group_prototypes
@@ -191,6 +191,18 @@ def test_batch_entities_are_the_samplers_first_batch(tiny):
     assert torch.equal(users, torch.unique(u)) and torch.equal(items, torch.unique(torch.cat([p, n])))
 
 
+def test_epoch_floors_are_the_mean_floor_of_each_epochs_batches(tiny, rng):
+    users, items = rng.normal(size=(tiny.n_users, 8)), rng.normal(size=(tiny.n_items, 8))
+    got = epoch_floors(tiny, users, items, (1, 3), batch_size=128, seed=4, epochs=2)
+    sampler = TripleSampler(tiny, 128, seed=4)
+    for epoch in range(2):              # the sampler, iterated once an epoch as train() does, and the n x n floors
+        floors = [cosine_floor_naive(_cosine(np.concatenate([users[torch.unique(u).numpy()],
+                                                             items[torch.unique(torch.cat([p, n])).numpy()]])), (1, 3))
+                  for u, p, n in sampler]
+        assert got[epoch] == pytest.approx(np.mean(floors, axis=0), rel=1e-9)
+    assert got.shape == (2, 2) and not np.allclose(got[0], got[1])     # other batches, other floors
+
+
 def test_clustered_groups_number_users_then_items(clustered):
     teacher, labels = clustered
     groups = clustered_groups(teacher[:50], teacher[50:], 4, seed=0)
@@ -249,3 +261,12 @@ def test_bad_inputs_raise(clustered):
         batch_entities(teacher)
     with pytest.raises(ValueError, match="d must be a positive integer"):
         fitted_student(teacher, 0)
+
+
+def test_epoch_floors_reject_a_teacher_of_other_data(tiny):
+    with pytest.raises(ValueError, match="the data 40 and 60"):
+        epoch_floors(tiny, np.ones((39, 4)), np.ones((60, 4)), 2)
+    with pytest.raises(ValueError, match="Interactions"):
+        epoch_floors(np.ones((40, 60)), np.ones((40, 4)), np.ones((60, 4)), 2)
+    with pytest.raises(ValueError, match="epochs"):
+        epoch_floors(tiny, np.ones((40, 4)), np.ones((60, 4)), 2, epochs=0)

@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ...capacity import CapacityFloors, batch_entities, capacity_floors, fitted_student, htd_floors
+from ...capacity import CapacityFloors, batch_entities, capacity_floors, epoch_floors, fitted_student, htd_floors
 from ...data import Interactions
 from ...evaluation import evaluate
 from ...choices import HEADLINE
@@ -41,6 +41,7 @@ from ...experiments import RunResult, run_method
 from ...losses.ftd import ftd_loss
 from ...losses.htd import entity_topology, joint_groups
 from ...models import Recommender
+from ...modes import cosine_eps
 from ...plots.maps import Projection, align_to, load_umap, project_2d, unit_directions
 from ...topology import group_agreement, sample_entities, topology_report
 from ...training import torch_threads
@@ -269,6 +270,7 @@ class TopologyExplorer:
         self._batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None   # users, items, teacher rows
         self._ftd_floors: CapacityFloors | None = None
         self._reached: dict[int, float] = {}
+        self._epoch_floors: np.ndarray | None = None
         # UMAP's preparation (prepare_umap): done once, maybe in a background thread; compute is serialised.
         self._compute_lock = threading.RLock()
         self._umap_lock = threading.Lock()
@@ -614,6 +616,27 @@ class TopologyExplorer:
                                 ftd_reached=self._reached_error(dim), entity_floor=at["entity"],
                                 group_floor=at["group"], errors=errors, entity_errors=entity_errors,
                                 floors=floors)
+
+    def ftd_trace(self, dim: int) -> dict[str, np.ndarray]:
+        """The FTD student's loss trace at ``dim`` next to its floor, epoch by epoch.
+
+        Returns ``{"epoch", "loss", "floor"}``: the run's mean L_FTD per batch in each epoch (its loss
+        trace's FTD term divided by lambda) and the mean floor of the same epoch's batches
+        (:func:`htd_tutorial.capacity.epoch_floors`, computed once for every dimension of the slider):
+        the loss can never be below the floor. The FTD run is trained if it is not cached yet.
+        """
+        with self._compute_lock, torch_threads(self.settings.torch_threads):
+            _, dim, _ = self.check_setting("ftd", dim, self.settings.K)
+            s = self.settings
+            if self._epoch_floors is None:
+                with torch.no_grad():
+                    t_users, t_items = self.teacher.all_embeddings()
+                self._epoch_floors = epoch_floors(self.data, t_users.detach(), t_items.detach(), s.dims,
+                                                  batch_size=s.batch_size, seed=s.seed, epochs=s.epochs,
+                                                  eps=cosine_eps(s.mode))
+            trace = self.run(self.run_config("ftd", dim, s.K)).history.trace_frame()
+            return {"epoch": trace.index.to_numpy(), "loss": trace["ftd"].to_numpy() / s.lam,
+                    "floor": self._epoch_floors[:, s.dims.index(dim)].copy()}
 
     def _batch_groups(self, dim: int, K: int) -> torch.Tensor:
         users, items, _ = self.batch()

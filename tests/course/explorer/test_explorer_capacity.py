@@ -11,7 +11,7 @@ from htd_tutorial.capacity import capacity_floors
 from htd_tutorial.course.explorer import SHIPPED, CapacityView, ExplorerWidget, TopologyExplorer, capacity_html
 from htd_tutorial.data import make_synthetic
 from htd_tutorial.losses.ftd import cosine_similarity_matrix
-from htd_tutorial.plots.floors import plot_capacity_floors
+from htd_tutorial.plots.floors import plot_capacity_floors, plot_loss_floors
 from htd_tutorial.sampling import TripleSampler
 
 pytestmark = pytest.mark.usefixtures("close_figures")
@@ -122,3 +122,21 @@ def test_capacity_html_and_plot(explorer):
     assert any("trained, d=2" in label for label in labels)
     with pytest.raises(ValueError, match="pass dim"):
         plot_capacity_floors(view.floors, students=view.errors)
+
+
+def test_ftd_trace_never_goes_below_its_floor(explorer):
+    traces = {d: explorer.ftd_trace(d) for d in (2, 4)}
+    for d, trace in traces.items():
+        assert len(trace["epoch"]) == len(trace["loss"]) == len(trace["floor"]) == explorer.settings.epochs
+        assert np.all(trace["loss"] >= trace["floor"]), d          # the promise, in training
+    assert np.all(traces[2]["floor"] > traces[4]["floor"])          # a smaller space, a higher floor
+    run = explorer.run(explorer.run_config("ftd", 2, 3))
+    assert traces[2]["loss"][-1] == pytest.approx(run.history.loss_trace[-1]["ftd"] / explorer.settings.lam)
+    stored = explorer._epoch_floors
+    explorer.ftd_trace(2)
+    assert explorer._epoch_floors is stored                          # computed once for every dimension
+    fig = plot_loss_floors(traces)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["d=2: L_FTD, mean per batch", "d=2: floor", "d=4: L_FTD, mean per batch", "d=4: floor"]
+    with pytest.raises(ValueError, match="empty"):
+        plot_loss_floors({})
