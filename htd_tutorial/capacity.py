@@ -20,8 +20,10 @@ positive semi-definite, of rank at most d, with a unit diagonal, so its eigenval
 
    The second term is what a unit diagonal costs: n unit vectors in d dimensions cannot all be nearly
    orthogonal (``||S||_F^2 >= n^2 / d``), while a 200-dimensional teacher's mostly are. The floor is
-   reached when T's top d eigenvalues plus ``r / d`` are the eigenvalues of some cosine matrix (T = the
-   identity and a unit-norm tight frame, e.g.); in general it is a lower bound only. How close it is,
+   reached when some cosine matrix of n unit vectors in d dimensions has T's d leading eigenvectors,
+   with eigenvalues ``lambda_i + r / d`` (T = the identity and a unit-norm tight frame, e.g.); in
+   general it is a lower bound only. (A student row of zeros, possible only with a cosine guard
+   ``eps > 0``, would leave a zero on S's diagonal: the floor is for students without one.) How close it is,
    is measured: :func:`fitted_student` fits d-dimensional unit rows to T directly (Adam on L_FTD,
    starting from the spectral truncation's factor), and the error it *reaches* bounds the best
    d-dimensional student from above. On the course's teachers the two are within a few per cent.
@@ -40,15 +42,21 @@ HTD's targets (:mod:`htd_tutorial.losses.htd`), for hard groups g (users' and it
   diagonal to pin, so its floor is Eckart-Young's alone.
 
 Each floor is also reported *relative* to its target, ``sqrt(floor / ||target||_F^2)``: 0 when a
-d-dimensional space can hold the target exactly; 1 is what a student with all similarities 0 scores,
-so a floor above 1 says that no d-dimensional student can even do that. That is the number compared
+d-dimensional space can hold the target exactly; 1 is what all-zero similarities would score (no
+student has them: its diagonal is 1), so a floor above 1 says that no d-dimensional student comes
+even that close. That is the number compared
 across targets. :func:`truncation_error_naive` and :func:`cosine_floor_naive` (numpy's SVD, the
 formulas written out) are the references the tests compare the fast paths with.
 
-Cost: one symmetric eigen-decomposition of the n x n matrix (n = 1,500: about a second on one core),
-one per group block, the singular values of the (G x n) group-level matrix, and ``fit_steps`` Adam
-steps per dimension for the reached error (without n x n matrices: the Gram identity of
-:func:`htd_tutorial.losses.ftd.gram_topology_distance`).
+In training, :func:`epoch_floors` draws every epoch's batches again and averages their floors: the
+least the FTD term of a loss trace could come down to.
+
+Cost: no n x n decomposition. T's eigenvalues are the squared singular values of the (n x d_t) table
+of unit rows, from the smaller Gram matrix (d_t x d_t) or its thin SVD (n = 1,500, d_t = 200: tens of
+milliseconds); the same for each group block; the singular values of the (G x n) group-level matrix;
+and ``fit_steps`` Adam steps per dimension for the reached error (a few milliseconds each, with the
+Gram identity of :func:`htd_tutorial.losses.ftd.gram_topology_distance`). The functions that take a
+similarity matrix (:func:`cosine_floor`, :func:`truncation_error`) decompose it as it is.
 """
 from __future__ import annotations
 
