@@ -74,7 +74,7 @@ class DistillRecipe(_Recipe):
 
 @dataclass(frozen=True)
 class LabSettings(_Recipe):
-    """The lab's settings (notebook 04's appendix, :mod:`htd_tutorial.course.lab`): student dimension,
+    """The lab's settings (appendix notebook 06, :mod:`htd_tutorial.course.lab`): student dimension,
     epochs, groups per entity type, learning rate (everything else the paper's), and the seed of the
     data, the teacher and the one-seed sweeps (the seed comparisons use :data:`LAB_SEEDS`).
     ``dataclasses.asdict(settings)`` is what ``data/lab_results.json`` records."""

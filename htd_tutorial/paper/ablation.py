@@ -105,7 +105,7 @@ def ablation_configs(dim: int, *, epochs: int, kind: str = "bpr", base: str = "a
     ValueError
         Bad ``base``, seeds, baselines, or any setting :class:`RunConfig` rejects.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     if base not in HTD_MODES:
         raise ValueError(f"base must be one of {HTD_MODES}, got {base!r}")
@@ -230,7 +230,7 @@ def run_ablation_grid(data: Interactions, teacher: Recommender, configs: dict[st
         baselines), ``label`` is :func:`variant_label`, ``stored_in`` names the results file a run
         was first stored in (None: trained or loaded from the model cache).
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     authors = HTDOptions.preset("authors")
     stored = stored or {}
@@ -298,7 +298,7 @@ def variant_label(variant: str, options: dict | None = None) -> str:
     options : dict, optional
         The variant's switches (``asdict(HTDOptions)``), to show the flipped switch's value.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     from ..plots import METHOD_LABELS
 
@@ -344,7 +344,7 @@ def ablation_table(rows, *, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50"),
     ValueError
         Missing columns, a variant with the same seed twice, or no ``reference`` variant.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     frame = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows)
     missing = [c for c in ("variant", "seed", *metrics) if c not in frame.columns]
@@ -386,7 +386,7 @@ def format_ablation(table: pd.DataFrame, metrics: tuple[str, ...] = (HEADLINE, "
     With several seeds each metric shows its spread (``± std``) and the paired difference its
     standard error (``± se``).
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     names = table["label"] if "label" in table.columns else pd.Series(table.index, index=table.index)
     width = max(len(str(v)) for v in names) + 2
@@ -518,7 +518,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind
         Bad settings, an unknown variant, a missing stored file, or (``cached_only``) no finished
         authors'-preset run.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     from ..cache import get_teacher
     from ..data import load_dataset

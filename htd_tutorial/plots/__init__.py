@@ -1,5 +1,5 @@
 """Pictures: ``style`` (one colour and label per method, axes helpers), ``capacity`` (data counts,
-training curves, the capacity gap), ``topology`` (notebooks 02-03), ``analysis`` (notebook 04 and
+training curves, the capacity gap), ``topology`` (notebooks 02-03), ``analysis`` (notebooks 04 and 06,
 the ablation), ``maps`` (2-D UMAP/PCA maps of embedding spaces and their alignment) and ``seeds``
 (curves with error bars and paired differences over seeds).
 
