@@ -15,6 +15,14 @@ schedule), to the distiller, to BPR training (sampling, optimiser, order of the 
 evaluation changes these numbers. A change meant to alter them must come with new numbers here and a
 ``CACHE_VERSION`` bump (``htd_tutorial/cache.py``), since every cached run of the old code is then stale.
 A pure reordering of floating-point sums can move the last digits too: then record the new numbers.
+
+The numbers differ between processors: ATen and MKL pick AVX-512 kernels where the CPU has them, which
+sum in another order than the AVX2 ones these numbers come from. On an AVX-512 machine (2026-12-07) every
+Recall and the teacher's numbers were the same, the students' NDCG@50 moved by 5e-6, the BPR terms by
+5e-6 relative, and HTD's entity and group terms by 1.5 % and 2.5 % (one entity whose hard group flips
+moves them). So: Recall exactly (it moves in steps of 1/300), NDCG@50 to :data:`NDCG_TOLERANCE` (a tenth
+of one test user's move), BPR and the total to :data:`LOSS_TOLERANCE`, the group terms to
+:data:`GROUP_TERM_TOLERANCE`, the loosest guard here: the metrics are the tight one.
 """
 from __future__ import annotations
 
@@ -28,6 +36,14 @@ from htd_tutorial.experiments import run_method
 pytestmark = pytest.mark.slow   # a teacher and two students: about 10 s on a 2-core CPU
 
 METRICS = ("Recall@10", "Recall@20", "Recall@50", "NDCG@50")
+#: Absolute, NDCG@50 (one test user of 300 moving one rank moves it by about 1e-3).
+NDCG_TOLERANCE = 1e-4
+#: Relative, the BPR term and the total loss.
+LOSS_TOLERANCE = 1e-3
+#: Relative, the terms that hard group assignments enter (a flipped entity moves them by a few per cent).
+GROUP_TERM_TOLERANCE = 5e-2
+#: The last-epoch terms that hard group assignments enter.
+GROUP_TERMS = ("htd", "entity", "group", "ga")
 #: Recorded with the settings below (300 test users: Recall moves in steps of 1/300).
 TEACHER = {"Recall@50": 0.5933333333333334, "NDCG@50": 0.21473669511332105}
 EXPECTED = {
@@ -73,8 +89,10 @@ def test_htd_and_de_are_retrained_to_the_written_numbers(trained, empty_cache, m
     assert not result.from_cache and len(list(empty_cache.glob(f"run-bpr-{method}-d8-*.pt"))) == 1
     expected = EXPECTED[method]
     for metric in METRICS:
-        assert result.history.final(metric) == pytest.approx(expected[metric], abs=1e-9), metric
+        tolerance = NDCG_TOLERANCE if metric.startswith("NDCG") else 1e-9
+        assert result.history.final(metric) == pytest.approx(expected[metric], abs=tolerance), metric
     last = result.history.losses[-1]
     assert last["epoch"] == 5
     for term, value in expected["last epoch"].items():
-        assert last[term] == pytest.approx(value, rel=1e-9), term
+        tolerance = GROUP_TERM_TOLERANCE if term in GROUP_TERMS else LOSS_TOLERANCE
+        assert last[term] == pytest.approx(value, rel=tolerance), term

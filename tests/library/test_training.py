@@ -71,9 +71,12 @@ def test_lightgcn_gradient_matches_dense(data, dim):
     assert expected.abs().max() > 0.1  # not two zero gradients
 
 
-def test_lightgcn_layer_mean_is_the_layer_loop_bit_for_bit(data):
-    """The one-step propagation (blocks of columns, Horner backward) gives autograd's layer-by-layer numbers
-    exactly, forward and backward, so stored runs stay reproducible."""
+def test_lightgcn_layer_mean_is_the_layer_loop(data):
+    """The one-step propagation (blocks of columns, Horner backward) gives autograd's layer-by-layer numbers,
+    forward and backward, to float32 rounding: bit for bit where the CPU's sparse kernel sums a block of
+    columns as it sums the whole (AVX2 machines); AVX-512 kernels vectorise by width and move the last bit
+    (measured 2026-12-07: at most 9e-10 forward, 7e-8 on gradients of size 1). A wrong layer, weight or
+    order of the Horner sum moves them by orders of magnitude more."""
     model = make_model("lightgcn", data, 37, seed=2)
     upstream = torch.randn(data.n_users + data.n_items, 37, generator=torch.Generator().manual_seed(3))
     users, items = model.all_embeddings()
@@ -85,8 +88,9 @@ def test_lightgcn_layer_mean_is_the_layer_loop_bit_for_bit(data):
         total = total + current
     loop = total / 4
     (loop * upstream).sum().backward()
-    assert torch.equal(torch.cat([users, items]), loop)
-    assert torch.equal(torch.cat([model.user_weight.grad, model.item_weight.grad]), layer.grad)
+    torch.testing.assert_close(torch.cat([users, items]), loop, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(torch.cat([model.user_weight.grad, model.item_weight.grad]), layer.grad,
+                               rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
