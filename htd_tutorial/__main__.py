@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 # The names the commands accept, from their one owner (a module without torch, which takes seconds).
-from .choices import DEFAULT_MODE, DEFAULT_WEIGHT_DECAY, HTD_MODES, METHODS, MODEL_KINDS, RECIPE_LR
+from .choices import DEFAULT_MODE, DEFAULT_WEIGHT_DECAY, HTD_MODES, LIGHTGCN_DEPTH, METHODS, MODEL_KINDS, RECIPE_LR
 from .paper.results import DEFAULT_SEEDS, PAPER_DIMS, PAPER_METHODS
 
 
@@ -202,13 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
     _threads_option(abl)
     _flush_option(abl)
     _run_options(abl)
-    rec = sub.add_parser("recipe", help="choose a model's learning rate (and weight decay) on validation Recall@50")
+    rec = sub.add_parser("recipe", help="choose a model's learning rate (weight decay, LightGCN depth) on "
+                                        "validation Recall@50")
     rec.add_argument("--data", type=dataset, default="citeulike", help="dataset name or path (default: citeulike)")
     rec.add_argument("--model", default=MODEL_KINDS[0], choices=MODEL_KINDS)
     rec.add_argument("--lrs", type=positive_float, nargs="+", required=True,
                      help="candidate learning rates (with --weight-decays: at least two candidates in all)")
     rec.add_argument("--weight-decays", type=non_negative_float, nargs="+", default=[DEFAULT_WEIGHT_DECAY],
                      help=f"candidate weight decays, each tried with every rate (default: {DEFAULT_WEIGHT_DECAY:g})")
+    rec.add_argument("--depths", type=positive_int, nargs="+", default=None,
+                     help=f"candidate LightGCN depths (layers), each tried with every rate and weight decay "
+                          f"(default: {LIGHTGCN_DEPTH}); a teacher search only")
     rec.add_argument("--teacher-epochs", type=positive_int, default=100)
     rec.add_argument("--teacher-dim", type=positive_int, default=200)
     rec.add_argument("--teacher-seed", type=non_negative_int, default=0,
@@ -262,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             choose_lr(args.data, kind=args.model, lrs=tuple(args.lrs), dim=args.teacher_dim,
                       epochs=args.teacher_epochs, seed=args.teacher_seed, eval_every=args.eval_every,
                       out=args.out, name=args.name, progress=not args.no_progress, threads=args.threads,
-                      student_dim=args.student_dim, weight_decays=tuple(args.weight_decays))
+                      student_dim=args.student_dim, weight_decays=tuple(args.weight_decays),
+                      depths=tuple(args.depths) if args.depths else (None,))
         elif args.command == "fetch":
             import os
 

@@ -224,7 +224,7 @@ def get_teacher(data: Interactions, config: TeacherConfig | None = None, *, dire
         The dataset.
     config : TeacherConfig, optional
         The teacher's settings (:class:`htd_tutorial.config.TeacherConfig`: kind, dim, epochs, seed, lr,
-        weight_decay, batch_size, optimizer, eval_every); all of it is in the key. Without it,
+        weight_decay, batch_size, optimizer, eval_every, depth); all of it is in the key. Without it,
         ``settings`` (its fields by name, e.g. ``dim=8``) make one; not both.
     directory : path, optional
         Cache folder (default :func:`cache_dir`).
@@ -247,7 +247,7 @@ def get_teacher(data: Interactions, config: TeacherConfig | None = None, *, dire
     kind, dim, seed, label = config.kind, config.dim, config.seed, config.label
     key = config_key(data, config.key())
     path = Path(directory or cache_dir()) / f"teacher-{kind}-d{dim}-e{config.epochs}-{key[:16]}.pt"
-    model = make_model(kind, data, dim, seed=seed)
+    model = make_model(kind, data, dim, seed=seed, depth=config.depth)
     partial = PartialRun(path, label)
 
     def restore(state, meta):
@@ -261,7 +261,7 @@ def get_teacher(data: Interactions, config: TeacherConfig | None = None, *, dire
             if verbose:
                 print(f"Loaded cached teacher from {shown_path(path)}")
             return model, history
-        model = make_model(kind, data, dim, seed=seed)   # the rejected file may have half-loaded it
+        model = make_model(kind, data, dim, seed=seed, depth=config.depth)   # the rejected file may have half-loaded it
     history = train(model, data, config.training, progress=progress, desc=label, threads=threads,
                     snapshots=partial)
     stored = write_cached(path, model.state_dict(), {"config": config.key(), "history": history.to_dict()}, label)

@@ -9,7 +9,7 @@ apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that r
 """
 from __future__ import annotations
 
-__all__ = ["METHODS", "STUDENT", "FITNET", "DE", "FTD", "HTD", "MODEL_KINDS", "MODEL_NAMES", "HTD_MODES",
+__all__ = ["METHODS", "STUDENT", "FITNET", "DE", "FTD", "HTD", "MODEL_KINDS", "LIGHTGCN_DEPTH", "MODEL_NAMES", "HTD_MODES",
            "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "DEFAULT_LAMBDA",
            "DEFAULT_K", "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE", "DEFAULT_BATCH_SIZE",
            "DEFAULT_EPOCHS", "DEFAULT_OPTIMIZER", "TEACHER_DIM", "METHOD_NAMES", "DEFAULT_KS", "HEADLINE"]
@@ -23,6 +23,9 @@ STUDENT, FITNET, DE, FTD, HTD = METHODS
 METHOD_NAMES = {STUDENT: "Student", FITNET: "FitNet", DE: "DE", FTD: "FTD", HTD: "HTD"}
 #: Recommender model types (:func:`htd_tutorial.models.make_model`).
 MODEL_KINDS = ("bpr", "lightgcn")
+#: LightGCN's propagation depth (layers of ``Â E``) when none is given: the LightGCN paper's 3. A teacher or
+#: run at this depth stores ``depth=None`` (one configuration, one cache key); BPR has no depth.
+LIGHTGCN_DEPTH = 3
 #: How each model type is written in titles and tables.
 MODEL_NAMES = {"bpr": "BPR", "lightgcn": "LightGCN"}
 #: "authors": HTD, FTD's eps and DE's temperature as the authors' code has them; "clean": as the paper reads.

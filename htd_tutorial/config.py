@@ -17,7 +17,7 @@ from ._checks import finite_number, flag, instance_of, integer, known, one_of, p
     replace_fields
 from .choices import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K,
                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_MODE, DEFAULT_OPTIMIZER, DEFAULT_WEIGHT_DECAY,
-                      GROUP_TOPOLOGIES, HTD_MODES, METHODS, MODEL_KINDS, OPTIMIZERS, TEACHER_DIM)
+                      GROUP_TOPOLOGIES, HTD_MODES, LIGHTGCN_DEPTH, METHODS, MODEL_KINDS, OPTIMIZERS, TEACHER_DIM)
 from .modes import switches
 
 __all__ = ["TrainConfig", "TeacherConfig", "RunConfig", "HTDOptions"]
@@ -40,6 +40,18 @@ def _check_training(config) -> None:
     _set(config, "seed", integer("seed", config.seed, low=0))
     if config.eval_every is not None:
         _set(config, "eval_every", integer("eval_every", config.eval_every, low=0))
+
+
+def _check_depth(config) -> None:
+    """LightGCN's depth on ``config`` (a TeacherConfig or RunConfig): None or a whole number >= 1, and only for
+    LightGCN; the default depth is stored as None, so one model has one configuration and one cache key (and
+    the keys of the runs stored before the field existed stay as they were)."""
+    if config.depth is None:
+        return
+    if config.kind != "lightgcn":
+        raise ValueError(f"depth is LightGCN's number of layers; kind {config.kind!r} has none (got {config.depth!r})")
+    depth = integer("depth", config.depth, low=1)
+    _set(config, "depth", None if depth == LIGHTGCN_DEPTH else depth)
 
 
 def _training_of(config) -> "TrainConfig":
@@ -103,14 +115,18 @@ class TeacherConfig(TrainConfig):
         Embedding dimension (the paper's 200).
     epochs, lr, weight_decay, batch_size, optimizer, seed, eval_every
         As :class:`TrainConfig`.
+    depth : int, optional
+        LightGCN's number of layers (None: :data:`~htd_tutorial.choices.LIGHTGCN_DEPTH`); BPR has none.
     """
 
     kind: str = MODEL_KINDS[0]
     dim: int = TEACHER_DIM
+    depth: int | None = None
 
     def __post_init__(self) -> None:
         known("model kind", self.kind, MODEL_KINDS)
         _set(self, "dim", positive_int("teacher dimension", self.dim))
+        _check_depth(self)
         super().__post_init__()
 
     def key(self) -> dict:
@@ -118,12 +134,13 @@ class TeacherConfig(TrainConfig):
         every stored teacher is this dict; ``tests/library/test_cache.py`` checks that no field is left out)."""
         return {"role": "teacher", "kind": self.kind, "dim": self.dim, "epochs": self.epochs, "seed": self.seed,
                 "lr": self.lr, "weight_decay": self.weight_decay, "batch_size": self.batch_size,
-                "optimizer": self.optimizer, "eval_every": self.eval_every}
+                "optimizer": self.optimizer, "eval_every": self.eval_every,
+                **({"depth": self.depth} if self.depth is not None else {})}   # keeps the keys made before it
 
     @property
     def label(self) -> str:
-        """How messages name the teacher, e.g. ``"teacher bpr d=200"``."""
-        return f"teacher {self.kind} d={self.dim}"
+        """How messages name the teacher, e.g. ``"teacher bpr d=200"`` (``"... depth 2"`` off LightGCN's default)."""
+        return f"teacher {self.kind} d={self.dim}" + (f" depth {self.depth}" if self.depth is not None else "")
 
 
 @dataclass(frozen=True)
@@ -243,6 +260,8 @@ class RunConfig:
         HTD only: switches that override ``mode``'s preset one by one (the ablation of
         :mod:`htd_tutorial.paper.ablation`). Options equal to ``mode``'s preset are stored as ``None``, and
         ``None`` is left out of the cache key, so configurations without options keep their keys.
+    depth : int, optional
+        LightGCN's number of layers (None: :data:`~htd_tutorial.choices.LIGHTGCN_DEPTH`, left out of the key).
     seed, lr, weight_decay, batch_size, optimizer, eval_every
         Training settings (see :func:`htd_tutorial.training.train`).
 
@@ -265,6 +284,7 @@ class RunConfig:
     optimizer: str = DEFAULT_OPTIMIZER
     eval_every: int | None = None
     options: HTDOptions | None = None
+    depth: int | None = None
 
     def __post_init__(self) -> None:
         # Every field is checked here, once, so that a bad setting fails when the configuration is made:
@@ -280,6 +300,7 @@ class RunConfig:
         finite_number("gamma", self.gamma, low=0.0, high=1.0)
         one_of("group_topology", self.group_topology, GROUP_TOPOLOGIES)
         one_of("mode", self.mode, HTD_MODES)
+        _check_depth(self)
         _check_training(self)
         if self.options is not None:
             instance_of("options", self.options, HTDOptions, optional=True)

@@ -112,14 +112,15 @@ def run_method(data: Interactions, teacher: Recommender, config: RunConfig, *,
                          f"({data.n_users} users, {data.n_items} items)")
     digest = _tables_digest(t_users, t_items)  # the tables are needed below too: hashed once
     run = asdict(config)
-    if run["options"] is None:
-        del run["options"]  # keeps the cache keys of runs made before the field existed
+    for name in ("options", "depth"):   # fields added after runs were stored: None keeps those runs' keys
+        if run[name] is None:
+            del run[name]
     key = config_key(data, {"run": run, "teacher": digest})
     path = Path(directory or cache_dir()) / f"run-{config.kind}-{config.method}-d{config.dim}-{key[:16]}.pt"
 
     def fresh():
         """The seeded initial student and distiller."""
-        return (make_model(config.kind, data, config.dim, seed=config.seed),
+        return (make_model(config.kind, data, config.dim, seed=config.seed, depth=config.depth),
                 make_distiller(config, t_users, t_items, n_users=data.n_users, n_items=data.n_items))
 
     student, distiller = fresh()

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ._checks import known, positive_int
-from .choices import MODEL_KINDS
+from .choices import LIGHTGCN_DEPTH, MODEL_KINDS
 from .data import Interactions
 
 __all__ = ["Recommender", "BPRMF", "LightGCN", "make_model", "MODEL_KINDS"]
@@ -200,13 +200,16 @@ class LightGCN(Recommender):
         return final[: self.n_users], final[self.n_users:]
 
 
-def make_model(kind: str, data: Interactions, dim: int, *, seed: int = 0) -> Recommender:
-    """Build a seeded base model of the given kind (``"bpr"`` or ``"lightgcn"``) for ``data``.
+def make_model(kind: str, data: Interactions, dim: int, *, seed: int = 0, depth: int | None = None) -> Recommender:
+    """Build a seeded base model of the given kind (``"bpr"`` or ``"lightgcn"``) for ``data``; ``depth`` is
+    LightGCN's number of layers (None: :data:`~htd_tutorial.choices.LIGHTGCN_DEPTH`; BPR takes none).
 
     Introduced in ``notebooks/00_data_and_teacher.ipynb``.
     """
     known("model kind", kind, MODEL_KINDS)
     generator = torch.Generator().manual_seed(int(seed))
     if kind == "bpr":
+        if depth is not None:
+            raise ValueError(f"depth is LightGCN's number of layers; a BPR model has none (got depth={depth!r})")
         return BPRMF(data.n_users, data.n_items, dim, generator=generator)
-    return LightGCN(data, dim, generator=generator)
+    return LightGCN(data, dim, n_layers=LIGHTGCN_DEPTH if depth is None else depth, generator=generator)

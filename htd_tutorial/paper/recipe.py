@@ -47,7 +47,8 @@ from pathlib import Path
 
 from ..cache import get_teacher
 from .._checks import finite_number, one_of, positive_number
-from ..choices import DEFAULT_EPOCHS, DEFAULT_WEIGHT_DECAY, HEADLINE, MODEL_KINDS, RECIPE_LR, TEACHER_DIM
+from ..choices import (DEFAULT_EPOCHS, DEFAULT_WEIGHT_DECAY, HEADLINE, LIGHTGCN_DEPTH, MODEL_KINDS, RECIPE_LR,
+                       TEACHER_DIM)
 from ..data import load_dataset
 from ..config import RunConfig, TeacherConfig
 from ..experiments import run_method, teacher_digest
@@ -64,7 +65,8 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
               seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None, progress: bool = True,
               threads: int | None = None, student_dim: int | None = None,
-              weight_decays: tuple[float, ...] = (DEFAULT_WEIGHT_DECAY,)) -> dict:
+              weight_decays: tuple[float, ...] = (DEFAULT_WEIGHT_DECAY,),
+              depths: tuple[int | None, ...] = (None,)) -> dict:
     """Train or load the teacher (or a plain student) at each learning rate (and weight decay); write and
     return the comparison.
 
@@ -95,6 +97,10 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
         Candidate weight decays (>= 0, none repeated; default the sweeps' one,
         :data:`~htd_tutorial.choices.DEFAULT_WEIGHT_DECAY`). Every learning rate is tried with every
         weight decay; together at least two candidates.
+    depths : tuple of int
+        Candidate LightGCN depths (the teacher's number of layers; default: its default,
+        :data:`~htd_tutorial.choices.LIGHTGCN_DEPTH`), each tried with every rate and weight decay; a
+        teacher search only (not with ``student_dim``), and not for BPR.
 
     Returns
     -------
@@ -106,23 +112,33 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
     ------
     ValueError
         Fewer than two candidates, a repeated value, or one that is not a finite number > 0 (a
-        learning rate) or >= 0 (a weight decay).
+        learning rate) or >= 0 (a weight decay); a depth for BPR or below 1, or depths with ``student_dim``.
     """
     lrs = tuple(positive_number("lrs", finite_number("lrs", lr)) for lr in lrs)
     weight_decays = tuple(positive_number("weight_decays", finite_number("weight_decays", wd), allow_zero=True)
                           for wd in weight_decays)
     if not lrs or len(set(lrs)) != len(lrs) or not weight_decays or len(set(weight_decays)) != len(weight_decays):
         raise ValueError(f"lrs and weight_decays must each hold different values, got {lrs!r} and {weight_decays!r}")
-    grid = [(lr, wd) for lr in lrs for wd in weight_decays]
+    if not depths or len(set(depths)) != len(depths):
+        raise ValueError(f"depths must hold different values, got {depths!r}")
+    if student_dim is not None and depths != (None,):
+        raise ValueError("depths are a teacher search: the students of --student-dim have their teacher's depth")
+    grid = [(lr, wd, depth) for lr in lrs for wd in weight_decays for depth in depths]
     if len(grid) < 2:
-        raise ValueError(f"at least two candidates are needed (learning rates x weight decays), got {grid!r}")
+        raise ValueError(f"at least two candidates are needed (learning rates x weight decays x depths), "
+                         f"got {grid!r}")
     one_of("kind", kind, MODEL_KINDS)
     eval_every = eval_every or None
     role = "teacher"
-    if student_dim is not None:   # the students' settings, checked before anything loads or trains
+    # every candidate's settings, checked before anything loads or trains
+    if student_dim is None:
+        configs = {(lr, wd, depth): TeacherConfig(kind=kind, dim=dim, epochs=epochs, seed=seed, lr=lr, weight_decay=wd,
+                                                  eval_every=eval_every, depth=depth) for lr, wd, depth in grid}
+    else:
         role = "student"
-        students = {(lr, wd): RunConfig(method="student", dim=student_dim, epochs=epochs, kind=kind, seed=seed, lr=lr,
-                                        weight_decay=wd, eval_every=eval_every) for lr, wd in grid}
+        configs = {(lr, wd, depth): RunConfig(method="student", dim=student_dim, epochs=epochs, kind=kind, seed=seed,
+                                              lr=lr, weight_decay=wd, eval_every=eval_every)
+                   for lr, wd, depth in grid}
     started = time.perf_counter()
     dataset = load_dataset(data, seed=seed)
     settings = {"dataset": dataset.summary(), "kind": kind, "role": role,
@@ -140,24 +156,24 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
                                                             lr=RECIPE_LR[kind], eval_every=eval_every),
                                      progress=progress, threads=threads)
             teacher_sha256 = teacher_digest(teacher)   # one teacher for every candidate: hashed once
-        for lr, wd in grid:
-            if (lr, wd) in finished:
-                candidates.append(finished[(lr, wd)])
+        for lr, wd, depth in grid:
+            shown = _shown_depth(kind, depth)
+            if (lr, wd, shown) in finished:
+                candidates.append(finished[(lr, wd, shown)])
                 continue
             if role == "teacher":
-                model, history = get_teacher(dataset, TeacherConfig(kind=kind, dim=dim, epochs=epochs, seed=seed,
-                                                                    lr=lr, weight_decay=wd, eval_every=eval_every),
-                                             progress=progress, threads=threads)
+                model, history = get_teacher(dataset, configs[(lr, wd, depth)], progress=progress, threads=threads)
                 extra = {}
             else:
-                result = run_method(dataset, teacher, students[(lr, wd)], progress=progress, threads=threads)
+                result = run_method(dataset, teacher, configs[(lr, wd, depth)], progress=progress, threads=threads)
                 model, history = result.student, result.history
                 extra = {"teacher_sha256": teacher_sha256}
             valid, test = (history.curve(CRITERION, split) for split in ("valid", "test"))
             if not valid[0] or valid[0][-1] != epochs:
                 raise ValueError(f"the {role} at lr {lr:g}, weight decay {wd:g} has no validation {CRITERION} "
                                  f"after epoch {epochs}")
-            candidates.append({"lr": lr, "weight_decay": wd, "valid": valid, "test": test,
+            candidates.append({"lr": lr, "weight_decay": wd, **({"depth": shown} if shown is not None else {}),
+                               "valid": valid, "test": test,
                                "final_valid": valid[1][-1], "final_test": test[1][-1] if test[1] else None,
                                "seconds": history.seconds, "sha256": teacher_digest(model), **extra})
             write_json_atomic(partial, {**settings, "candidates": _merged(finished, candidates)})
@@ -165,6 +181,7 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
     payload = {**settings,
                "criterion": f"validation {CRITERION} after epoch {epochs}, higher is better",
                "candidates": candidates, "chosen_lr": chosen["lr"], "chosen_weight_decay": chosen["weight_decay"],
+               **({"chosen_depth": chosen["depth"]} if "depth" in chosen else {}),
                "machine": machine_description(),
                "wall_seconds": time.perf_counter() - started}
     path = write_json_atomic(Path(out) / f"{stem}_recipe.json", payload)
@@ -172,14 +189,24 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
     for c in candidates:
         mark = "  <- chosen" if c is chosen else ""
         decay = f", weight decay {c['weight_decay']:g}" if len(weight_decays) > 1 else ""
+        decay += f", depth {c['depth']}" if len(depths) > 1 else ""
         print(f"lr {c['lr']:g}{decay}: validation {CRITERION} {c['final_valid']:.4f}, "
               f"test {c['final_test']:.4f}{mark}")
     print(f"wrote {path}")
     return payload
 
 
-def _finished_candidates(partial: Path, settings: dict) -> dict[tuple[float, float], dict]:
-    """The candidates an earlier run of the same command finished, by (lr, weight decay); none when
+def _shown_depth(kind: str, depth: int | None) -> int | None:
+    """The depth a LightGCN candidate is written with (its default written out); None for BPR."""
+    return (LIGHTGCN_DEPTH if depth is None else depth) if kind == "lightgcn" else None
+
+
+def _key(candidate: dict) -> tuple:
+    return candidate["lr"], candidate["weight_decay"], candidate.get("depth")
+
+
+def _finished_candidates(partial: Path, settings: dict) -> dict[tuple, dict]:
+    """The candidates an earlier run of the same command finished, by (lr, weight decay, depth); none when
     ``partial`` is missing or was written with other settings (said in one line)."""
     if not partial.exists():
         return {}
@@ -187,11 +214,11 @@ def _finished_candidates(partial: Path, settings: dict) -> dict[tuple[float, flo
     if {k: v for k, v in stored.items() if k != "candidates"} != json.loads(json.dumps(settings)):
         print(f"{partial.name} was written with other settings: ignored (it is replaced as candidates finish)")
         return {}
-    found = {(c["lr"], c["weight_decay"]): c for c in stored["candidates"]}
+    found = {_key(c): c for c in stored["candidates"]}
     print(f"{partial.name}: {len(found)} finished candidate(s) reused")
     return found
 
 
-def _merged(finished: dict[tuple[float, float], dict], candidates: list[dict]) -> list[dict]:
+def _merged(finished: dict[tuple, dict], candidates: list[dict]) -> list[dict]:
     """Every finished candidate, the earlier run's included, each once."""
-    return list({**finished, **{(c["lr"], c["weight_decay"]): c for c in candidates}}.values())
+    return list({**finished, **{_key(c): c for c in candidates}}.values())

@@ -164,7 +164,9 @@ def _key(call, *args, **kwargs) -> str:
 TEACHER_NOT_IN_KEY = {"data", "config", "directory", "progress", "verbose", "threads", "settings"}
 #: A second value for each field of TeacherConfig (the first is its default).
 TEACHER_OTHER = {"kind": "lightgcn", "dim": 9, "epochs": 3, "seed": 1, "lr": 2e-3, "weight_decay": 0.0,
-                 "batch_size": 128, "optimizer": "lazy_adam", "eval_every": 1}
+                 "batch_size": 128, "optimizer": "lazy_adam", "eval_every": 1, "depth": 2}
+#: Settings a field's second value needs beside it (BPR has no depth: it is walked on a LightGCN).
+NEEDS = {"depth": {"kind": "lightgcn"}}
 
 
 def test_every_teacher_setting_changes_the_key(data, tmp_path, no_training):
@@ -177,9 +179,11 @@ def test_every_teacher_setting_changes_the_key(data, tmp_path, no_training):
     base = dict(directory=tmp_path, progress=False, verbose=False)
     key = _key(get_teacher, data, **base)
     for name, value in TEACHER_OTHER.items():
-        assert _key(get_teacher, data, **base, **{name: value}) != key, f"{name} is not in the teacher's key"
-        assert _key(get_teacher, data, TeacherConfig(**{name: value}), **base) == \
-            _key(get_teacher, data, **base, **{name: value}), "a TeacherConfig and its fields by name differ"
+        needs = NEEDS.get(name, {})
+        assert _key(get_teacher, data, **base, **needs, **{name: value}) != \
+            _key(get_teacher, data, **base, **needs), f"{name} is not in the teacher's key"
+        assert _key(get_teacher, data, TeacherConfig(**needs, **{name: value}), **base) == \
+            _key(get_teacher, data, **base, **needs, **{name: value}), "a TeacherConfig and its fields by name differ"
     for name, value in {"threads": 1, "progress": True, "verbose": True, "directory": tmp_path / "b"}.items():
         assert _key(get_teacher, data, **{**base, name: value}) == key, f"{name} must not change the key"
 
@@ -188,7 +192,7 @@ def test_every_teacher_setting_changes_the_key(data, tmp_path, no_training):
 RUN_OTHER = {"method": "de", "dim": 5, "epochs": 2, "kind": "lightgcn", "lam": 0.01, "K": 4, "gamma": 0.25,
              "group_topology": "PP", "mode": "clean", "seed": 1, "lr": 2e-3, "weight_decay": 0.0,
              "batch_size": 128, "optimizer": "lazy_adam", "eval_every": 1,
-             "options": HTDOptions.preset("authors").replace(mask_pe=True)}
+             "options": HTDOptions.preset("authors").replace(mask_pe=True), "depth": 2}
 BASE_RUN = dict(method="htd", dim=4, epochs=1, batch_size=256, K=3)
 
 
@@ -200,9 +204,10 @@ def test_every_run_setting_changes_the_key(data, tmp_path, no_training):
     key = _key(run_method, data, teacher, base, directory=tmp_path, progress=False)
     for name, value in RUN_OTHER.items():
         assert getattr(base, name) != value
-        other = dataclasses.replace(base, **{name: value})
-        assert _key(run_method, data, teacher, other, directory=tmp_path, progress=False) != key, \
-            f"{name} is not in the run's key"
+        before = dataclasses.replace(base, **NEEDS.get(name, {}))
+        other = dataclasses.replace(before, **{name: value})
+        assert _key(run_method, data, teacher, other, directory=tmp_path, progress=False) != \
+            _key(run_method, data, teacher, before, directory=tmp_path, progress=False), f"{name} is not in the run's key"
     for name, value in {"threads": 1, "progress": True, "desc": "x", "flush_denormal": False,
                         "directory": tmp_path / "b"}.items():
         kwargs = {"directory": tmp_path, "progress": False, name: value}
@@ -345,3 +350,20 @@ def test_pinned_run_keys_never_change(tmp_path, monkeypatch, no_training, settin
     with pytest.raises(_Untrained) as found:
         run_method(toy, _fixed_teacher(toy), RunConfig(**settings), directory=tmp_path, progress=False)
     assert found.value.path == expected
+
+
+def test_lightgcn_depth_is_one_setting_with_one_key(data, tmp_path, no_training):
+    """The default depth is the same configuration as none given (one key, the keys stored before the field
+    existed); a BPR model refuses a depth; a depth reaches the model that is built."""
+    lightgcn = dict(kind="lightgcn", directory=tmp_path, progress=False, verbose=False)
+    assert TeacherConfig(kind="lightgcn", depth=3).depth is None and RunConfig("student", 4, kind="lightgcn",
+                                                                              depth=3).depth is None
+    assert _key(get_teacher, data, **lightgcn, depth=3) == _key(get_teacher, data, **lightgcn)
+    for make in (lambda: TeacherConfig(depth=2), lambda: RunConfig("student", 4, depth=2),
+                 lambda: make_model("bpr", data, 4, depth=2)):
+        with pytest.raises(ValueError, match="depth is LightGCN's number of layers"):
+            make()
+    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
+        TeacherConfig(kind="lightgcn", depth=0)
+    assert make_model("lightgcn", data, 4, depth=2).n_layers == 2 and make_model("lightgcn", data, 4).n_layers == 3
+    assert TeacherConfig(kind="lightgcn", depth=2).label == "teacher lightgcn d=200 depth 2"

@@ -161,3 +161,25 @@ def test_a_stopped_search_resumes_from_its_partial_file(tmp_path, monkeypatch, c
     trained.clear()
     choose_lr("synthetic", kind="bpr", lrs=(1e-4, 5e-2), out=tmp_path, **TINY)
     assert trained == [1e-4, 5e-2] and "written with other settings: ignored" in capsys.readouterr().out
+
+
+def test_the_lightgcn_depth_axis(tmp_path, monkeypatch, capsys):
+    """Every depth with every rate; each candidate names its depth (the default written out) and is the
+    teacher of that depth; the best on validation is chosen. BPR and a student search take no depth."""
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    payload = choose_lr("synthetic", kind="lightgcn", lrs=(5e-2,), depths=(1, 3), out=tmp_path, **TINY)
+    assert [(c["lr"], c["depth"]) for c in payload["candidates"]] == [(5e-2, 1), (5e-2, 3)]
+    assert len({c["sha256"] for c in payload["candidates"]}) == 2
+    finals = {c["depth"]: c["final_valid"] for c in payload["candidates"]}
+    assert finals[1] != finals[3] and payload["chosen_depth"] == max(finals, key=finals.get)
+    assert "lr 0.05, depth 1: validation" in capsys.readouterr().out
+    # depth 3 is LightGCN's default: the same teacher as a search without depths
+    plain = choose_lr("synthetic", kind="lightgcn", lrs=(5e-2, 1e-4), out=tmp_path / "plain", **TINY)
+    assert plain["candidates"][0]["sha256"] == payload["candidates"][1]["sha256"]
+    assert plain["candidates"][0]["depth"] == 3 and "chosen_depth" in plain
+    for kwargs, message in [(dict(kind="bpr", depths=(2, 3)), "depth is LightGCN's number of layers"),
+                            (dict(kind="lightgcn", depths=(2, 3), student_dim=4), "depths are a teacher search"),
+                            (dict(kind="lightgcn", depths=(2, 2)), "depths must hold different values")]:
+        with pytest.raises(ValueError, match=message):
+            choose_lr("synthetic", lrs=(5e-2,), out=tmp_path / "bad", **{**TINY, **kwargs})
+    assert not (tmp_path / "bad").exists()
