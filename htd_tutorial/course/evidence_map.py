@@ -39,7 +39,7 @@ from ..cache import get_teacher
 from ..choices import DEFAULT_K, HEADLINE, RECIPE_LR
 from ..data import load_dataset
 from ..config import RunConfig, TeacherConfig
-from ..experiments import run_method
+from ..experiments import run_method, teacher_digest
 from ..paper.reproduce import save_figure_atomic
 from ..paper.results import write_json_atomic
 from ..plots.evidence import plot_evidence_map
@@ -82,6 +82,10 @@ class Setting:
     seeds: tuple[int, ...] = (0, 1, 2)
     #: Seeds a cell adds when a comparison is a close call (:attr:`htd_tutorial.stats.Reading.close_call`).
     extra_seeds: tuple[int, ...] = (3, 4)
+    #: Results files of ``reproduce`` (in the checkout) whose finished runs the fixed protocol takes instead
+    #: of training them again: only a run whose configuration is the cell's, field for field, on the same
+    #: data and distilled from the very teacher (its SHA-256) the setting trains (:func:`stored_runs`).
+    stored: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         assert self.teacher.kind == self.kind, "a setting's students have its teacher's model type"
@@ -101,7 +105,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             epochs=recipes.DISTILL.epochs, lr=recipes.DISTILL.lr, K=recipes.DISTILL.K,
             dims=(2, 4, 8, 16, 32)),
     Setting("citeulike", "citeulike", "bpr", teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"]), epochs=100,
-            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40)),
+            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), stored=("results/citeulike_bpr.json",)),
     Setting("citeulike-lightgcn", "citeulike", "lightgcn",
             teacher=_PAPER_TEACHER.replace(kind="lightgcn", lr=RECIPE_LR["lightgcn"]),
             epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40)),
@@ -152,6 +156,9 @@ def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path
             data = load_dataset(setting.dataset, seed=0)
             payload["steps"][name] = data_step(METRIC, data)
             teacher, _ = get_teacher(data, setting.teacher, progress=progress, threads=threads)
+            if setting.stored and "fixed" in protocols:
+                for row in stored_runs(setting, data, teacher_digest(teacher), dims or setting.dims):
+                    done.setdefault(_run_key(row), row)
 
             def run(protocol: str, method: str, dim: int, seed: int, lr: float) -> dict:
                 key = (name, protocol, dim, method, seed, lr)
@@ -178,6 +185,36 @@ def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path
     save()
     save_figure_atomic(plot_evidence_map(payload["cells"]), path.with_suffix(".png"))
     return payload
+
+
+def stored_runs(setting: Setting, data, teacher_sha256: str, dims: tuple[int, ...]) -> list[dict]:
+    """The map rows (fixed protocol) of the finished runs in ``setting.stored`` that are this setting's cells:
+    a dimension of ``dims``, the configuration :meth:`Setting.config` makes at the setting's rate (every
+    field; ``None`` fields aside, as in the cache key), data of the same sizes and the same teacher
+    (``teacher_sha256``, which pins the training data; a run without its own names its file's one teacher).
+    Each row names its ``source``."""
+    rows = []
+    for source in setting.stored:
+        results = json.loads(stored.stored_file(source).read_text(encoding="utf-8"))
+        if results["dataset"] != json.loads(json.dumps(data.summary())) or len(results["teachers"]) != 1:
+            continue
+        for run in results["runs"] + results.get("other_seeds", []):
+            config = {k: v for k, v in run["config"].items() if v is not None}
+            if run["dim"] not in dims:
+                continue
+            wanted = asdict(setting.config(run["method"], run["dim"], run["config"]["seed"], setting.lr))
+            teacher = run.get("teacher_sha256") or results["teachers"][0]["sha256"]
+            if config != {k: v for k, v in wanted.items() if v is not None} or teacher != teacher_sha256:
+                continue
+            rows.append({"setting": setting.name, "dataset": setting.dataset, "model": setting.kind,
+                         "protocol": "fixed", "dim": run["dim"], "method": run["method"],
+                         "seed": run["config"]["seed"], "lr": setting.lr, METRIC: run[METRIC],
+                         "NDCG@50": run["NDCG@50"], f"valid {METRIC}": None, "seconds": round(run["seconds"], 2),
+                         "threads": run.get("threads") or results["machine"].get("threads"),
+                         "flush_denormal": run.get("flush_denormal"), "accelerator": None,
+                         "from_cache": run["from_cache"], "machine": run.get("machine") or results["machine"],
+                         "source": source})
+    return rows
 
 
 def _load(path: Path) -> dict:

@@ -107,3 +107,35 @@ def test_a_close_call_trains_the_extra_seeds(monkeypatch, tmp_path):
     assert sorted(trained) == sorted((m, s) for m in METHODS for s in range(5))
     [cell] = json.loads((tmp_path / "map.json").read_text())["cells"]
     assert cell["n_seeds"] == 5
+
+
+def test_stored_runs_of_the_same_configuration_data_and_teacher_are_taken(monkeypatch, tmp_path):
+    """A reproduce results file's runs count for the fixed protocol only when every setting is the cell's,
+    on the same data, from the same teacher; the rest is trained. Each taken row names its source."""
+    import dataclasses
+
+    from htd_tutorial.data import load_dataset
+
+    setting = dataclasses.replace(SETTINGS["synthetic"], stored=("results/old.json",))
+    data = load_dataset("synthetic", seed=0)
+
+    def run(method, dim, seed, lr=setting.lr, teacher="a" * 64, **extra):
+        config = dataclasses.asdict(setting.config(method, dim, seed, lr))
+        return {"method": method, "dim": dim, "config": config, "Recall@50": 0.3 + seed / 100, "NDCG@50": 0.1,
+                "seconds": 2.0, "from_cache": False, "teacher_sha256": teacher, **extra}
+
+    runs = [run("htd", 4, 0, teacher=None), run("student", 4, 1), run("ftd", 4, 1, lr=setting.lr * 2),
+            run("de", 4, 2, teacher="b" * 64), run("htd", 8, 1)]
+    results = {"dataset": data.summary(), "teachers": [{"sha256": "a" * 64}], "machine": {"threads": 2},
+               "runs": runs[:1], "other_seeds": runs[1:]}
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "old.json").write_text(json.dumps(results))
+    monkeypatch.setenv("HTD_STORED_DIR", str(tmp_path))
+    rows = evidence_map.stored_runs(setting, data, "a" * 64, dims=(4,))
+    assert [(r["method"], r["dim"], r["seed"]) for r in rows] == [("htd", 4, 0), ("student", 4, 1)]
+    assert rows[1]["Recall@50"] == 0.31 and rows[0]["threads"] == 2 and rows[0]["protocol"] == "fixed"
+    assert {r["source"] for r in rows} == {"results/old.json"} and rows[0]["lr"] == setting.lr
+    assert evidence_map.stored_runs(setting, data, "c" * 64, dims=(4, 8)) == []   # another teacher
+    results["dataset"]["users"] += 1                                                 # other data
+    (tmp_path / "results" / "old.json").write_text(json.dumps(results))
+    assert evidence_map.stored_runs(setting, data, "a" * 64, dims=(4,)) == []
