@@ -23,6 +23,8 @@ validation-chosen rate). Each run is trained or loaded from the model cache; eve
 written to the map file at once (temp file and rename), so a stopped sweep continues from the file::
 
     python -m htd_tutorial.course.evidence_map [--settings synthetic ml-100k] [--protocols fixed] [--threads 1]
+    python -m htd_tutorial.course.evidence_map --settings citeulike --file other.json   # side by side, then
+    python -m htd_tutorial.course.evidence_map --settings --merge other.json           # taken in
 
 writes ``results/evidence_map.json`` (runs, cells with verdicts) and ``results/evidence_map.png``.
 """
@@ -129,11 +131,15 @@ def _row(setting: Setting, protocol: str, result, lr: float, threads) -> dict:
 
 
 def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path = MAP_FILE,
-              threads: int | None = None, progress: bool = False, dims: tuple[int, ...] | None = None) -> dict:
+              threads: int | None = None, progress: bool = False, dims: tuple[int, ...] | None = None,
+              merge: tuple[str | Path, ...] = ()) -> dict:
     """Train or load every run of the map's cells (resuming from ``path``) and write runs and cells.
 
     Runs already in ``path`` are kept and not trained again; each finished run is written at once.
     ``dims`` restricts every setting to those of its dimensions (a quick look, e.g. one size).
+    ``merge``: other map files, e.g. of a sweep run side by side in another process (one process per
+    file: two never write one file); their runs are taken as they are, a run the map has already kept.
+    With no settings the command only merges and redraws.
     """
     unknown = [s for s in settings if s not in SETTINGS] + [p for p in protocols if p not in PROTOCOLS]
     if unknown:
@@ -142,6 +148,13 @@ def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path
     path = Path(path)
     payload = _load(path)
     done = {_run_key(r): r for r in payload["runs"]}
+    for other in map(Path, merge):
+        merged = _load(other) if other.exists() else None
+        if merged is None or not merged["runs"]:
+            raise ValueError(f"{other} holds no map runs to merge")
+        payload["steps"].update(merged["steps"])
+        for row in merged["runs"]:
+            done.setdefault(_run_key(row), row)
     started = time.perf_counter()
 
     def save() -> None:
@@ -291,19 +304,23 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m htd_tutorial.course.evidence_map``: train what the map still lacks, write file and figure."""
     parser = argparse.ArgumentParser(prog="python -m htd_tutorial.course.evidence_map",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=tuple(SETTINGS),
-                        help="datasets and base models (default: all; CiteULike takes hours on a CPU)")
+    parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=tuple(SETTINGS),
+                        help="datasets and base models (default: all; CiteULike takes hours on a CPU; "
+                             "none: only --merge)")
     parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
     parser.add_argument("--dims", type=int, nargs="+", default=None,
                         help="only these student sizes of each setting (default: all of the setting's)")
     parser.add_argument("--file", default=str(MAP_FILE), help="the map file (default: results/evidence_map.json)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the package's policy)")
     parser.add_argument("--progress", action="store_true", help="progress bars while training")
+    parser.add_argument("--merge", nargs="+", default=[], metavar="FILE",
+                        help="other map files whose runs are taken in (e.g. a setting swept in another process)")
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1 or any(d < 1 for d in args.dims or ()):
         parser.error("--threads and --dims must be >= 1")
     payload = build_map(tuple(args.settings), tuple(args.protocols), path=args.file, threads=args.threads,
-                        progress=args.progress, dims=tuple(args.dims) if args.dims else None)
+                        progress=args.progress, dims=tuple(args.dims) if args.dims else None,
+                        merge=tuple(args.merge))
     print(f"{len(payload['runs'])} runs, {len(payload['cells'])} cells in {args.file}")
     return 0
 

@@ -139,3 +139,24 @@ def test_stored_runs_of_the_same_configuration_data_and_teacher_are_taken(monkey
     results["dataset"]["users"] += 1                                                 # other data
     (tmp_path / "results" / "old.json").write_text(json.dumps(results))
     assert evidence_map.stored_runs(setting, data, "a" * 64, dims=(4,)) == []
+
+
+def test_a_map_swept_side_by_side_is_merged_without_training(monkeypatch, tmp_path):
+    """--merge takes another file's runs (a run the map has is kept), its steps, and redraws the cells;
+    with no settings nothing is trained. A file without runs is refused."""
+    monkeypatch.setattr(evidence_map, "run_method", lambda *a, **kw: pytest.fail("nothing may be trained"))
+    monkeypatch.setattr(evidence_map, "save_figure_atomic", lambda *a, **kw: None)
+    mine = _rows(student=[0.40, 0.40, 0.40], de=[0.41, 0.41, 0.41], ftd=[0.30, 0.31, 0.33],
+                 htd=[0.50, 0.52, 0.51])
+    theirs = [dict(r, dim=8) for r in mine] + [dict(mine[0], **{"Recall@50": 0.99})]
+    (tmp_path / "map.json").write_text(json.dumps({"runs": mine, "cells": [], "steps": {}}))
+    (tmp_path / "other.json").write_text(json.dumps({"runs": theirs, "cells": [], "steps": {"ml-100k": 0.01}}))
+    assert evidence_map.main(["--settings", "--merge", str(tmp_path / "other.json"),
+                              "--file", str(tmp_path / "map.json")]) == 0
+    merged = json.loads((tmp_path / "map.json").read_text())
+    assert len(merged["runs"]) == 24 and merged["steps"] == {"ml-100k": 0.01}
+    assert [c["dim"] for c in merged["cells"]] == [4, 8]
+    assert merged["cells"][0]["methods"]["student"]["mean"] == pytest.approx(0.40)   # the map's own run kept
+    (tmp_path / "empty.json").write_text(json.dumps({"runs": [], "cells": []}))
+    with pytest.raises(ValueError, match="holds no map runs"):
+        evidence_map.build_map((), merge=(tmp_path / "empty.json",), path=tmp_path / "map.json")
