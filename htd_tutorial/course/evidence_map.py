@@ -88,13 +88,16 @@ class Setting:
     #: of training them again: only a run whose configuration is the cell's, field for field, on the same
     #: data and distilled from the very teacher (its SHA-256) the setting trains (:func:`stored_runs`).
     stored: tuple[str, ...] = ()
+    #: The students evaluate every this many epochs (None: after the last only); the paper-scale settings
+    #: every 10, as ``reproduce`` does, so their runs are the sweep's (one cache entry, one stored run).
+    eval_every: int | None = None
 
     def __post_init__(self) -> None:
         assert self.teacher.kind == self.kind, "a setting's students have its teacher's model type"
 
     def config(self, method: str, dim: int, seed: int, lr: float) -> RunConfig:
         recipe = recipes.DISTILL.replace(epochs=self.epochs, kind=self.kind, K=self.K, lr=lr)
-        return recipe.config(method, dim, seed=seed)
+        return recipe.config(method, dim, seed=seed, eval_every=self.eval_every)
 
 
 #: The teachers are those the course and ``reproduce`` train (the same cache keys, so they are shared):
@@ -107,10 +110,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             epochs=recipes.DISTILL.epochs, lr=recipes.DISTILL.lr, K=recipes.DISTILL.K,
             dims=(2, 4, 8, 16, 32)),
     Setting("citeulike", "citeulike", "bpr", teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"]), epochs=100,
-            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), stored=("results/citeulike_bpr.json",)),
+            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), stored=("results/citeulike_bpr.json",),
+            eval_every=_PAPER_TEACHER.eval_every),
     Setting("citeulike-lightgcn", "citeulike", "lightgcn",
             teacher=_PAPER_TEACHER.replace(kind="lightgcn", lr=RECIPE_LR["lightgcn"]),
-            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40)),
+            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40), eval_every=_PAPER_TEACHER.eval_every),
 )}
 
 
