@@ -179,7 +179,7 @@ class LightGCN(Recommender):
     generator : torch.Generator, optional
         Source of the initial values.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
 
     def __init__(self, data: Interactions, dim: int, *, n_layers: int = 3,

@@ -70,7 +70,7 @@ def stored_seed_runs(payload: dict, metrics: tuple[str, ...] = (HEADLINE, "NDCG@
     :func:`~htd_tutorial.course.evidence.compare` reads: ``method``, ``dim``, ``seed``, ``lr`` and the
     metrics, one row per run.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     rows = all_runs(payload)
     if not rows:
@@ -83,7 +83,7 @@ def stored_summary(payload: dict, metrics: tuple[str, ...] = (HEADLINE, "NDCG@50
     """A reproduce JSON's ``summary`` as a table: ``method``, ``dim``, ``seeds`` (how many), and per
     metric its mean over the seeds and standard error (``"<metric> se"``; empty for one seed).
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     return pd.DataFrame([{"method": e["method"], "dim": e["dim"], "seeds": e["n"],
                           **{k: e[k] for m in metrics for k in (m, f"{m} se")}} for e in payload["summary"]])
@@ -109,7 +109,7 @@ def compare_with_reference(payload: dict, *, metric: str = HEADLINE, tolerance: 
         runs ``ours`` averages: the file's seed ``"summary"`` when it has one, else its runs),
         ``ours``, ``authors``, ``difference`` (ours − authors), ``within`` (``|difference| <= tolerance``).
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     reference = payload.get("reference") or {}
     rows = []
@@ -191,7 +191,7 @@ def seed_summary(frame: pd.DataFrame, *, by: str = "label",
         One row per setting (first-appearance order): ``by``, ``seeds``, ``<metric>`` (mean) and
         ``<metric> std`` (population standard deviation, 0 for one seed).
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     missing = [c for c in (by, "seed", *metrics) if c not in frame.columns]
     if missing:

@@ -107,7 +107,7 @@ def results_path(name: str | Path) -> Path:
 
     The returned path may not exist; :func:`load_results` says so.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     path = Path(name).expanduser()
     if path.is_absolute() or path.exists():
@@ -147,7 +147,7 @@ def load_results(path: str | Path, *, verbose: bool = True,
         The file's content; ``None`` when the file is missing, is not valid JSON, or has no
         non-empty ``rows`` list.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     from ..cache import shown_path  # (torch; only when a file is read)
 

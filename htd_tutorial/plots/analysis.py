@@ -42,7 +42,7 @@ def plot_stored_capacity_gap(payload: dict, *, metric: str = HEADLINE, ax=None, 
         Our runs as solid lines, the authors' log as dotted lines with hollow markers, every
         dimension of either labelled on the (log) x axis.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     runs = payload.get("summary") or payload.get("runs") or []  # seed means ± s.e. where the file has them
     if not runs:
@@ -112,7 +112,7 @@ def plot_bars(table, *, metric: str = HEADLINE, label: str = "label", error: str
     title, xlabel, ylabel : str, optional
         Default x label ``"test <metric>"``, y label the ``label`` column's name.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     frame = _frame(table, (label, metric), "plot_bars")
     fig, ax = get_ax(ax, figsize=(6, 0.45 * len(frame) + 1.5))
@@ -162,7 +162,7 @@ def plot_sweep(table, x: str, *, metric: str = HEADLINE, references: dict | None
         Logarithmic x axis (for K).
     title, xlabel : str, optional
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     frame = _frame(table, (x, metric), "plot_sweep").sort_values(x)
     fig, ax = get_ax(ax)
@@ -247,7 +247,7 @@ def plot_ablation(table, *, metric: str = HEADLINE, ax=None, title: str | None =
         of its paired difference (seed s minus the authors' seed s): a bar whose error bar crosses
         0 is not told apart from the authors' code by these seeds.
 
-    Introduced in ``notebooks/04_analysis.ipynb``.
+    Introduced in ``notebooks/06_reproduction_lab.ipynb``.
     """
     frame = table.reset_index() if isinstance(table, pd.DataFrame) and "variant" not in table.columns else table
     frame = _frame(frame, ("variant", f"Δ {metric}"), "plot_ablation")
