@@ -91,9 +91,18 @@ class Setting:
     #: The students evaluate every this many epochs (None: after the last only); the paper-scale settings
     #: every 10, as ``reproduce`` does, so their runs are the sweep's (one cache entry, one stored run).
     eval_every: int | None = None
+    #: The dimensions of the tuned protocol (None: every one of ``dims``). On CiteULike each tuned cell is
+    #: 24 runs of its first seed (every method at every rate of :data:`LR_GRID`), six of them HTD runs of a
+    #: quarter of an hour on a CPU: there the tuned protocol is measured at the paper's headline size.
+    tuned_dims: tuple[int, ...] | None = None
+
+    def protocols_of(self, dim: int) -> tuple[str, ...]:
+        """The protocols whose cells this setting has at ``dim``."""
+        return tuple(p for p in PROTOCOLS if p == "fixed" or self.tuned_dims is None or dim in self.tuned_dims)
 
     def __post_init__(self) -> None:
         assert self.teacher.kind == self.kind, "a setting's students have its teacher's model type"
+        assert set(self.tuned_dims or ()) <= set(self.dims), "the tuned protocol's sizes are the setting's"
 
     def config(self, method: str, dim: int, seed: int, lr: float) -> RunConfig:
         recipe = recipes.DISTILL.replace(epochs=self.epochs, kind=self.kind, K=self.K, lr=lr)
@@ -111,10 +120,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             dims=(2, 4, 8, 16, 32)),
     Setting("citeulike", "citeulike", "bpr", teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"]), epochs=100,
             lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), stored=("results/citeulike_bpr.json",),
-            eval_every=_PAPER_TEACHER.eval_every),
+            eval_every=_PAPER_TEACHER.eval_every, tuned_dims=(20,)),
     Setting("citeulike-lightgcn", "citeulike", "lightgcn",
             teacher=_PAPER_TEACHER.replace(kind="lightgcn", lr=RECIPE_LR["lightgcn"]),
-            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40), eval_every=_PAPER_TEACHER.eval_every),
+            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40), eval_every=_PAPER_TEACHER.eval_every,
+            tuned_dims=(20,)),
 )}
 
 
@@ -188,7 +198,7 @@ def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path
                 return done[key]
 
             for dim in (d for d in setting.dims if dims is None or d in dims):
-                for protocol in (p for p in PROTOCOLS if p in protocols):
+                for protocol in (p for p in setting.protocols_of(dim) if p in protocols):
                     rates = {}
                     for method in METHODS:
                         rates[method] = setting.lr if protocol == "fixed" else _chosen_lr(

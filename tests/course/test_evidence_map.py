@@ -160,3 +160,13 @@ def test_a_map_swept_side_by_side_is_merged_without_training(monkeypatch, tmp_pa
     (tmp_path / "empty.json").write_text(json.dumps({"runs": [], "cells": []}))
     with pytest.raises(ValueError, match="holds no map runs"):
         evidence_map.build_map((), merge=(tmp_path / "empty.json",), path=tmp_path / "map.json")
+
+
+def test_citeulike_is_tuned_at_its_headline_size_only():
+    """Every size has a fixed cell; the tuned protocol (24 first-seed runs a cell) is asked for where the
+    setting says: CiteULike at d = 20, the small data sets at every size."""
+    citeulike = SETTINGS["citeulike"]
+    assert [citeulike.protocols_of(d) for d in citeulike.dims] == [("fixed",), ("fixed",), ("fixed", "tuned"),
+                                                                   ("fixed",)]
+    assert all(SETTINGS["ml-100k"].protocols_of(d) == PROTOCOLS for d in SETTINGS["ml-100k"].dims)
+    assert SETTINGS["citeulike-lightgcn"].protocols_of(20) == PROTOCOLS
