@@ -2,7 +2,7 @@
 checkout, so an old and a new commit are timed by the same code in one run. Uses only the API both have.
 
     python _epoch_probe.py lightgcn DATA_DIR --dims 20 200 --batches 20
-    python _epoch_probe.py htd DATA_DIR --epochs 20
+    python _epoch_probe.py htd DATA_DIR --epochs 20 [--teacher TABLES.npz]
 
 Prints one JSON object on its last line.
 """
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import htd_tutorial  # noqa: F401  (the package's thread policy, before torch)
+import numpy as np
 import torch
 from htd_tutorial.data import load_interactions
 from htd_tutorial.distill import make_distiller
@@ -56,11 +57,17 @@ def epoch_parts(data, kind: str, dim: int, batches: int) -> dict:
             "epoch_seconds": sum(per_batch.values()) * len(sampler), "batches_per_epoch": len(sampler)}
 
 
-def htd_epochs(data, epochs: int, dim: int = 20) -> dict:
-    """Seconds of each epoch of a short HTD run (authors' mode, random teacher, the package's defaults)."""
-    gen = torch.Generator().manual_seed(0)
-    t_users = torch.randn(data.n_users, 200, generator=gen) * 0.1
-    t_items = torch.randn(data.n_items, 200, generator=gen) * 0.1
+def htd_epochs(data, epochs: int, dim: int = 20, teacher: str | None = None) -> dict:
+    """Seconds of each epoch of a short HTD run (authors' mode, the package's defaults) from a random teacher,
+    or from the tables (``users``, ``items``) in the ``.npz`` file ``teacher``: a trained teacher is where
+    the expert weights decayed into subnormal floats."""
+    if teacher:
+        with np.load(teacher) as tables:
+            t_users, t_items = torch.from_numpy(tables["users"]), torch.from_numpy(tables["items"])
+    else:
+        gen = torch.Generator().manual_seed(0)
+        t_users = torch.randn(data.n_users, 200, generator=gen) * 0.1
+        t_items = torch.randn(data.n_items, 200, generator=gen) * 0.1
     distiller = make_distiller("htd", t_users, t_items, dim, mode="authors", n_users=data.n_users,
                                n_items=data.n_items)
     history = train(make_model("bpr", data, dim, seed=0), data, epochs=epochs, distiller=distiller,
@@ -79,6 +86,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--teacher", default=None, help="HTD: the teacher's tables (.npz: users, items)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_interactions(args.data, name="citeulike")
@@ -86,7 +94,7 @@ def main() -> None:
         out = {"rows": [epoch_parts(data, kind, dim, args.batches) for dim in args.dims
                         for kind in ("bpr", "lightgcn")]}
     else:
-        out = htd_epochs(data, args.epochs)
+        out = htd_epochs(data, args.epochs, teacher=args.teacher)
     out["package"] = str(Path(htd_tutorial.__file__).parent)
     print(json.dumps(out))
 

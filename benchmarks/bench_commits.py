@@ -11,8 +11,9 @@ What it reports (CiteULike, batch 1024, one thread unless ``--threads``):
 
 - ``lightgcn``: median milliseconds per batch of sampling, forward, backward and Adam, for BPR and
   LightGCN at each dimension, the epoch they add up to, and LightGCN's epoch over BPR's;
-- ``htd``: the seconds of each epoch of a ``--htd-epochs`` HTD run (authors' mode, random teacher, the
-  package's default settings of that commit), its mean, median and slowest epoch.
+- ``htd``: the seconds of each epoch of a ``--htd-epochs`` HTD run (authors' mode, the package's default
+  settings of that commit), its mean, median and slowest epoch; from a random teacher, or with
+  ``--teacher TABLES.npz`` (``users``, ``items``: e.g. the trained CiteULike teacher) from that one.
 """
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def probe(tree: Path, *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _teacher_record(path: str | None) -> dict:
+    """What HTD distilled from: random tables, or a file named with its SHA-256."""
+    if not path:
+        return {"tables": "random"}
+    import hashlib
+    return {"tables": Path(path).name, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", required=True)
@@ -64,6 +73,7 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "commits.json"))
+    parser.add_argument("--teacher", default=None, help="HTD's teacher tables (.npz: users, items); default random")
     args = parser.parse_args()
     commits = {"old": git("rev-parse", "--short", args.old), "new": git("rev-parse", "--short", args.new)}
     trees = {role: checkout(sha) for role, sha in commits.items()}
@@ -90,13 +100,14 @@ def main() -> None:
     htd = {}
     if args.htd_epochs:
         for role, tree in trees.items():
-            htd[role] = probe(tree, "htd", *common, "--epochs", str(args.htd_epochs))
+            htd[role] = probe(tree, "htd", *common, "--epochs", str(args.htd_epochs),
+                              *(["--teacher", str(Path(args.teacher).resolve())] if args.teacher else []))
             print(f"htd {role}: mean {htd[role]['mean']:.1f} s, slowest {htd[role]['slowest']:.1f} s", flush=True)
         htd["old/new mean"] = htd["old"]["mean"] / htd["new"]["mean"]
     payload = {"what": __doc__.splitlines()[0], "commits": commits, "threads": args.threads,
                "load_average_after": os.getloadavg(),
                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-               "lightgcn": table, "htd": htd}
+               "teacher": _teacher_record(args.teacher), "lightgcn": table, "htd": htd}
     write_json_atomic(args.out, payload)
     for row in table:
         extra = f", over BPR {row['over_bpr']['old']:.1f}x -> {row['over_bpr']['new']:.1f}x" if "over_bpr" in row else ""
