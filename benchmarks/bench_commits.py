@@ -51,7 +51,9 @@ def probe(tree: Path, *args: str) -> dict:
     out = subprocess.run([sys.executable, str(PROBE), *args], cwd=tree, env=env, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"probe failed in {tree}:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["package"] = Path(result["package"]).relative_to(ROOT).as_posix()   # no machine path in the file
+    return result
 
 
 def _teacher_record(path: str | None) -> dict:
