@@ -49,6 +49,7 @@ from ..stats import read_paired
 from ..training import machine_description, torch_threads
 from . import recipes
 from .evidence import data_step
+from .scope import MAP_NAME
 
 __all__ = ["PROTOCOLS", "LR_GRID", "METHODS", "COMPARISONS", "METRIC", "Setting", "SETTINGS", "MAP_FILE",
            "build_map", "map_cells", "verdict_of"]
@@ -65,7 +66,7 @@ COMPARISONS = (("ftd", "student"), ("htd", "student"), ("htd", "ftd"))
 #: The metric the map reads (test) and the tuned protocol chooses by (validation).
 METRIC = HEADLINE
 #: The map (a stored file: the checkout's results/ folder, never site-packages; htd_tutorial.stored).
-MAP_FILE = stored.output_file("results/evidence_map.json")
+MAP_FILE = stored.output_file(MAP_NAME)
 
 
 @dataclass(frozen=True)
