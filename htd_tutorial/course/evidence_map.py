@@ -65,6 +65,9 @@ METHODS = recipes.COMPARED_METHODS
 COMPARISONS = (("ftd", "student"), ("htd", "student"), ("htd", "ftd"))
 #: The metric the map reads (test) and the tuned protocol chooses by (validation).
 METRIC = HEADLINE
+#: Paired seeds a cell needs before it is drawn and read (its setting's first seeds; a sweep stopped half-way
+#: through a cell leaves it out of the cells until they are all there).
+MIN_SEEDS = 3
 #: The map (a stored file: the checkout's results/ folder, never site-packages; htd_tutorial.stored).
 MAP_FILE = stored.output_file(MAP_NAME)
 
@@ -82,7 +85,7 @@ class Setting:
     lr: float
     K: int
     dims: tuple[int, ...]
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = tuple(range(MIN_SEEDS))
     #: Seeds a cell adds when a comparison is a close call (:attr:`htd_tutorial.stats.Reading.close_call`).
     extra_seeds: tuple[int, ...] = (3, 4)
     #: Results files of ``reproduce`` (in the checkout) whose finished runs the fixed protocol takes instead
@@ -276,6 +279,8 @@ def map_cells(runs: list[dict], steps: dict) -> list[dict]:
         for a, b in COMPARISONS:
             verdicts[f"{a}-{b}"] = verdict_of(picked[a], picked[b], steps.get(name))
         seeds = sorted(set.intersection(*({r["seed"] for r in rows} for rows in picked.values())))
+        if len(seeds) < MIN_SEEDS:
+            continue
         cells.append({"setting": name, "dataset": here[0]["dataset"], "model": here[0]["model"],
                       "protocol": protocol, "dim": dim, "n_seeds": len(seeds), "methods": methods,
                       "verdicts": verdicts})

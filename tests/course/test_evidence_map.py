@@ -170,3 +170,10 @@ def test_citeulike_is_tuned_at_its_headline_size_only():
                                                                    ("fixed",)]
     assert all(SETTINGS["ml-100k"].protocols_of(d) == PROTOCOLS for d in SETTINGS["ml-100k"].dims)
     assert SETTINGS["citeulike-lightgcn"].protocols_of(20) == PROTOCOLS
+
+
+def test_a_cell_is_read_only_once_three_paired_seeds_are_done():
+    """A sweep stopped half-way through a cell (two seeds of each method) leaves the cell out."""
+    runs = _rows(student=[0.40, 0.41], de=[0.41, 0.42], ftd=[0.30, 0.31], htd=[0.50, 0.52])
+    assert map_cells(runs, {}) == []
+    assert len(map_cells(_rows(student=[0.40] * 3, de=[0.41] * 3, ftd=[0.3] * 3, htd=[0.5] * 3), {})) == 1
