@@ -23,7 +23,8 @@ second axis: every candidate rate is trained with every candidate weight decay, 
 validation is chosen the same way.
 
 A search of several teachers takes hours on a laptop (a LightGCN teacher on CiteULike: about an hour
-each). Every finished candidate is written at once to ``<stem>_recipe.partial.json`` beside the result,
+each). Every finished candidate is written at once to ``partial/<stem>_recipe.partial.json`` in the output folder
+(a subfolder: it is no stored result the notebooks read, and the wheel does not carry it),
 with the command's settings, and a later run of the same command reuses the candidates in it instead of
 training them again (a run with other settings ignores the file and says so); the partial file is removed
 when the comparison is written. Committed, it carries a search across sessions that keep no model cache.
@@ -147,7 +148,7 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
                 **({"student": {"method": "student", "dim": student_dim, "epochs": epochs, "seed": seed,
                                 "eval_every": eval_every}} if role == "student" else {})}
     stem = f"{name or dataset.name}_{kind}" + (f"_d{student_dim}" if role == "student" else "")
-    partial = Path(out) / f"{stem}_recipe.partial.json"
+    partial = Path(out) / "partial" / f"{stem}_recipe.partial.json"
     finished = _finished_candidates(partial, settings)
     candidates = []
     with torch_threads(threads):

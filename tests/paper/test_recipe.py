@@ -143,7 +143,7 @@ def test_a_stopped_search_resumes_from_its_partial_file(tmp_path, monkeypatch, c
     monkeypatch.setattr(recipe, "get_teacher", stop_at_second)
     with pytest.raises(KeyboardInterrupt):
         choose_lr("synthetic", kind="bpr", lrs=(1e-4, 5e-2), out=tmp_path, **TINY)
-    partial = tmp_path / "synthetic_bpr_recipe.partial.json"
+    partial = tmp_path / "partial" / "synthetic_bpr_recipe.partial.json"
     first = json.loads(partial.read_text())["candidates"]
     assert [c["lr"] for c in first] == [1e-4] and not (tmp_path / "synthetic_bpr_recipe.json").exists()
 
