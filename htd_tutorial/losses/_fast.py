@@ -53,7 +53,13 @@ class DenseMixture(torch.autograd.Function):
 
     The two big products are one (n x K*h) @ (K*h x d_t) GEMM each way; the backward is written out
     so that the element-wise work on the (n x K*h) hidden activations takes as few passes over
-    memory as possible (autograd would add several more). Checked against a loop over experts and
+    memory as possible (autograd would add several more): the hidden bias rides in the first product
+    as a column of ones (no pass to copy it in), the weighting by ``z`` is done in place, and only the
+    weighted activations are kept for the backward. There ``z_k relu(.) > 0`` exactly where the ReLU
+    passes a gradient and ``z_k > 0``, and ``dL/dz_k`` is ``<dL/d(z_k hidden_k), z_k hidden_k> / z_k``;
+    for ``z_k = 0`` (an underflowed weight) that gradient is returned as 0 instead of
+    ``<dL/dout, f_k(s)>``, as :func:`sparse_mixture` does for negligible weights: through the softmax that
+    made ``z``, a zero weight passes zero to its logit either way. Checked against a loop over experts and
     with ``gradcheck`` in the tests. Arguments: ``student`` (n, d_s), ``z`` (n, K), ``w1`` (d_s, K*h),
     ``b1`` (K*h,), ``w2`` (K*h, d_t), ``b2`` (K, d_t).
     """
@@ -61,14 +67,15 @@ class DenseMixture(torch.autograd.Function):
     @staticmethod
     def forward(ctx, student, z, w1, b1, w2, b2):
         n, k = z.shape
-        active = torch.addmm(b1, student, w1).clamp_min_(0)                     # relu(s W1 + b1), (n, K*h)
-        weighted = (active.view(n, k, -1) * z.unsqueeze(-1)).view(n, -1)       # z_k * hidden_k
-        ctx.save_for_backward(student, z, w1, w2, b2, active, weighted)
+        s1 = torch.cat([student, student.new_ones(n, 1)], 1)                    # [s, 1]
+        weighted = s1 @ torch.cat([w1, b1.unsqueeze(0)])                       # s W1 + b1, (n, K*h)
+        weighted.clamp_min_(0).view(n, k, -1).mul_(z.unsqueeze(-1))              # z_k * relu(.), in place
+        ctx.save_for_backward(s1, z, w1, w2, b2, weighted)
         return torch.addmm(z @ b2, weighted, w2)
 
     @staticmethod
     def backward(ctx, grad_out):
-        student, z, w1, w2, b2, active, weighted = ctx.saved_tensors
+        s1, z, w1, w2, b2, weighted = ctx.saved_tensors
         n, k = z.shape
         need = ctx.needs_input_grad
         grad_s = grad_z = grad_w1 = grad_b1 = grad_w2 = grad_b2 = None
@@ -81,15 +88,15 @@ class DenseMixture(torch.autograd.Function):
             # speed in this product's shape (measured: 2,000 x 200 @ 200 x 3,300, 2 threads)
             grad_weighted = (grad_out @ w2.T.contiguous()).view(n, k, -1)
             if need[1]:
-                grad_z = torch.einsum("nkh,nkh->nk", grad_weighted, active.view(n, k, -1)) + grad_out @ b2.T
+                scaled = torch.einsum("nkh,nkh->nk", grad_weighted, weighted.view(n, k, -1))   # z_k <., hidden_k>
+                grad_z = torch.where(z > 0, scaled / z, 0.0) + grad_out @ b2.T
             grad_hidden = grad_weighted.mul_(z.unsqueeze(-1)).view(n, -1)
-            grad_hidden = torch.ops.aten.threshold_backward(grad_hidden, active, 0)   # relu'
+            torch.ops.aten.threshold_backward.grad_input(grad_hidden, weighted, 0, grad_input=grad_hidden)  # relu'
             if need[0]:
                 grad_s = grad_hidden @ w1.T
-            if need[2]:
-                grad_w1 = student.T @ grad_hidden
-            if need[3]:
-                grad_b1 = grad_hidden.sum(0)
+            if need[2] or need[3]:
+                grad_w1b1 = s1.T @ grad_hidden                                     # [dL/dW1; dL/db1]
+                grad_w1, grad_b1 = grad_w1b1[:-1], grad_w1b1[-1]
         return grad_s, grad_z, grad_w1, grad_b1, grad_w2, grad_b2
 
 
