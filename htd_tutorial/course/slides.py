@@ -69,7 +69,7 @@ LECTURE: dict[str, tuple[str, ...]] = {
         "4. When HTD wins: the evidence map",
     ),
     "05_explorer.ipynb": (
-        "4.1 A tiny student: Student, FTD and HTD at the smallest dimension",
+        "4.1 A tiny student: Student, FTD and HTD",
     ),
 }
 

@@ -3,14 +3,15 @@
 ``python -m htd_tutorial.course.warm_up`` (``make warm-up``; Binder's ``postBuild`` runs it while building the
 image) does once what a learner's first notebook run would otherwise wait for:
 
-1. the course teacher on the explorer's synthetic data (notebook 05), trained with
-   :data:`htd_tutorial.course.TEACHER` and stored in the cache (:func:`htd_tutorial.cache.cache_dir`);
+1. the course teacher on the course's dataset (notebooks 00-05; the explorer opens on the same data),
+   trained with :data:`htd_tutorial.course.TEACHER` and stored in the cache
+   (:func:`htd_tutorial.cache.cache_dir`);
 2. UMAP, compiled by numba into ``NUMBA_CACHE_DIR`` (default ``<cache>/numba``), by drawing the
-   explorer's teacher map exactly as the explorer does, and the explorer's first setting (its runs
-   stored in the cache, so the widget's first picture needs no training);
-3. the course teacher on the course's dataset (notebooks 00-04).
+   explorer's teacher map exactly as the explorer does, and then the explorer's first setting (its runs
+   stored in the cache, so the widget's first picture needs no training; on MovieLens-100K an HTD run
+   of minutes, the same run notebook 03 trains).
 
-The cheap steps that spare a learner the longest wait come first, so that a bounded run (Binder's
+The steps that spare a learner the longest wait come first, so that a bounded run (Binder's
 ``postBuild`` stops it after 3 minutes) keeps them. A progress bar shows the steps. Everything is
 cached, so a second run takes seconds.
 """
@@ -21,7 +22,7 @@ import time
 __all__ = ["warm_up", "WARM_UP_STEPS"]
 
 #: The steps, in order (the progress bar's labels).
-WARM_UP_STEPS = ("explorer teacher", "UMAP and the explorer's first setting", "course teacher")
+WARM_UP_STEPS = ("course teacher", "UMAP and the explorer's first setting")
 
 
 def warm_up(*, progress: bool = True) -> dict[str, float]:
@@ -39,24 +40,21 @@ def warm_up(*, progress: bool = True) -> dict[str, float]:
     """
     from tqdm.auto import tqdm
 
-    from .common import DEFAULT_DATASET, course_teacher, load_course_data
+    from .common import course_teacher, load_course_data
     from .explorer import DEFAULT_EXPLORER_DATASET, SHIPPED, TopologyExplorer
 
     seconds: dict[str, float] = {}
-    explorer_data = explorer_teacher = None
+    data = teacher = None
     bar = tqdm(total=len(WARM_UP_STEPS), desc="warm-up", unit="step", disable=not progress)
     try:
         for step in WARM_UP_STEPS:
             bar.set_postfix_str(step)
             started = time.perf_counter()
-            if step == "explorer teacher":
-                explorer_data = load_course_data(DEFAULT_EXPLORER_DATASET, verbose=progress)
-                explorer_teacher, _ = course_teacher(explorer_data, progress=progress, verbose=progress)
-            elif step == "course teacher":
-                data = load_course_data(DEFAULT_DATASET, verbose=progress)
-                course_teacher(data, progress=progress, verbose=progress)
+            if step == "course teacher":
+                data = load_course_data(DEFAULT_EXPLORER_DATASET, verbose=progress)
+                teacher, _ = course_teacher(data, progress=progress, verbose=progress)
             else:
-                explorer = TopologyExplorer(explorer_data, explorer_teacher, SHIPPED, projection="auto")
+                explorer = TopologyExplorer(data, teacher, SHIPPED, projection="auto")
                 explorer.prepare_umap(background=False)
                 explorer.compute(SHIPPED.method, SHIPPED.dim, SHIPPED.K)
             seconds[step] = round(time.perf_counter() - started, 2)

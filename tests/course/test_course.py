@@ -216,17 +216,3 @@ def test_claim_rejects_a_strict_flag_that_is_neither_yes_nor_no(value, monkeypat
         with pytest.raises(ValueError, match=re.escape(f"HTD_STRICT_CLAIMS={value!r} is not a yes/no value: use one "
                                                        "of 1, true, yes, on (yes) or 0, false, no, off (no)")):
             course.claim(holds, "it holds")
-
-
-def test_explorer_claim_is_strict_under_the_flag_on_any_data(tiny, monkeypatch, capsys):
-    from htd_tutorial.course.explorer import claim as explorer_claim
-
-    movielens = Interactions("movielens-100k", n_users=1, n_items=3, train=[[0, 0]], valid=[[0, 1]], test=[[0, 2]])
-    monkeypatch.setenv("HTD_STRICT_CLAIMS", "1")
-    assert explorer_claim(True, "it holds", tiny)
-    with pytest.raises(AssertionError, match="with the shipped settings: it fails"):
-        explorer_claim(False, "it fails", tiny)                  # notebook 05 describes the synthetic data
-    with pytest.raises(AssertionError, match=r"checked on the movielens-100k data; the text describes synthetic"):
-        explorer_claim(False, "it fails", movielens)
-    monkeypatch.setenv("HTD_STRICT_CLAIMS", "0")
-    assert explorer_claim(False, "it fails", movielens).holds is False

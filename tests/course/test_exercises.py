@@ -73,18 +73,22 @@ def _capacity_table() -> pd.DataFrame:
 
 
 class ExplorerStandIn:
-    """What exercises 05.2 and 05.3 read from a TopologyExplorer: ``settings.dims``, ``settings.K`` and
-    ``compute(method, dim, K).metrics`` (numbers made up; the real explorer trains students, and
-    tests/course/explorer/test_explorer.py checks the reference solutions on one). FTD, not HTD, is the most
-    accurate here, so a solution that always answers 'htd' fails."""
+    """What exercises 05.2 and 05.3 read from a TopologyExplorer: ``settings.dim``, ``settings.dims``,
+    ``settings.K``, ``compute(method, dim, K).metrics`` and ``metrics(method, dim)`` (numbers made up; the
+    real explorer trains students, and tests/course/explorer/test_explorer.py checks the reference solutions
+    on one). FTD, not HTD, is the most accurate here, so a solution that always answers 'htd' fails; the
+    first dimension shown is not the smallest, so a solution that reads ``dims[0]`` fails too."""
 
-    settings = SimpleNamespace(dims=(2, 4, 16), K=3)
-    METRICS = {("student", 2): {"Recall@50": 0.30, "knn_overlap": 0.12}, ("ftd", 2): {"Recall@50": 0.36},
-               ("htd", 2): {"Recall@50": 0.33}, ("student", 16): {"knn_overlap": 0.47}}
+    settings = SimpleNamespace(dims=(2, 4, 16), dim=4, K=3)
+    METRICS = {("student", 4): {"Recall@50": 0.30, "knn_overlap": 0.12}, ("ftd", 4): {"Recall@50": 0.36},
+               ("htd", 4): {"Recall@50": 0.33}, ("student", 16): {"knn_overlap": 0.47}}
 
     def compute(self, method, dim, K):
         assert K == self.settings.K, K
         return SimpleNamespace(metrics=self.METRICS[(method, dim)])
+
+    def metrics(self, method, dim):
+        return self.METRICS[(method, dim)]
 
 
 def _map_cell(ftd_student: str, htd_ftd: str) -> dict:
@@ -247,7 +251,7 @@ def _cases(exercise_id: str, inputs: dict) -> tuple[list, list]:
         return [2, 2.0], [(1, "never put in the same group"), (4, "per entity type")]
     if exercise_id == "05.2":
         return ["ftd", " FTD "], [("htd", "compare the Recall@50"), ("Student", "compare the Recall@50")]
-    if exercise_id == "05.3":  # 0.47 - 0.12 at dims 16 and 2, two decimals are enough
+    if exercise_id == "05.3":  # 0.47 - 0.12 at dims 16 and 4, two decimals are enough
         return [0.35, 0.345], [(-0.35, "sign"), (0.47, "subtract"), (0.33, "subtract")]
     raise AssertionError(f"exercise {exercise_id} has no right and wrong answers in _cases: add them")
 

@@ -36,7 +36,7 @@ def _judge_05_1(answer, expected):
 
 
 def _solve_05_2(explorer):
-    dim, K = explorer.settings.dims[0], explorer.settings.K
+    dim, K = explorer.settings.dim, explorer.settings.K
     recall = {m: explorer.compute(m, dim, K).metrics["Recall@50"] for m in EXPLORER_METHODS}
     return max(recall, key=recall.get)
 
@@ -44,36 +44,35 @@ def _solve_05_2(explorer):
 def _judge_05_2(answer, expected, explorer):
     if answer == expected:
         return None
-    return (f"Set the dimension slider to {explorer.settings.dims[0]} and K to {explorer.settings.K}, then "
+    return (f"Set the dimension slider to {explorer.settings.dim} and K to {explorer.settings.K}, then "
             "switch the method between Student, FTD and HTD and compare the Recall@50 row.")
 
 
 def _solve_05_3(explorer):
-    dims = explorer.settings.dims
-    small, large = (explorer.compute("student", d, explorer.settings.K) for d in (dims[0], dims[-1]))
-    return large.metrics["knn_overlap"] - small.metrics["knn_overlap"]
+    tiny, roomy = (explorer.metrics("student", d) for d in (explorer.settings.dim, explorer.settings.dims[-1]))
+    return roomy["knn_overlap"] - tiny["knn_overlap"]
 
 
 def _judge_05_3(answer, expected, explorer):
     if abs(answer - expected) <= 0.011:
         return None
     if abs(answer + expected) <= 0.011:
-        return "Check the sign: the largest dimension's overlap minus the smallest's."
+        return "Check the sign: the roomy student's overlap minus the tiny one's."
     return (f"Method Student: read the 10-NN overlap at dimension {explorer.settings.dims[-1]} and at "
-            f"{explorer.settings.dims[0]} and subtract (two decimals are enough).")
+            f"{explorer.settings.dim} and subtract (two decimals are enough).")
 
 
 _ITEMS = [
     ("05.1", "With the K slider at 1, how many groups does HTD use in total (users and items together)?", (),
      as_int, _solve_05_1, _judge_05_1,
      "Read Section 1 of the notebook: how are user groups and item groups numbered?"),
-    ("05.2", "At the smallest student dimension (and the shipped K), which method gives the most accurate "
+    ("05.2", "At the lessons' tiny dimension (and the shipped K), which method gives the most accurate "
              "student (test Recall@50): 'student', 'ftd' or 'htd'?", ("explorer",),
      _parse_method, _solve_05_2, _judge_05_2, "Use the explorer: the Recall@50 row of the metrics table."),
-    ("05.3", "For the Student (no distillation), by how much does the 10-NN overlap grow from the smallest to "
-             "the largest dimension on the slider? (largest minus smallest, two decimals)", ("explorer",),
+    ("05.3", "For the Student (no distillation), by how much does the 10-NN overlap grow from the tiny to the "
+             "roomy lesson size? (roomy minus tiny, two decimals)", ("explorer",),
      as_number, _solve_05_3, _judge_05_3,
-     "explorer.compute('student', dim, K).metrics['knn_overlap'] gives the number for one dimension."),
+     "explorer.metrics('student', dim)['knn_overlap'] gives the number for one dimension."),
 ]
 
 NOTEBOOK_EXERCISES: list[Exercise] = [

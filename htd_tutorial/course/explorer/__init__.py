@@ -21,10 +21,10 @@ background thread, and is replaced by the UMAP picture when it is ready.
 from .compute import FIT_STEPS, PCA_NOTICE, RAW_2D, CapacityView, ExplorerResult, TopologyExplorer, preload_optimiser
 from .picture import capacity_html, metrics_html, plot_result, result_titles
 from .settings import (DEFAULT_EXPLORER_DATASET, EXPLORER_DATASETS, EXPLORER_METHODS, METHOD_CHOICES, SHIPPED,
-                       ExplorerSettings, claim)
+                       ExplorerSettings)
 from .widget import UMAP_PREPARING, ExplorerWidget
 
 __all__ = ["ExplorerSettings", "SHIPPED", "METHOD_CHOICES", "EXPLORER_METHODS", "DEFAULT_EXPLORER_DATASET",
-           "EXPLORER_DATASETS", "claim", "ExplorerResult", "TopologyExplorer", "preload_optimiser", "PCA_NOTICE",
+           "EXPLORER_DATASETS", "ExplorerResult", "TopologyExplorer", "preload_optimiser", "PCA_NOTICE",
            "RAW_2D", "plot_result", "metrics_html", "result_titles", "ExplorerWidget", "UMAP_PREPARING",
            "CapacityView", "FIT_STEPS", "capacity_html"]

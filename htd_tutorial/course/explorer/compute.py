@@ -45,13 +45,12 @@ from ...modes import cosine_eps
 from ...plots.maps import Projection, align_to, load_umap, project_2d, unit_directions
 from ...topology import group_agreement, sample_entities, topology_report
 from ...training import torch_threads
+from ..recipes import DISTILL
 from .picture import plot_result
 from .settings import EXPLORER_METHODS, SHIPPED, ExplorerSettings, check_projection, check_setting
 
 __all__ = ["ExplorerResult", "CapacityView", "TopologyExplorer", "preload_optimiser", "PCA_NOTICE", "RAW_2D",
            "STAGES", "FIT_STEPS"]
-
-_RUN_DEFAULT_K = next(f.default for f in dataclasses.fields(RunConfig) if f.name == "K")
 
 #: Shown (once per explorer) when umap-learn cannot be imported and PCA draws the maps instead.
 PCA_NOTICE = ("umap-learn is not installed, so the maps use PCA instead of UMAP: a linear projection that "
@@ -63,7 +62,8 @@ PCA_NOTICE = ("umap-learn is not installed, so the maps use PCA instead of UMAP:
 RAW_2D = "2-D directions"
 
 #: Adam steps of the fitted student that shows how close FTD's floor is (:func:`htd_tutorial.capacity.fitted_student`;
-#: converged within 1e-4 of its relative error on the synthetic batch, about a second a dimension on one core).
+#: converged within 1e-4 of its relative error on the synthetic and the MovieLens-100K batch: 400 steps give the same;
+#: about a second a dimension on one idle core).
 FIT_STEPS = 100
 
 #: Steps of one computation, for the progress bar.
@@ -297,10 +297,13 @@ class TopologyExplorer:
         return check_setting(self.settings, self.data, method, dim, K)
 
     def run_config(self, method: str, dim: int, K: int) -> RunConfig:
-        """The :class:`~htd_tutorial.experiments.RunConfig` of a setting (K only matters for HTD)."""
+        """The :class:`~htd_tutorial.experiments.RunConfig` of a setting: the course's recipe
+        :data:`~htd_tutorial.course.recipes.DISTILL` with the settings' training values. K only matters
+        for HTD; the other methods keep the recipe's K, so their runs are the lessons' (one cache entry)."""
         s = self.settings
-        return RunConfig(method=method, dim=int(dim), epochs=s.epochs, K=int(K) if method == "htd" else _RUN_DEFAULT_K,
-                         lam=s.lam, mode=s.mode, seed=s.seed, lr=s.lr, batch_size=s.batch_size)
+        recipe = DISTILL.replace(epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, lam=s.lam, mode=s.mode,
+                                 K=int(K) if method == "htd" else DISTILL.K)
+        return recipe.config(method, int(dim), seed=s.seed)
 
     # -- cached building blocks ----------------------------------------------------------------
     def run(self, config: RunConfig) -> RunResult:
@@ -519,11 +522,7 @@ class TopologyExplorer:
         stage(4)
         student_map = self._student_map(run, kind)
         stage(5)
-        metrics = {name: float(run.history.final(name)) for name in (HEADLINE, "NDCG@50")}
-        student_shown = self.student_shown(run)
-        report = topology_report(student_shown, self.teacher_shown, n_sample=len(student_shown),
-                                 k=self.settings.k_neighbours, seed=self.settings.seed)
-        metrics.update({name: report[name] for name in ("kl_topk", "kl_random", "knn_overlap", "spearman")})
+        metrics = self._student_metrics(run)
         if self.data.user_groups is not None and self.data.item_groups is not None:
             metrics["ari_users"] = group_agreement(user_groups, self.data.user_groups[:, -1])
             metrics["ari_items"] = group_agreement(item_groups, self.data.item_groups[:, -1])
@@ -537,6 +536,24 @@ class TopologyExplorer:
                                 student_projection=student_projection)
         self._results[key] = result
         return result
+
+    def metrics(self, method: str, dim: int, K: int | None = None) -> dict:
+        """The student's numbers of a setting without its maps or colours: test ``"Recall@50"`` and
+        ``"NDCG@50"`` and the topology fidelity on the shown entities, as in :attr:`ExplorerResult.metrics`
+        (without the ARI of the colours). Only the run itself is trained or loaded, not the HTD run that
+        :meth:`compute` needs for the colours (minutes on MovieLens-100K). ``K``: HTD's (default the
+        settings' K; the other methods ignore it)."""
+        with self._compute_lock, torch_threads(self.settings.torch_threads):
+            method, dim, K = self.check_setting(method, dim, self.settings.K if K is None else K)
+            return self._student_metrics(self.run(self.run_config(method, dim, K)))
+
+    def _student_metrics(self, run: RunResult) -> dict:
+        metrics = {name: float(run.history.final(name)) for name in (HEADLINE, "NDCG@50")}
+        student_shown = self.student_shown(run)
+        report = topology_report(student_shown, self.teacher_shown, n_sample=len(student_shown),
+                                 k=self.settings.k_neighbours, seed=self.settings.seed)
+        metrics.update({name: report[name] for name in ("kl_topk", "kl_random", "knn_overlap", "spearman")})
+        return metrics
 
     def _notice(self, kind: str, projection: str | None) -> str | None:
         """The notice of a map drawn with ``kind`` when ``projection`` was asked for (PCA instead of UMAP)."""

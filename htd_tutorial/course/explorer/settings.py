@@ -1,7 +1,9 @@
 """The explorer's choices: what it offers, what it shows first, and which settings it accepts.
 
-Shipped settings (:data:`SHIPPED`) are sized for a 2-core CPU: the synthetic data (600 users, 900
-items, planted groups), 20 epochs at learning rate 1e-2 with batches of 4096 triples, K up to 20,
+Shipped settings (:data:`SHIPPED`) are the course's (notebooks 00-04): MovieLens-100K, the distillation
+recipe :data:`~htd_tutorial.course.recipes.DISTILL` (its epochs, learning rate, batch size, lambda, mode and
+K) and the tiny lesson student :data:`~htd_tutorial.course.recipes.SMALL_DIM` shown first, so the
+explorer's runs are the lessons' own (the same cache entries: notebooks 02-03 trained them). K up to 20,
 250 users and 350 items drawn, torch on one thread. ``benchmarks/bench_explorer.py`` measures them.
 
 Every check of what a learner or a notebook asks for is here: :class:`ExplorerSettings` checks the
@@ -15,13 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..common import claim as course_claim
 from ...data import Interactions
 from ..._checks import integer
-from ...choices import DEFAULT_BATCH_SIZE, METHOD_NAMES
+from ...choices import METHOD_NAMES
+from ..common import DEFAULT_DATASET
+from ..recipes import DISTILL, SMALL_DIM
 
 __all__ = ["METHOD_CHOICES", "EXPLORER_METHODS", "METHOD_LABELS", "DEFAULT_EXPLORER_DATASET", "EXPLORER_DATASETS",
-           "PROJECTIONS", "ExplorerSettings", "SHIPPED", "check_setting", "check_projection", "claim"]
+           "PROJECTIONS", "ExplorerSettings", "SHIPPED", "check_setting", "check_projection"]
 
 #: The methods the explorer offers, as (label, value) pairs for the selector.
 METHOD_CHOICES = (("Student (no distillation)", "student"), ("FTD", "ftd"), ("HTD", "htd"))
@@ -29,10 +32,11 @@ EXPLORER_METHODS = tuple(value for _, value in METHOD_CHOICES)
 #: A method's short name in titles, the metrics table and the status line.
 METHOD_LABELS = {method: METHOD_NAMES[method] for method in EXPLORER_METHODS}
 
-#: The dataset the explorer's notebook uses by default, and the ones it offers. The synthetic data is
-#: small enough for slider changes within seconds and has planted groups to compare HTD's with;
-#: MovieLens-100K works too, but a slider change then takes about a minute on a 2-core CPU.
-DEFAULT_EXPLORER_DATASET = "synthetic"
+#: The dataset the explorer's notebook opens on (the course's, so its pictures continue notebooks 02-04),
+#: and the ones it offers. On MovieLens-100K a setting the lessons did not train takes a while on a 2-core
+#: CPU (a plain student or FTD seconds, HTD minutes); the synthetic data is faster and has planted groups
+#: to compare HTD's with (notebook 05, Section 4.4).
+DEFAULT_EXPLORER_DATASET = DEFAULT_DATASET
 EXPLORER_DATASETS = ("synthetic", "movielens-100k")
 
 #: How the maps may be drawn: ``"auto"`` (UMAP when available, else PCA with a notice), ``"umap"``, ``"pca"``.
@@ -58,14 +62,15 @@ class ExplorerSettings:
         :data:`EXPLORER_METHODS`).
     K_max : int
         Largest K the group slider offers. 20, not the paper's 30: HTD's cost grows with K, and at
-        K = 30 a slider change took 11-13 s on a 2-core CPU busy with other jobs (K = 20: about 8 s).
-        The synthetic data has 9 planted sub-groups per type, so K <= 20 shows every regime.
+        K = 30 a slider change on the synthetic data took 11-13 s on a 2-core CPU busy with other jobs
+        (K = 20: about 8 s). The synthetic data has 9 planted sub-groups per type, so K <= 20 shows
+        every regime.
     epochs, lr, batch_size : int, float, int
-        How each student is trained (few epochs with a large learning rate and large batches keep a
-        slider change within seconds on a 2-core CPU).
+        How each student is trained (default: the course's recipe
+        :data:`~htd_tutorial.course.recipes.DISTILL`; every other training setting is the recipe's).
     lam, mode : float, str
         Distillation weight lambda and HTD's mode (``"authors"`` or ``"clean"``, see
-        :class:`htd_tutorial.losses.htd.HTDOptions`).
+        :class:`htd_tutorial.losses.htd.HTDOptions`); default the recipe's.
     n_users_shown, n_items_shown : int
         Users and items drawn (a random sample, the same in both maps and for the metrics).
     k_neighbours : int
@@ -86,15 +91,15 @@ class ExplorerSettings:
     """
 
     dims: tuple[int, ...] = (2, 4, 8, 16, 32)
-    dim: int = 4
-    K: int = 9
+    dim: int = SMALL_DIM
+    K: int = DISTILL.K
     K_max: int = 20
     method: str = "htd"
-    epochs: int = 20
-    lr: float = 1e-2
-    batch_size: int = 4 * DEFAULT_BATCH_SIZE   # the paper's four times over: a slider's run answers in seconds
-    lam: float = 1e-3
-    mode: str = "authors"
+    epochs: int = DISTILL.epochs
+    lr: float = DISTILL.lr
+    batch_size: int = DISTILL.batch_size
+    lam: float = DISTILL.lam
+    mode: str = DISTILL.mode
     n_users_shown: int = 250
     n_items_shown: int = 350
     k_neighbours: int = 10
@@ -182,11 +187,3 @@ def check_projection(projection) -> str:
         raise ValueError(f"projection must be 'auto', 'umap' or 'pca', got {projection!r}")
     return projection
 
-
-def claim(holds, statement: str, data: Interactions, **options) -> bool:
-    """:func:`htd_tutorial.course.claim` about :data:`DEFAULT_EXPLORER_DATASET` (the text of notebook 05);
-    ``options`` (``evidence``, ``applies``) are passed on.
-
-    Introduced in ``notebooks/05_explorer.ipynb``.
-    """
-    return course_claim(holds, statement, data, reference=DEFAULT_EXPLORER_DATASET, **options)

@@ -20,8 +20,10 @@ from htd_tutorial.plots.maps import (Projection, align_to, figure_png, group_col
                                      plot_embedding_map, plot_space_pair, project_2d, unit_directions)
 from htd_tutorial.course.exercises import EXERCISES, is_correct
 import htd_tutorial.course.explorer.compute as explorer_compute
-from htd_tutorial.course.explorer import (PCA_NOTICE, RAW_2D, SHIPPED, UMAP_PREPARING, ExplorerWidget,
-                                          TopologyExplorer, metrics_html, plot_result)
+from htd_tutorial.course import DEFAULT_DATASET, SEED
+from htd_tutorial.course.explorer import (DEFAULT_EXPLORER_DATASET, PCA_NOTICE, RAW_2D, SHIPPED, UMAP_PREPARING,
+                                          ExplorerWidget, TopologyExplorer, metrics_html, plot_result)
+from htd_tutorial.course.recipes import DISTILL, LARGE_DIM, SMALL_DIM
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -64,6 +66,27 @@ def explorer(grouped_tiny, cached_teacher, settings, tmp_path):
 def test_shipped_settings_are_valid():
     assert SHIPPED.dim in SHIPPED.dims and 1 <= SHIPPED.K <= SHIPPED.K_max
     assert SHIPPED.method in ("student", "ftd", "htd")
+
+
+def test_the_explorer_opens_on_the_course_setting(grouped_tiny, cached_teacher, tmp_path):
+    # notebook 05 continues 02-04: the course's data, the lessons' sizes and K, their recipe and seed
+    assert DEFAULT_EXPLORER_DATASET == DEFAULT_DATASET == "movielens-100k"
+    assert (SHIPPED.dim, SHIPPED.K, SHIPPED.seed) == (SMALL_DIM, DISTILL.K, SEED) and LARGE_DIM == SHIPPED.dims[-1]
+    # so its runs are the lessons' own cache entries (notebooks 02-03 trained them): HTD at any K of the slider,
+    # the others under the recipe's K whatever the slider says
+    explorer = TopologyExplorer(grouped_tiny, cached_teacher, SHIPPED.replace(n_users_shown=30, n_items_shown=40),
+                                directory=tmp_path, projection="pca")
+    for method in ("student", "ftd"):
+        assert explorer.run_config(method, SMALL_DIM, 3) == DISTILL.config(method, SMALL_DIM, seed=SEED)
+    assert explorer.run_config("htd", LARGE_DIM, 3) == DISTILL.replace(K=3).config("htd", LARGE_DIM, seed=SEED)
+
+
+def test_metrics_train_no_htd_run_for_the_colours(explorer):
+    numbers = explorer.metrics("student", 4)
+    assert explorer.stats["runs_trained"] == 1                      # the student alone, no HTD for the colours
+    result = explorer.compute("student", 4, explorer.settings.K)
+    assert explorer.stats["runs_trained"] == 2                      # now HTD too, for the colours
+    assert numbers == {name: value for name, value in result.metrics.items() if not name.startswith("ari_")}
 
 
 @pytest.mark.parametrize("changes, words", [
