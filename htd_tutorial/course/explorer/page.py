@@ -5,7 +5,7 @@ every setting of a grid (student dimension x K x method) with the explorer's own
 (:meth:`htd_tutorial.course.explorer.compute.TopologyExplorer.compute`, so the maps, colours and numbers are
 the widget's) and writes them into one HTML file: the data as JSON inside the page, the pictures drawn
 on a ``<canvas>`` by a few lines of inline JavaScript, two sliders (dimension, K), a method selector
-and the metrics table. No server, no kernel, no network: no file or script is fetched, so it opens
+the metrics table and what the dimension can hold (the capacity floors of notebook 05's Section 4.3). No server, no kernel, no network: no file or script is fetched, so it opens
 from disk, offline, on a phone.
 
 Size: the coordinates are quantised to 16 bits per axis within each map's bounds (a few hundredths
@@ -30,15 +30,22 @@ import numpy as np
 
 from ...plots.maps import ITEM_MARKER, USER_MARKER, group_colors
 from .compute import RAW_2D, ExplorerResult, TopologyExplorer
-from .picture import metrics_html, result_titles
-from .settings import DEFAULT_EXPLORER_DATASET, EXPLORER_METHODS, METHOD_CHOICES, SHIPPED
+from .picture import capacity_html, metrics_html, result_titles
+from .settings import EXPLORER_METHODS, METHOD_CHOICES, SHIPPED
 
-__all__ = ["DEFAULT_PAGE_KS", "MAX_PAGE_BYTES", "PAGE_PATH", "collect_page_data", "render_page",
-           "write_page", "build_explorer_page"]
+__all__ = ["PAGE_DATASET", "PAGE_NOTE", "DEFAULT_PAGE_KS", "MAX_PAGE_BYTES", "PAGE_PATH", "collect_page_data",
+           "render_page", "write_page", "build_explorer_page"]
 
+#: The page's data: the synthetic data, not the notebook's MovieLens-100K. The page trains every setting
+#: of its grid, 35 of them HTD runs: on the synthetic data a few seconds each (the page about 8 minutes on
+#: a 2-core CPU), on MovieLens-100K minutes each (hours for the page).
+PAGE_DATASET = "synthetic"
+#: Said in the page's caption: why its data is not the notebook's.
+PAGE_NOTE = ("Notebook 05 opens on MovieLens-100K; this page shows the synthetic data (planted groups), "
+             "because MovieLens's grid would take hours to train.")
 #: The K values of the page's group slider: K = 1 (no groups), the 3 planted super-groups, the 9
-#: planted sub-groups, and up to the widget's K_max (20), a few in between.
-DEFAULT_PAGE_KS = (1, 2, 3, 5, 9, 14, 20)
+#: planted sub-groups, the course's K = 10 (the first setting shown), and the widget's K_max (20).
+DEFAULT_PAGE_KS = (1, 2, 3, 5, 9, 10, 20)
 #: Where ``make explorer-page`` writes the page (relative to the repository root).
 PAGE_PATH = "docs/explorer.html"
 #: The largest page the writer accepts (bytes): small enough for a phone on a slow connection.
@@ -106,7 +113,9 @@ def collect_page_data(explorer: TopologyExplorer, *, dims=None, Ks=DEFAULT_PAGE_
         JSON-ready: ``dims``, ``Ks``, ``methods`` (value and label), ``teacher`` (the teacher's map),
         ``maps`` and ``groups`` (each distinct student map and grouping once), ``palettes`` (colour of
         each group for each K), ``settings`` (one entry per setting: indices into ``maps`` and
-        ``groups``, titles, axis names and the metrics table's HTML) and ``about`` (how it was made).
+        ``groups``, titles, axis names and the metrics table's HTML), ``capacity`` (``"dim|K"``: the
+        capacity panel's HTML, :func:`~htd_tutorial.course.explorer.picture.capacity_html`) and ``about``
+        (how it was made).
 
     Raises
     ------
@@ -123,7 +132,7 @@ def collect_page_data(explorer: TopologyExplorer, *, dims=None, Ks=DEFAULT_PAGE_
     unknown = [m for m in methods if m not in EXPLORER_METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {EXPLORER_METHODS}")
-    maps, groups, settings = _Table(), _Table(), []
+    maps, groups, settings, capacity = _Table(), _Table(), [], {}
     teacher = None
     for dim in dims:
         for K in Ks:
@@ -148,6 +157,8 @@ def collect_page_data(explorer: TopologyExplorer, *, dims=None, Ks=DEFAULT_PAGE_
                     "axis": result.student_projection or result.projection,
                     "metrics": metrics_html(result, k=s.k_neighbours, timing=False),
                 })
+            # what d dimensions can hold of a batch, beside the students of this (d, K) just computed
+            capacity[f"{dim}|{K}"] = capacity_html(explorer.capacity(dim, K))
     labels = dict((value, label) for label, value in METHOD_CHOICES)
     return {
         "dims": [int(d) for d in dims], "Ks": [int(k) for k in Ks],
@@ -160,6 +171,7 @@ def collect_page_data(explorer: TopologyExplorer, *, dims=None, Ks=DEFAULT_PAGE_
         "group_bytes": {str(k): (1 if k <= 255 else 2) for k in Ks},
         "palettes": {str(k): [_hex(c) for c in group_colors(k)] for k in Ks},
         "settings": settings,
+        "capacity": capacity,
         "start": {"method": s.method if s.method in methods else methods[0],
                   "dim": s.dim if s.dim in dims else dims[0], "K": s.K if s.K in Ks else Ks[0]},
         "about": {"dataset": str(explorer.data.summary().get("dataset", "")),
@@ -176,7 +188,7 @@ def render_page(data: dict, *, title: str = "Topology explorer (offline)") -> st
     about = data["about"]
     options = "".join(f"<option value='{html.escape(m['value'])}'>{html.escape(m['label'])}</option>"
                       for m in data["methods"])
-    intro = (f"The explorer of notebook 05 without a running kernel: the same pictures and numbers, "
+    intro = (f"The explorer of notebook 05 without a running kernel: its pictures and numbers, "
              f"computed in advance for {len(data['dims'])} student dimensions &times; {len(data['Ks'])} values "
              f"of K &times; {len(data['methods'])} methods ({len(data['settings'])} settings). "
              f"The same {data['n_users']} users (circles) and {data['n_items']} items (triangles) are drawn "
@@ -185,7 +197,7 @@ def render_page(data: dict, *, title: str = "Topology explorer (offline)") -> st
              f"a point's colour is its HTD group at that dimension and K. Data: the course's "
              f"{html.escape(str(about['dataset']) or 'synthetic')} data ({about['users']} users, "
              f"{about['items']} items); students trained {about['epochs']} epochs, seed {about['seed']}, "
-             f"one run per setting.")
+             f"one run per setting. {html.escape(about.get('note', ''))}").rstrip()
     return _TEMPLATE.replace("__TITLE__", html.escape(title)).replace("__INTRO__", intro) \
         .replace("__OPTIONS__", options).replace("__DATA__", payload).replace("__SCRIPT__", _SCRIPT) \
         .replace("__STYLE__", _STYLE)
@@ -216,7 +228,7 @@ def write_page(path: str | os.PathLike, data: dict, **render_options) -> Path:
 
 def build_explorer_page(out: str | os.PathLike = PAGE_PATH, *, dims=None, Ks=DEFAULT_PAGE_KS,
                         methods=EXPLORER_METHODS, progress: bool = True) -> Path:
-    """Compute the grid on the course's explorer data with the shipped settings and write the page.
+    """Compute the grid on :data:`PAGE_DATASET` with the shipped settings and write the page.
 
     Uses the course's teacher (trained once, then cached) and the disk cache of student runs, so a
     second build only redraws. Returns the page's path.
@@ -225,7 +237,7 @@ def build_explorer_page(out: str | os.PathLike = PAGE_PATH, *, dims=None, Ks=DEF
 
     from ..common import course_teacher, load_course_data
 
-    data = load_course_data(DEFAULT_EXPLORER_DATASET, verbose=progress)
+    data = load_course_data(PAGE_DATASET, verbose=progress)
     teacher, _ = course_teacher(data, progress=progress, verbose=progress)
     explorer = TopologyExplorer(data, teacher, SHIPPED)
     n = len(tuple(SHIPPED.dims if dims is None else dims)) * len([k for k in Ks if k <= SHIPPED.K_max]) * len(methods)
@@ -239,6 +251,7 @@ def build_explorer_page(out: str | os.PathLike = PAGE_PATH, *, dims=None, Ks=DEF
         page = collect_page_data(explorer, dims=dims, Ks=Ks, methods=methods, on_result=advance)
     finally:
         bar.close()
+    page["about"]["note"] = PAGE_NOTE
     return write_page(out, page)
 
 
@@ -277,7 +290,7 @@ run <code>notebooks/05_explorer.ipynb</code>.</p>
 </div>
 <div class="row">
 <canvas id="maps" width="1000" height="460" role="img" aria-label="teacher and student maps"></canvas>
-<div id="metrics"></div>
+<div><div id="metrics"></div><div id="capacity"></div></div>
 </div>
 <div id="status"></div>
 <script type="application/json" id="explorer-data">__DATA__</script>
@@ -378,6 +391,7 @@ _SCRIPT = r"""
     panel(ctx, {x: 40, y: 62, w: 430, h: 360}, teacherXY, grp, palette, data.teacher.title, data.teacher.axis, true);
     panel(ctx, {x: 545, y: 62, w: 430, h: 360}, coords(data.maps[s.map]), grp, palette, s.title, s.axis, false);
     document.getElementById("metrics").innerHTML = s.metrics;
+    document.getElementById("capacity").innerHTML = data.capacity[s.dim + "|" + s.K] || "";
     document.getElementById("status").textContent = m + " d=" + d + " K=" + k;
     canvas.setAttribute("data-setting", m + " d=" + d + " K=" + k);
   }

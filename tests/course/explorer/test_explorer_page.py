@@ -19,8 +19,9 @@ import pytest
 
 from htd_tutorial.cache import get_teacher
 from htd_tutorial.course.explorer import RAW_2D, SHIPPED, TopologyExplorer
-from htd_tutorial.course.explorer.page import (MAX_PAGE_BYTES, PAGE_PATH, collect_page_data, dequantise,
-                                               render_page, write_page)
+from htd_tutorial.course.explorer import capacity_html
+from htd_tutorial.course.explorer.page import (MAX_PAGE_BYTES, PAGE_DATASET, PAGE_NOTE, PAGE_PATH, collect_page_data,
+                                               dequantise, render_page, write_page)
 from htd_tutorial.data import make_synthetic
 
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -65,6 +66,9 @@ def test_page_holds_every_setting_with_the_explorers_numbers(tiny_explorer, page
         assert f"{result.metrics['Recall@50']:.3f}" in entry["metrics"]
         assert " s</div>" not in entry["metrics"]                     # no timing line: nothing was "trained" here
         assert entry["axis"] == (RAW_2D if entry["dim"] == 2 else "PCA")
+    assert sorted(page_data["capacity"]) == ["2|2", "2|3", "4|2", "4|3"]
+    view = tiny_explorer.capacity(4, 3)
+    assert page_data["capacity"]["4|3"] == capacity_html(view) and set(view.errors) == {"student", "ftd", "htd"}
     teacher = dequantise(page_data["teacher"]["map"])
     np.testing.assert_allclose(teacher, tiny_explorer.teacher_map().coords, atol=1e-3)
     assert len(page_data["palettes"]["3"]) == 3 and all(re.fullmatch(r"#[0-9a-f]{6}", c)
@@ -107,6 +111,9 @@ def test_committed_page_is_small_and_complete(repo_root):
     data = json.loads(re.search(r'id="explorer-data">(.*?)</script>', text, re.S).group(1).replace("<\\/", "</"))
     assert data["dims"] == list(SHIPPED.dims) and max(data["Ks"]) == SHIPPED.K_max
     assert len(data["settings"]) == len(data["dims"]) * len(data["Ks"]) * len(data["methods"])
+    assert len(data["capacity"]) == len(data["dims"]) * len(data["Ks"])
+    assert data["start"] == {"method": SHIPPED.method, "dim": SHIPPED.dim, "K": SHIPPED.K}
+    assert data["about"]["dataset"] == PAGE_DATASET and data["about"]["note"] == PAGE_NOTE
     assert {s["axis"] for s in data["settings"] if s["dim"] == 2} == {RAW_2D}
 
 
@@ -186,9 +193,9 @@ def test_warm_up_runs_its_steps_in_order(monkeypatch):
     monkeypatch.setattr(explorer_module, "TopologyExplorer", Explorer)
     seconds = warm_up(progress=False)
     assert list(seconds) == list(WARM_UP_STEPS)
-    assert calls == [("data", "synthetic"), ("teacher", "synthetic"), ("explorer", "synthetic", "T", "auto"),
-                     ("umap", False), ("compute", SHIPPED.method, SHIPPED.dim, SHIPPED.K),
-                     ("data", "movielens-100k"), ("teacher", "movielens-100k")]
+    assert calls == [("data", "movielens-100k"), ("teacher", "movielens-100k"),
+                     ("explorer", "movielens-100k", "T", "auto"), ("umap", False),
+                     ("compute", SHIPPED.method, SHIPPED.dim, SHIPPED.K)]
 
 
 def test_explorer_page_command_rejects_a_folder_as_output(tmp_path, capsys):
