@@ -4,8 +4,10 @@ Usage (from the repository root, after `make install`):
 
     .venv/bin/python benchmarks/bench_methods.py            # about 10 minutes on 2 cores
 
-Batch 1024, teacher dim 200 (random tables: speed does not depend on what the teacher learned),
-student dim 20, K = 30, the paper's dense Adam. Each method trains a short run of ``--epochs``
+Batch 1024, teacher dim 200 (random tables; Student's and FTD's speed does not depend on what the
+teacher learned, HTD's does: a random teacher keeps its assignment soft for more epochs, a trained one
+once drove its expert weights into subnormal floats; ``bench_commits.py --teacher`` times HTD from the
+trained teacher), student dim 20, K = 30, the paper's dense Adam. Each method trains a short run of ``--epochs``
 epochs; HTD's Gumbel temperature follows the same schedule as in a 100-epoch run, compressed
 (tau = 1e-10 ** (epoch / epochs)), so the run's mean epoch time estimates a 100-epoch run's
 mean. The first epoch (tau = 1, every expert weight non-zero) is HTD's slowest and is reported
@@ -49,7 +51,7 @@ def git_commit() -> str:
 
 
 def random_teacher(data, dim: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random teacher tables (users, items) of width ``dim``: speed does not depend on what a teacher learned."""
+    """Random teacher tables (users, items) of width ``dim`` (HTD's epoch times differ from a trained teacher's)."""
     gen = torch.Generator().manual_seed(seed)
     return (torch.randn(data.n_users, dim, generator=gen) * 0.1,
             torch.randn(data.n_items, dim, generator=gen) * 0.1)
