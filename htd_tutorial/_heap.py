@@ -4,7 +4,8 @@ glibc's ``malloc`` serves every block above its mmap threshold (at most 32 MiB) 
 and hands it back on ``free``. Each new block then costs the kernel a page fault and a zero fill per
 page before torch writes a byte: one more pass over memory, and a slow one. HTD's dense expert mixture
 makes half a dozen (n x K*h) temporaries a step (37 MB each on CiteULike), so a copy of one took 18 ms of
-CPU instead of 6 ms, and a dense HTD step 1.37 times the CPU time (one thread; ``docs/performance.md``).
+CPU instead of 6 ms, the mixture's step 1.37 times the CPU time and a whole dense HTD step 1.21 times (one
+thread; ``docs/performance.md``).
 
 :func:`kept_heap` turns that off for the block it wraps (``mallopt``: no mmap for blocks, no trimming
 of the heap's top), so a freed block is reused by the next step's block of the same size. On leaving,
@@ -32,7 +33,7 @@ __all__ = ["kept_heap", "heap_is_kept"]
 # mallopt parameters and glibc's defaults (malloc.h / malloc.c)
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 _DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
-_KEPT_TRIM_THRESHOLD = 1 << 40          # never trim while kept
+_KEPT_TRIM_THRESHOLD = 2 ** 31 - 1      # the largest mallopt's int takes: never trim while kept
 
 _lock = threading.Lock()
 _depth = 0
@@ -58,15 +59,15 @@ def _user_chose() -> bool:
             or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""))
 
 
-def _set(libc: ctypes.CDLL, mmap_max: int, trim_threshold: int) -> bool:
-    # mallopt takes an int: the "never" threshold is clipped to the largest one
-    return bool(libc.mallopt(_M_MMAP_MAX, mmap_max)
-                and libc.mallopt(_M_TRIM_THRESHOLD, min(trim_threshold, 2 ** 31 - 1)))
+def _set(libc: ctypes.CDLL, mmap_max: int, trim_threshold: int) -> None:
+    libc.mallopt(_M_MMAP_MAX, mmap_max)
+    libc.mallopt(_M_TRIM_THRESHOLD, trim_threshold)
 
 
 def heap_is_kept() -> bool:
-    """Whether a :func:`kept_heap` block is active and changed the allocator's settings."""
-    return _depth > 0 and _glibc() is not None and not _user_chose()
+    """Whether a :func:`kept_heap` block is active and changed the allocator's settings (a block counts
+    only when it changed them)."""
+    return _depth > 0
 
 
 @contextmanager
