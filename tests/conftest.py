@@ -71,7 +71,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,9 +153,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "citeulike_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.data)
-    # The installed-package test last: its notebooks then find the models the notebooks of this session
-    # trained (tests/end_to_end/test_installed.py links them into its model cache).
+    # The installed-package tests last: they wait for the background run that pytest_collection_finish
+    # starts, which meanwhile installs and trains beside the other tests.
     items.sort(key=lambda item: item.get_closest_marker("installed") is not None)
+
+
+#: Where the background run of the installed package is kept: (its process, its folder).
+INSTALLED_RUN = pytest.StashKey[tuple]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start :mod:`tests.end_to_end.installed_run` in the background when a collected test needs it.
+
+    Most of ``make test`` keeps one of CI's two cores busy; the installed package's build, install and
+    notebooks (minutes, from an empty model cache as on Colab) run on the other one meanwhile.
+    """
+    if env_flag("HTD_SKIP_INSTALLED") or not any("installed_run" in getattr(item, "fixturenames", ())
+                                                 for item in session.items):
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="htd-installed-"))
+    with open(workdir / "log.txt", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "tests.end_to_end.installed_run", str(workdir)],
+                                   cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    session.config.stash[INSTALLED_RUN] = (process, workdir)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the background run if it still runs (a run cut short), and remove its folder."""
+    started = session.config.stash.get(INSTALLED_RUN, None)
+    if started is None:
+        return
+    process, workdir = started
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
