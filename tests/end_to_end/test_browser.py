@@ -55,15 +55,17 @@ pytestmark = pytest.mark.browser
 NOTEBOOK = "05_explorer.ipynb"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-#: Generous limits (seconds); the whole test stays within about 3 minutes when they are not reached.
+#: Generous limits (seconds); the whole test stays within about 3 minutes when they are not reached. In
+#: ``make test`` the installed package's background run (tests/end_to_end/installed_run.py) may share the
+#: two cores meanwhile.
 SERVER_START_S = 90
 #: A kernel's first start on a fresh machine imports (and byte-compiles) ipykernel, numpy, torch...
 KERNEL_START_S = 180
 PAGE_LOAD_S = 90
-RUN_ALL_S = 240
+RUN_ALL_S = 420
 #: The slider's step trains HTD at d = 8 on MovieLens-100K (the explorer opens there since issue 33) when no
 #: run of the session cached it: 100 s in a stored run on a loaded 2-core machine.
-SLIDER_S = 300
+SLIDER_S = 420
 LAST_OUTPUT = "Exercise 05.3: no answer yet"
 LAB_SETTINGS = {
     # no cell windowing (every cell stays in the page); start the notebook's kernel without asking
