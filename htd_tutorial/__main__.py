@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 # The names the commands accept, from their one owner (a module without torch, which takes seconds).
-from .choices import DEFAULT_MODE, DEFAULT_WEIGHT_DECAY, HTD_MODES, LIGHTGCN_DEPTH, METHODS, MODEL_KINDS, RECIPE_LR
+from .choices import (DEFAULT_MODE, DEFAULT_WEIGHT_DECAY, HTD_MODES, LIGHTGCN_DEPTH, METHODS, MODEL_KINDS, RECIPE_LR,
+                      RECIPE_WEIGHT_DECAY)
 from .paper.results import DEFAULT_SEEDS, PAPER_DIMS, PAPER_METHODS
 
 
@@ -169,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--lr", type=positive_float, default=None,
                      help=f"Adam's learning rate, teacher and students (default: the model's recipe: {recipes}; "
                           "another one needs its own --name)")
+    decays = ", ".join(f"{kind} {wd:g}" for kind, wd in RECIPE_WEIGHT_DECAY.items())
+    rep.add_argument("--weight-decay", type=non_negative_float, default=None,
+                     help=f"Adam's weight decay, teacher and students (default: the model's recipe: {decays}; "
+                          "another one needs its own --name)")
     rep.add_argument("--student-lr", type=positive_float, default=None,
                      help="the students' learning rate, if not --lr (see 'recipe --student-dim'; "
                           "another one needs its own --name)")
@@ -249,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                       mode=args.mode, seeds=tuple(args.seeds), teacher_seed=args.teacher_seed,
                       eval_every=args.eval_every, out=args.out, name=args.name, progress=not args.no_progress,
                       cached_only=args.cached_only, threads=args.threads, lr=args.lr,
-                      student_lr=args.student_lr, flush_denormal=args.flush_denormal)
+                      student_lr=args.student_lr, weight_decay=args.weight_decay,
+                      flush_denormal=args.flush_denormal)
         elif args.command == "ablation":
             from .paper.ablation import run_ablation
 

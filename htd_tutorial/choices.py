@@ -10,7 +10,7 @@ apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that r
 from __future__ import annotations
 
 __all__ = ["METHODS", "STUDENT", "FITNET", "DE", "FTD", "HTD", "MODEL_KINDS", "LIGHTGCN_DEPTH", "MODEL_NAMES", "HTD_MODES",
-           "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "DEFAULT_LAMBDA",
+           "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "RECIPE_WEIGHT_DECAY", "DEFAULT_LAMBDA",
            "DEFAULT_K", "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE", "DEFAULT_BATCH_SIZE",
            "DEFAULT_EPOCHS", "DEFAULT_OPTIMIZER", "TEACHER_DIM", "METHOD_NAMES", "DEFAULT_KS", "HEADLINE"]
 
@@ -45,6 +45,11 @@ DEFAULT_WEIGHT_DECAY = 1e-3
 #: students: BPR's is the paper's; the paper gives none for LightGCN, so it was chosen on the teacher's
 #: validation Recall@50 by ``python -m htd_tutorial recipe`` (``results/citeulike_lightgcn_recipe.json``).
 RECIPE_LR: dict[str, float] = {"bpr": DEFAULT_LR, "lightgcn": 5e-3}
+#: Adam's weight decay of the paper-scale commands per base model, teacher and students: BPR's is the paper's;
+#: LightGCN's was chosen with its depth (:data:`LIGHTGCN_DEPTH`) on the teacher's validation Recall@50 by
+#: ``python -m htd_tutorial recipe`` (``results/citeulike_search_lightgcn_recipe.json``): at BPR's 1e-3 its
+#: teacher stayed below BPR's.
+RECIPE_WEIGHT_DECAY: dict[str, float] = {"bpr": DEFAULT_WEIGHT_DECAY, "lightgcn": 1e-4}
 #: Weight λ of the distillation loss (L = L_BPR + λ · L_KD).
 DEFAULT_LAMBDA = 1e-3
 #: Number of groups K (per entity type) of HTD and DE.
@@ -65,4 +70,4 @@ TEACHER_DIM = 200
 DEFAULT_GROUP_TOPOLOGY = GROUP_TOPOLOGIES[0]
 DEFAULT_MODE = HTD_MODES[0]
 
-assert tuple(MODEL_NAMES) == MODEL_KINDS == tuple(RECIPE_LR) and tuple(METHOD_NAMES) == METHODS
+assert tuple(MODEL_NAMES) == MODEL_KINDS == tuple(RECIPE_LR) == tuple(RECIPE_WEIGHT_DECAY) and tuple(METHOD_NAMES) == METHODS

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from .. import stored
 from ..cache import get_teacher
-from ..choices import DEFAULT_K, HEADLINE, RECIPE_LR
+from ..choices import DEFAULT_K, HEADLINE, RECIPE_LR, RECIPE_WEIGHT_DECAY
 from ..data import load_dataset
 from ..config import RunConfig, TeacherConfig
 from ..experiments import run_method, teacher_digest
@@ -85,6 +85,8 @@ class Setting:
     lr: float
     K: int
     dims: tuple[int, ...]
+    #: The students' weight decay (default: the course's recipe; the paper-scale settings: their teacher's).
+    weight_decay: float = recipes.DISTILL.weight_decay
     seeds: tuple[int, ...] = tuple(range(MIN_SEEDS))
     #: Seeds a cell adds when a comparison is a close call (:attr:`htd_tutorial.stats.Reading.close_call`).
     extra_seeds: tuple[int, ...] = (3, 4)
@@ -109,7 +111,8 @@ class Setting:
         assert set(self.tuned_dims or ()) <= set(self.dims), "the tuned protocol's sizes are the setting's"
 
     def config(self, method: str, dim: int, seed: int, lr: float) -> RunConfig:
-        recipe = recipes.DISTILL.replace(epochs=self.epochs, kind=self.kind, K=self.K, lr=lr)
+        recipe = recipes.DISTILL.replace(epochs=self.epochs, kind=self.kind, K=self.K, lr=lr,
+                                         weight_decay=self.weight_decay)
         return recipe.config(method, dim, seed=seed, eval_every=self.eval_every)
 
 
@@ -122,12 +125,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("ml-100k", "ml-100k", "bpr", teacher=recipes.TEACHER,
             epochs=recipes.DISTILL.epochs, lr=recipes.DISTILL.lr, K=recipes.DISTILL.K,
             dims=(2, 4, 8, 16, 32)),
-    Setting("citeulike", "citeulike", "bpr", teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"]), epochs=100,
-            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), stored=("results/citeulike_bpr.json",),
+    Setting("citeulike", "citeulike", "bpr",
+            teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"], weight_decay=RECIPE_WEIGHT_DECAY["bpr"]), epochs=100,
+            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), weight_decay=RECIPE_WEIGHT_DECAY["bpr"],
+            stored=("results/citeulike_bpr.json",),
             eval_every=_PAPER_TEACHER.eval_every, tuned_dims=(20,)),
     Setting("citeulike-lightgcn", "citeulike", "lightgcn",
-            teacher=_PAPER_TEACHER.replace(kind="lightgcn", lr=RECIPE_LR["lightgcn"]),
-            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40), eval_every=_PAPER_TEACHER.eval_every,
+            teacher=_PAPER_TEACHER.replace(kind="lightgcn", lr=RECIPE_LR["lightgcn"],
+                                           weight_decay=RECIPE_WEIGHT_DECAY["lightgcn"]),
+            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40),
+            weight_decay=RECIPE_WEIGHT_DECAY["lightgcn"], eval_every=_PAPER_TEACHER.eval_every,
             tuned_dims=(20,)),
 )}
 

@@ -40,7 +40,8 @@ from tqdm.auto import tqdm
 
 from ..choices import HEADLINE
 from ..choices import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K,
-                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR, TEACHER_DIM)
+                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR,
+                       RECIPE_WEIGHT_DECAY, TEACHER_DIM)
 from .._checks import one_of, positive_int
 from ..data import Interactions
 from ..config import RunConfig, TeacherConfig
@@ -462,7 +463,8 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind
     """The ablation command: train the variants, print the table, write JSON and a bar chart.
 
     The teacher and the run settings are those of :func:`htd_tutorial.paper.reproduce.reproduce`
-    (paper settings, the model's learning rate from :data:`htd_tutorial.choices.RECIPE_LR`,
+    (paper settings, the model's learning rate and weight decay from :data:`htd_tutorial.choices.RECIPE_LR`
+    and :data:`~htd_tutorial.choices.RECIPE_WEIGHT_DECAY`,
     evaluation every 10 epochs), so on the same data the teacher and the
     authors'-preset HTD run come from the reproduction's cache. A run already in
     ``<out>/<name>_<kind>_ablation_d<dim>.json`` or in the reproduction's ``<out>/<name>_<kind>.json``
@@ -526,9 +528,10 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind
     from .reproduce import save_figure_atomic
 
     started = time.perf_counter()
-    lr = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)]  # the reproduction's, so teacher and runs are shared
+    # the reproduction's learning rate and weight decay, so teacher and runs are shared
+    lr, weight_decay = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)], RECIPE_WEIGHT_DECAY[kind]
     configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,
-                               baselines=baselines, lr=lr)  # validates the settings before any loading or training
+                               baselines=baselines, lr=lr, weight_decay=weight_decay)  # validates the settings before any loading or training
     if threads is not None:
         positive_int("threads", threads)
     selected = list(configs) if variants is None else list(variants)
@@ -542,7 +545,8 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind
     with torch_threads(threads):
         dataset = load_dataset(data, seed=teacher_seed)
         teacher, _ = get_teacher(dataset, TeacherConfig(kind=kind, dim=teacher_dim, epochs=teacher_epochs,
-                                                        seed=teacher_seed, lr=lr, eval_every=eval_every or None),
+                                                        seed=teacher_seed, lr=lr, weight_decay=weight_decay,
+                                                        eval_every=eval_every or None),
                                  progress=progress, threads=threads)
         stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
         out = Path(out)

@@ -7,8 +7,8 @@ of distillation over it can be training speed rather than knowledge. This comman
 loads from the model cache) the dim-200 teacher at each candidate learning rate, with the sweep's
 other settings, and picks the one with the highest **validation** Recall@50 after the last epoch
 (the protocol keeps the last model, so that is the number that matters; test data plays no part).
-:data:`htd_tutorial.choices.RECIPE_LR` holds the chosen values; ``tests/paper/test_results.py`` checks
-that it agrees with the stored file.
+:data:`htd_tutorial.choices.RECIPE_LR` and :data:`~htd_tutorial.choices.RECIPE_WEIGHT_DECAY` hold the chosen
+values; ``tests/paper/test_results.py`` checks that they agree with the stored files.
 
 The same question arises for the students: a small student trained at the teacher's rate may still be
 improving at epoch 100, and a distillation method that beats it may only be faster. With
@@ -49,7 +49,7 @@ from pathlib import Path
 from ..cache import get_teacher
 from .._checks import finite_number, one_of, positive_number
 from ..choices import (DEFAULT_EPOCHS, DEFAULT_WEIGHT_DECAY, HEADLINE, LIGHTGCN_DEPTH, MODEL_KINDS, RECIPE_LR,
-                       TEACHER_DIM)
+                       RECIPE_WEIGHT_DECAY, TEACHER_DIM)
 from ..data import load_dataset
 from ..config import RunConfig, TeacherConfig
 from ..experiments import run_method, teacher_digest
@@ -93,7 +93,8 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
         CPU threads while training (not part of the cache key).
     student_dim : int, optional
         Compare the plain student of this dimension instead of the teacher; the teacher is trained
-        (or loaded) once, at its recipe rate :data:`~htd_tutorial.choices.RECIPE_LR`.
+        (or loaded) once, at its recipe rate :data:`~htd_tutorial.choices.RECIPE_LR` and weight decay
+        :data:`~htd_tutorial.choices.RECIPE_WEIGHT_DECAY`.
     weight_decays : tuple of float
         Candidate weight decays (>= 0, none repeated; default the sweeps' one,
         :data:`~htd_tutorial.choices.DEFAULT_WEIGHT_DECAY`). Every learning rate is tried with every
@@ -144,7 +145,8 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
     dataset = load_dataset(data, seed=seed)
     settings = {"dataset": dataset.summary(), "kind": kind, "role": role,
                 "teacher": {"dim": dim, "epochs": epochs, "seed": seed, "eval_every": eval_every,
-                            **({"lr": RECIPE_LR[kind]} if role == "student" else {})},
+                            **({"lr": RECIPE_LR[kind], "weight_decay": RECIPE_WEIGHT_DECAY[kind]}
+                               if role == "student" else {})},
                 **({"student": {"method": "student", "dim": student_dim, "epochs": epochs, "seed": seed,
                                 "eval_every": eval_every}} if role == "student" else {})}
     stem = f"{name or dataset.name}_{kind}" + (f"_d{student_dim}" if role == "student" else "")
@@ -154,7 +156,8 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
     with torch_threads(threads):
         if role == "student":
             teacher, _ = get_teacher(dataset, TeacherConfig(kind=kind, dim=dim, epochs=epochs, seed=seed,
-                                                            lr=RECIPE_LR[kind], eval_every=eval_every),
+                                                            lr=RECIPE_LR[kind], weight_decay=RECIPE_WEIGHT_DECAY[kind],
+                                                            eval_every=eval_every),
                                      progress=progress, threads=threads)
             teacher_sha256 = teacher_digest(teacher)   # one teacher for every candidate: hashed once
         for lr, wd, depth in grid:

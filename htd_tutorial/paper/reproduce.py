@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..cache import get_teacher
-from ..choices import DEFAULT_EPOCHS, HEADLINE, MODEL_KINDS, MODEL_NAMES, RECIPE_LR, TEACHER_DIM
+from ..choices import DEFAULT_EPOCHS, HEADLINE, MODEL_KINDS, MODEL_NAMES, RECIPE_LR, RECIPE_WEIGHT_DECAY, TEACHER_DIM
 from ..data import load_dataset
 from .._checks import integer as _check_int, one_of
 from ..evaluation import evaluate
@@ -126,7 +126,8 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
               mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
               eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
               progress: bool = True, cached_only: bool = False, threads: int | None = None,
-              lr: float | None = None, student_lr: float | None = None, flush_denormal: bool = True) -> dict:
+              lr: float | None = None, student_lr: float | None = None, weight_decay: float | None = None,
+              flush_denormal: bool = True) -> dict:
     """Run the sweep into ``<out>/<name>_<kind>.json`` and ``<out>/<name>_<kind>_capacity_gap.png``.
 
     Runs already in the JSON with the same configuration (and the same dataset, teacher settings and
@@ -182,6 +183,9 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
         The students' learning rate when it is not ``lr`` (chosen, e.g., by ``recipe --student-dim``
         for the plain student); the teacher keeps ``lr``. Part of the file's ``settings`` (as
         ``"student_lr"``, only when it differs from ``lr``, so older files keep their settings).
+    weight_decay : float, optional
+        Adam's weight decay for the teacher and every student (default: the model's recipe,
+        :data:`htd_tutorial.choices.RECIPE_WEIGHT_DECAY`). Part of the file's ``settings``, like ``lr``.
 
     Returns
     -------
@@ -193,19 +197,21 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
     started = time.perf_counter()
     if lr is None:
         lr = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)]
+    if weight_decay is None:
+        weight_decay = RECIPE_WEIGHT_DECAY[one_of("kind", kind, MODEL_KINDS)]
     student_lr = lr if student_lr is None else student_lr
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must not repeat, got {tuple(seeds)!r}")
     configs = [RunConfig(method=m, dim=d, epochs=epochs, kind=kind, mode=mode, seed=s, eval_every=eval_every or None,
-                         lr=student_lr)
+                         lr=student_lr, weight_decay=weight_decay)
                for s in seeds for d in dims for m in methods]  # validates first
     if not configs:
         raise ValueError(f"nothing to run: dims={tuple(dims)!r} and methods={tuple(methods)!r} must both be non-empty")
     # the teacher's settings, checked before anything loads
     teacher = TeacherConfig(kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
-                            eval_every=eval_every or None)
+                            weight_decay=weight_decay, eval_every=eval_every or None)
     if threads is not None:
         _check_int("threads", threads, low=1)
     with torch_threads(threads):

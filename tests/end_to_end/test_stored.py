@@ -228,6 +228,7 @@ READS = {"04_analysis.ipynb": {seeds.SEEDS_NAME: "lesson_runs(", scope.MAP_NAME:
              "results/citeulike_lightgcn_recipe.json": "results_path(GCN_RECIPE)",
              "results/citeulike_tuned_bpr.json": "results_path(BPR_TUNED)",
              "results/citeulike_bpr_d20_recipe.json": "results_path(BPR_RECIPE)",
+             "results/citeulike_search_lightgcn_recipe.json": "results_path(GCN_SEARCH)",
              "results/citeulike_bpr_ablation_d20.json": "results_path(ABLATION)",
              "results/citeulike_bpr_ablation_d20_flushed.json": "results_path(FLUSHED)"}}
 
