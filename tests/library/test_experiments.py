@@ -190,6 +190,20 @@ def test_reproduce_at_another_learning_rate_records_it_and_needs_its_own_file(tm
     assert fast["runs"][0]["Recall@50"] != slow["Recall@50"]
 
 
+def test_reproduce_trains_lightgcn_with_its_recipe_weight_decay(tmp_path, monkeypatch):
+    """LightGCN's weight decay (1e-4, chosen on validation; BPR's is 1e-3) reaches the file, every student
+    and the teacher (whose cache key holds it); --weight-decay overrides it, in a file of its own."""
+    monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
+    gcn = _sweep(tmp_path, methods=("student",), kind="lightgcn", teacher_dim=8)
+    assert gcn["settings"]["weight_decay"] == 1e-4 and gcn["runs"][0]["config"]["weight_decay"] == 1e-4
+    bpr = _sweep(tmp_path, methods=("student",), teacher_dim=8)
+    assert bpr["settings"]["weight_decay"] == 1e-3 and bpr["runs"][0]["config"]["weight_decay"] == 1e-3
+    other = _sweep(tmp_path, methods=("student",), kind="lightgcn", teacher_dim=8, weight_decay=0.0, name="wd0")
+    assert other["settings"]["weight_decay"] == 0.0 and other["runs"][0]["config"]["weight_decay"] == 0.0
+    teachers = sorted(p.name for p in (tmp_path / "cache").glob("teacher-lightgcn-*"))
+    assert len(teachers) == 2 and gcn["teacher"]["sha256"] != other["teacher"]["sha256"]
+
+
 def test_reproduce_refuses_a_file_of_another_experiment(tmp_path, monkeypatch):
     monkeypatch.setenv("HTD_CACHE_DIR", str(tmp_path / "cache"))
     _sweep(tmp_path, methods=("student",))
