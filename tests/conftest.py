@@ -168,8 +168,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     Most of ``make test`` keeps one of CI's two cores busy; the installed package's build, install and
     notebooks (minutes, from an empty model cache as on Colab) run on the other one meanwhile.
     """
-    if env_flag("HTD_SKIP_INSTALLED") or not any("installed_run" in getattr(item, "fixturenames", ())
-                                                 for item in session.items):
+    if (env_flag("HTD_SKIP_INSTALLED") or session.config.option.collectonly
+            or not any("installed_run" in getattr(item, "fixturenames", ()) for item in session.items)):
         return
     workdir = Path(tempfile.mkdtemp(prefix="htd-installed-"))
     with open(workdir / "log.txt", "w") as log:
