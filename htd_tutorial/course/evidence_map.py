@@ -85,8 +85,6 @@ class Setting:
     lr: float
     K: int
     dims: tuple[int, ...]
-    #: The students' weight decay (default: the course's recipe; the paper-scale settings: their teacher's).
-    weight_decay: float = recipes.DISTILL.weight_decay
     seeds: tuple[int, ...] = tuple(range(MIN_SEEDS))
     #: Seeds a cell adds when a comparison is a close call (:attr:`htd_tutorial.stats.Reading.close_call`).
     extra_seeds: tuple[int, ...] = (3, 4)
@@ -111,8 +109,9 @@ class Setting:
         assert set(self.tuned_dims or ()) <= set(self.dims), "the tuned protocol's sizes are the setting's"
 
     def config(self, method: str, dim: int, seed: int, lr: float) -> RunConfig:
+        # the students' weight decay is their teacher's (the recipe's, one value per setting)
         recipe = recipes.DISTILL.replace(epochs=self.epochs, kind=self.kind, K=self.K, lr=lr,
-                                         weight_decay=self.weight_decay)
+                                         weight_decay=self.teacher.weight_decay)
         return recipe.config(method, dim, seed=seed, eval_every=self.eval_every)
 
 
@@ -127,14 +126,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             dims=(2, 4, 8, 16, 32)),
     Setting("citeulike", "citeulike", "bpr",
             teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"], weight_decay=RECIPE_WEIGHT_DECAY["bpr"]), epochs=100,
-            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), weight_decay=RECIPE_WEIGHT_DECAY["bpr"],
-            stored=("results/citeulike_bpr.json",),
+            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), stored=("results/citeulike_bpr.json",),
             eval_every=_PAPER_TEACHER.eval_every, tuned_dims=(20,)),
     Setting("citeulike-lightgcn", "citeulike", "lightgcn",
             teacher=_PAPER_TEACHER.replace(kind="lightgcn", lr=RECIPE_LR["lightgcn"],
                                            weight_decay=RECIPE_WEIGHT_DECAY["lightgcn"]),
-            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40),
-            weight_decay=RECIPE_WEIGHT_DECAY["lightgcn"], eval_every=_PAPER_TEACHER.eval_every,
+            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40), eval_every=_PAPER_TEACHER.eval_every,
             tuned_dims=(20,)),
 )}
 
