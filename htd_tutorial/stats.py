@@ -74,7 +74,8 @@ from numbers import Real
 
 import numpy as np
 
-__all__ = ["CLEAR_SE", "NO_SPREAD", "VERDICTS", "Reading", "mean_and_se", "metric_step", "read_paired", "verdict"]
+__all__ = ["CLEAR_SE", "NO_SPREAD", "VERDICTS", "Reading", "mean_and_se", "metric_step", "read_paired", "verdict",
+           "format_se"]
 
 #: A clear difference is more than this many standard errors (floored at the step) from zero.
 CLEAR_SE = 2.0
@@ -95,6 +96,15 @@ def _finite_values(values) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"values over seeds must be finite numbers, got {array.tolist()}")
     return array
+
+
+def format_se(se: float) -> str:
+    """A standard error as printed beside a mean of three decimals: three decimals, or, from 1e-6 up to
+    0.0005 (which three decimals show as 0.000, read as no spread), its first significant digit
+    (``0.0004``). Below 1e-6 (equal values up to float rounding) it stays ``0.000``: there is no spread."""
+    if se >= 0.0005 or se < 1e-6:
+        return f"{se:.3f}"
+    return f"{se:.{-math.floor(math.log10(se))}f}"
 
 
 def mean_and_se(values) -> tuple[float, float | None]:

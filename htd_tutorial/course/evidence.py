@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..choices import HEADLINE, METHOD_NAMES
-from ..stats import Reading, mean_and_se, metric_step, read_paired
+from ..stats import Reading, format_se, mean_and_se, metric_step, read_paired
 from .. import stored
 from .seeds import SEEDS_COMMAND, SEEDS_NAME
 
@@ -53,7 +53,7 @@ class Spread:
         return 0.0 if se is None else se
 
     def __str__(self) -> str:
-        return f"{self.mean:.3f} ± {self.se:.3f} ({self.n} seeds)"
+        return f"{self.mean:.3f} ± {format_se(self.se)} ({self.n} seeds)"
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Difference:
         r, head = self.reading, f"{self.a} − {self.b}, {self.metric}"
         if r.n == 1:  # no standard error from one value: say so rather than print "± 0.000"
             return f"{head}: {r.mean:+.3f} (one paired seed: no spread, not read)"
-        text = (f"{head}: {r.mean:+.3f} ± {r.se:.3f} "
+        text = (f"{head}: {r.mean:+.3f} ± {format_se(r.se)} "
                 f"(mean ± s.e. over {r.n} paired seeds; per seed {min(self.values):+.3f} … {max(self.values):+.3f}")
         if r.verdict == "not read":
             return text + f"; {r.why}, not read)"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import stored
 from ..choices import METHOD_NAMES
-from ..stats import VERDICTS
+from ..stats import VERDICTS, format_se
 
 __all__ = ["MAP_NAME", "MAP_COMMAND", "NAMES", "SETTING_NAMES", "Scope", "load_map", "scope", "cells_where"]
 
@@ -79,8 +79,8 @@ def load_map(path: str | Path | None = None, *, verbose: bool = False) -> dict |
     return payload
 
 
-def _number(x: float, sign: bool) -> str:
-    return (f"{x:+.3f}" if sign else f"{x:.3f}").replace("-", "−")
+def _number(x: float) -> str:
+    return f"{x:+.3f}".replace("-", "−")
 
 
 def scope(setting: str, protocol: str, dim: int, comparison: str = "htd-ftd", *,
@@ -113,8 +113,8 @@ def scope(setting: str, protocol: str, dim: int, comparison: str = "htd-ftd", *,
              "not read": f"{a} − {b} is not read (no spread)"}[verdict]
     words = words[0].upper() + words[1:]
     if numbers:
-        se = "" if read["se"] is None else f" ± {_number(read['se'], False)}"
-        words += f" ({_number(read['mean'], True)}{se} Recall@50, {read['n']} paired seeds)"
+        se = "" if read["se"] is None else f" ± {format_se(read['se'])}"
+        words += f" ({_number(read['mean'])}{se} Recall@50, {read['n']} paired seeds)"
     return Scope(setting, protocol, dim, comparison, verdict, read["mean"], read["se"], read["n"], words)
 
 

@@ -183,3 +183,11 @@ def test_the_step_only_ever_takes_a_verdict_away():
         if with_step in ("positive", "negative"):
             assert without == with_step, values
     assert ("unclear", "positive") in seen  # and the floor did take some away
+
+
+@pytest.mark.parametrize("se, printed", [(0.0, "0.000"), (3e-9, "0.000"), (0.0125, "0.013"), (0.002, "0.002"),
+                                         (0.000447, "0.0004"), (0.0000447, "0.00004"), (0.00095, "0.001")])
+def test_a_small_standard_error_is_not_printed_as_no_spread(se, printed):
+    from htd_tutorial.stats import format_se
+
+    assert format_se(se) == printed
