@@ -109,7 +109,8 @@ def main() -> None:
                         desc=f"{method} ({mode})")
         per_epoch = [record["seconds"] for record in history.losses]
         row = {"first_epoch": per_epoch[0], "mean": sum(per_epoch) / len(per_epoch), "epochs": per_epoch,
-               "n_epochs": args.epochs, "teacher": args.teacher, "load_after": load(), "commit": results["machine"]["commit"]}
+               "n_epochs": args.epochs, "teacher": args.teacher, "load_after": load(),
+               "commit": results["machine"]["commit"]}
         results["seconds_per_epoch"][f"{method}_{mode}"] = row
         print(f"{method:>7} ({mode:>7}): first epoch {row['first_epoch']:6.2f} s, mean {row['mean']:6.2f} s/epoch"
               f"  (load {row['load_after']})")

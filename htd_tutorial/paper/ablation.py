@@ -530,8 +530,9 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind
     started = time.perf_counter()
     # the reproduction's learning rate and weight decay, so teacher and runs are shared
     lr, weight_decay = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)], RECIPE_WEIGHT_DECAY[kind]
+    # validates the settings before any loading or training
     configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,
-                               baselines=baselines, lr=lr, weight_decay=weight_decay)  # validates the settings before any loading or training
+                               baselines=baselines, lr=lr, weight_decay=weight_decay)
     if threads is not None:
         positive_int("threads", threads)
     selected = list(configs) if variants is None else list(variants)
