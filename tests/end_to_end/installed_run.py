@@ -67,7 +67,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def paths(workdir: Path) -> dict[str, Path]:
     """Where each part lives under ``workdir``."""
     return {"dist": workdir / "dist", "venv": workdir / "venv", "run_dir": workdir / "notebooks",
-            "home": workdir / "home", "report": workdir / "report.json"}
+            "home": workdir / "home", "report_file": workdir / "report.json"}
 
 
 class _Report:
@@ -100,7 +100,7 @@ def build_and_run(workdir: Path) -> None:
     where = paths(workdir)
     for folder in (where["dist"], where["run_dir"], where["home"]):
         folder.mkdir(parents=True, exist_ok=True)
-    report = _Report(where["report"])
+    report = _Report(where["report_file"])
     code = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
     sdist = report.run([sys.executable, "-c", code, str(where["dist"])], label="sdist", timeout=300,
                        cwd=REPO_ROOT, env=clean_env()).strip().splitlines()[-1]

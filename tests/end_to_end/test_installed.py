@@ -66,7 +66,7 @@ def installed_run(request) -> dict:
     except subprocess.TimeoutExpired:
         pytest.fail(f"the background run of the installed package took over {WAIT_S} s", pytrace=False)
     where = run.paths(workdir)
-    report = json.loads(where["report"].read_text()) if where["report"].is_file() else {"steps": []}
+    report = json.loads(where["report_file"].read_text()) if where["report_file"].is_file() else {"steps": []}
     for step in report["steps"]:
         print(f"{step['label']}: {step['seconds']:.0f} s")
     failed = [step for step in report["steps"] if step["returncode"] != 0]
