@@ -12,10 +12,13 @@ HTD is timed at epoch 0 of 100 (temperature 1, every expert weight non-zero: the
 (temperature 0.03, about half the expert weights are exactly 0) and epoch 50 (temperature 1e-5, the
 Gumbel-softmax is one-hot: the sparse path), in both modes.
 ``--naive`` adds the straightforward n x n / loop-over-experts references for comparison.
+``--floor`` times HTD's dense mixture (:class:`~htd_tutorial.losses._fast.DenseMixture`, forward and
+backward, both sides of a batch) beside its six matrix products alone, on tensors of the same shapes: how
+far the dense epochs are from what their products cost (issue 37).
 
 Usage::
 
-    python benchmarks/bench_losses.py [--repeats 10] [--threads 2] [--naive]
+    python benchmarks/bench_losses.py [--repeats 10] [--threads 2] [--naive] [--floor]
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ apply_thread_policy()  # the package's OpenMP thread policy, before torch loads 
 import torch  # noqa: E402
 
 from htd_tutorial.distill import make_distiller  # noqa: E402
+from htd_tutorial.losses._fast import DenseMixture  # noqa: E402
 from htd_tutorial.losses.ftd import ftd_loss_naive  # noqa: E402
 from htd_tutorial.losses.htd import (entity_topology_naive, expert_mixture_naive,  # noqa: E402
                                      group_level_topology, gumbel_temperature, is_item_group, joint_groups)
@@ -51,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--student-dim", type=int, default=20)
     parser.add_argument("--K", type=int, default=30)
     parser.add_argument("--naive", action="store_true", help="also time the n x n reference formulas")
+    parser.add_argument("--floor", action="store_true", help="also time the dense mixture against its products alone")
     args = parser.parse_args(argv)
     for name in ("repeats", "batches", "users", "items", "teacher_dim", "student_dim", "K"):
         if getattr(args, name) < 1:
@@ -145,6 +150,39 @@ def main(argv: list[str] | None = None) -> None:
             total.backward()
 
         report("htd naive (loop, n x n), epoch 0", time_call(naive_htd, 3, 1))
+
+    if args.floor:
+        mixture, products = dense_floor(args, gen)
+        report("htd dense mixture, forward + backward", time_call(mixture, args.repeats, args.warmup))
+        report("  its six matrix products alone", time_call(products, args.repeats, args.warmup))
+
+
+def dense_floor(args: argparse.Namespace, gen: torch.Generator):
+    """Two steps: the dense mixture's forward and backward for a batch's users and items, and the six matrix
+    products it makes (three (n x K*h) @ (K*h x d_t)-sized, three of width d_s + 1) on tensors of the same
+    shapes, nothing else. Their ratio is what the element-wise work between the products costs."""
+    d_s, d_t, k = args.student_dim, args.teacher_dim, args.K
+    width = k * ((d_s + d_t) // 2)                     # the experts' stacked hidden layers (3,300 here)
+    w1 = (torch.randn(d_s, width, generator=gen) * 0.2).requires_grad_()
+    b1 = torch.zeros(width, requires_grad=True)
+    w2 = (torch.randn(width, d_t, generator=gen) * 0.1).requires_grad_()
+    b2 = torch.zeros(k, d_t, requires_grad=True)
+    sides = [((torch.randn(n, d_s, generator=gen)).requires_grad_(),
+              torch.softmax(torch.randn(n, k, generator=gen), 1).requires_grad_(),
+              torch.randn(n, d_t, generator=gen)) for n in (args.users, args.items)]
+    hidden = [torch.randn(n, width, generator=gen).clamp_min(0) for n in (args.users, args.items)]
+    s1 = [torch.randn(n, d_s + 1, generator=gen) for n in (args.users, args.items)]
+    w1b, w2_, w2t = torch.randn(d_s + 1, width, generator=gen), w2.detach(), w2.detach().T.contiguous()
+
+    def mixture() -> None:
+        for student, z, grad in sides:
+            DenseMixture.apply(student, z, w1, b1, w2, b2).backward(grad)
+
+    def products() -> None:
+        for (_, _, grad), h, s in zip(sides, hidden, s1):
+            s @ w1b, h @ w2_, h.T @ grad, grad @ w2t, h @ w1.detach().T, s.T @ h
+
+    return mixture, products
 
 
 if __name__ == "__main__":
