@@ -43,9 +43,9 @@ from htd_tutorial.training import train  # noqa: E402
 
 #: Where HTD's teacher tables come from (``--teacher``).
 TEACHERS = ("trained", "random")
-#: The trained teacher: the paper commands' (``reproduce``'s defaults, validation every 10 epochs), so the
+#: The trained teacher: the paper commands' (:meth:`~htd_tutorial.config.TeacherConfig.paper`), so the
 #: model cache holds it once ``reproduce`` or the evidence map ran.
-TRAINED_TEACHER = TeacherConfig(eval_every=10)
+TRAINED_TEACHER = TeacherConfig.paper("bpr")
 SETTINGS = [("student", "authors"), ("ftd", "authors"), ("ftd", "clean"), ("htd", "authors"), ("htd", "clean")]
 
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 # The names the commands accept, from their one owner (a module without torch, which takes seconds).
-from .choices import (DEFAULT_MODE, DEFAULT_WEIGHT_DECAY, HTD_MODES, LIGHTGCN_DEPTH, METHODS, MODEL_KINDS, RECIPE_LR,
-                      RECIPE_WEIGHT_DECAY)
+from .choices import (DEFAULT_EPOCHS, DEFAULT_MODE, DEFAULT_WEIGHT_DECAY, HTD_MODES, LIGHTGCN_DEPTH, METHODS,
+                      MODEL_KINDS, PAPER_EVAL_EVERY, RECIPE_LR, RECIPE_WEIGHT_DECAY)
 from .paper.results import DEFAULT_SEEDS, PAPER_DIMS, PAPER_METHODS
 
 
@@ -123,8 +123,8 @@ def fetchable() -> tuple[str, ...]:
 
 def _run_options(command: argparse.ArgumentParser) -> None:
     """The options the commands share: evaluation schedule, output folder and name, progress bars."""
-    command.add_argument("--eval-every", type=non_negative_int, default=10,
-                         help="evaluate every this many epochs (0: only after the last one; default: 10)")
+    command.add_argument("--eval-every", type=non_negative_int, default=PAPER_EVAL_EVERY,
+                         help=f"evaluate every this many epochs (0: only after the last one; default: {PAPER_EVAL_EVERY})")
     command.add_argument("--out", type=output_folder, default="results", help="output folder (default: results)")
     command.add_argument("--name", default=None, help="file-name stem (default: dataset name)")
     command.add_argument("--no-progress", action="store_true")
@@ -155,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--dims", type=positive_int, nargs="+", default=list(PAPER_DIMS),
                      help=f"student dimensions (default: {' '.join(map(str, PAPER_DIMS))})")
     rep.add_argument("--methods", nargs="+", default=list(PAPER_METHODS), choices=METHODS)
-    rep.add_argument("--epochs", type=positive_int, default=100, help="student epochs (paper: 100)")
-    rep.add_argument("--teacher-epochs", type=positive_int, default=100)
+    rep.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="student epochs (paper: 100)")
+    rep.add_argument("--teacher-epochs", type=positive_int, default=DEFAULT_EPOCHS)
     rep.add_argument("--teacher-dim", type=positive_int, default=200)
     rep.add_argument("--model", default=MODEL_KINDS[0], choices=MODEL_KINDS)
     rep.add_argument("--mode", default=DEFAULT_MODE, choices=HTD_MODES,
@@ -185,14 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     abl = sub.add_parser("ablation", help="HTD: the authors' code vs the clean reading, one switch at a time")
     abl.add_argument("--data", type=dataset, default="citeulike", help="dataset name or path (default: citeulike)")
     abl.add_argument("--dim", type=positive_int, default=20, help="student dimension (default: 20)")
-    abl.add_argument("--epochs", type=positive_int, default=100, help="student epochs (paper: 100)")
+    abl.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="student epochs (paper: 100)")
     abl.add_argument("--model", default=MODEL_KINDS[0], choices=MODEL_KINDS)
     abl.add_argument("--base", default=DEFAULT_MODE, choices=HTD_MODES,
                      help="the preset whose switches are flipped one at a time (default: authors)")
     abl.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0], help="student seeds (default: 0)")
     abl.add_argument("--baselines", nargs="*", default=[], choices=[m for m in METHODS if m != "htd"],
                      help="other methods at the same settings, for context (e.g. student ftd)")
-    abl.add_argument("--teacher-epochs", type=positive_int, default=100)
+    abl.add_argument("--teacher-epochs", type=positive_int, default=DEFAULT_EPOCHS)
     abl.add_argument("--teacher-dim", type=positive_int, default=200)
     abl.add_argument("--teacher-seed", type=non_negative_int, default=0)
     abl.add_argument("--cached-only", action="store_true",
@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--depths", type=positive_int, nargs="+", default=None,
                      help=f"candidate LightGCN depths (layers), each tried with every rate and weight decay "
                           f"(default: {LIGHTGCN_DEPTH}); a teacher search only")
-    rec.add_argument("--teacher-epochs", type=positive_int, default=100)
+    rec.add_argument("--teacher-epochs", type=positive_int, default=DEFAULT_EPOCHS)
     rec.add_argument("--teacher-dim", type=positive_int, default=200)
     rec.add_argument("--teacher-seed", type=non_negative_int, default=0,
                      help="seed of the teacher, the data split and (with --student-dim) the student (default: 0)")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 __all__ = ["METHODS", "STUDENT", "FITNET", "DE", "FTD", "HTD", "MODEL_KINDS", "LIGHTGCN_DEPTH", "MODEL_NAMES", "HTD_MODES",
            "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "RECIPE_WEIGHT_DECAY",
-           "DEFAULT_LAMBDA", "DEFAULT_K", "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE",
+           "PAPER_EVAL_EVERY", "DEFAULT_LAMBDA", "DEFAULT_K", "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY",
+           "DEFAULT_MODE",
            "DEFAULT_BATCH_SIZE", "DEFAULT_EPOCHS", "DEFAULT_OPTIMIZER", "TEACHER_DIM", "METHOD_NAMES", "DEFAULT_KS", "HEADLINE"]
 
 #: Training methods: the plain student and the four distillations.
@@ -50,6 +51,9 @@ RECIPE_LR: dict[str, float] = {"bpr": DEFAULT_LR, "lightgcn": 5e-3}
 #: ``python -m htd_tutorial recipe`` (``results/citeulike_search_lightgcn_recipe.json``): at BPR's 1e-3 its
 #: teacher stayed below BPR's.
 RECIPE_WEIGHT_DECAY: dict[str, float] = {"bpr": DEFAULT_WEIGHT_DECAY, "lightgcn": 1e-4}
+#: How often (epochs) the paper-scale commands validate, teacher and students (``--eval-every``): part of
+#: every CiteULike cache key (:meth:`htd_tutorial.config.TeacherConfig.paper`).
+PAPER_EVAL_EVERY = 10
 #: Weight λ of the distillation loss (L = L_BPR + λ · L_KD).
 DEFAULT_LAMBDA = 1e-3
 #: Number of groups K (per entity type) of HTD and DE.

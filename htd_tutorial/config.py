@@ -17,7 +17,8 @@ from ._checks import finite_number, flag, instance_of, integer, known, one_of, p
     replace_fields
 from .choices import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K,
                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_MODE, DEFAULT_OPTIMIZER, DEFAULT_WEIGHT_DECAY,
-                      GROUP_TOPOLOGIES, HTD_MODES, LIGHTGCN_DEPTH, METHODS, MODEL_KINDS, OPTIMIZERS, TEACHER_DIM)
+                      GROUP_TOPOLOGIES, HTD_MODES, LIGHTGCN_DEPTH, METHODS, MODEL_KINDS, OPTIMIZERS, PAPER_EVAL_EVERY,
+                      RECIPE_LR, RECIPE_WEIGHT_DECAY, TEACHER_DIM)
 from .modes import switches
 
 __all__ = ["TrainConfig", "TeacherConfig", "RunConfig", "HTDOptions"]
@@ -128,6 +129,18 @@ class TeacherConfig(TrainConfig):
         _set(self, "dim", positive_int("teacher dimension", self.dim))
         _check_depth(self)
         super().__post_init__()
+
+    @classmethod
+    def paper(cls, kind: str = MODEL_KINDS[0], **changes) -> "TeacherConfig":
+        """The teacher of the paper-scale commands (``reproduce``, ``ablation``, ``recipe --student-dim``, the
+        evidence map's CiteULike settings, ``bench_methods``), so that they share one cache entry: base model
+        ``kind`` at its recipe's learning rate and weight decay (:data:`~htd_tutorial.choices.RECIPE_LR`,
+        :data:`~htd_tutorial.choices.RECIPE_WEIGHT_DECAY`), validated every
+        :data:`~htd_tutorial.choices.PAPER_EVAL_EVERY` epochs; ``changes`` set other fields (or override these,
+        for a sweep)."""
+        known("model kind", kind, MODEL_KINDS)
+        return cls(**{"kind": kind, "lr": RECIPE_LR[kind], "weight_decay": RECIPE_WEIGHT_DECAY[kind],
+                      "eval_every": PAPER_EVAL_EVERY, **changes})
 
     def key(self) -> dict:
         """What the teacher's cache key hashes: its role (a teacher) and every field (written out: the key of

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from .. import stored
 from ..cache import get_teacher
-from ..choices import DEFAULT_K, HEADLINE, RECIPE_LR, RECIPE_WEIGHT_DECAY
+from ..choices import DEFAULT_K, HEADLINE
 from ..data import load_dataset
 from ..config import RunConfig, TeacherConfig
 from ..experiments import run_method, teacher_digest
@@ -116,23 +116,19 @@ class Setting:
 
 
 #: The teachers are those the course and ``reproduce`` train (the same cache keys, so they are shared):
-#: the lab's, the course's and the paper's (evaluated every 10 epochs, as ``reproduce`` does).
-_PAPER_TEACHER = TeacherConfig(eval_every=10)
+#: the lab's, the course's and the paper's (:meth:`TeacherConfig.paper`, one per base model).
+_BPR, _LIGHTGCN = TeacherConfig.paper("bpr"), TeacherConfig.paper("lightgcn")
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("synthetic", "synthetic", "bpr", teacher=recipes.LAB_TEACHER,
             epochs=recipes.LAB.epochs, lr=recipes.LAB.lr, K=recipes.LAB.K, dims=(2, 4, 8)),
     Setting("ml-100k", "ml-100k", "bpr", teacher=recipes.TEACHER,
             epochs=recipes.DISTILL.epochs, lr=recipes.DISTILL.lr, K=recipes.DISTILL.K,
             dims=(2, 4, 8, 16, 32)),
-    Setting("citeulike", "citeulike", "bpr",
-            teacher=_PAPER_TEACHER.replace(lr=RECIPE_LR["bpr"], weight_decay=RECIPE_WEIGHT_DECAY["bpr"]), epochs=100,
-            lr=RECIPE_LR["bpr"], K=DEFAULT_K, dims=(5, 10, 20, 40), stored=("results/citeulike_bpr.json",),
-            eval_every=_PAPER_TEACHER.eval_every, tuned_dims=(20,)),
-    Setting("citeulike-lightgcn", "citeulike", "lightgcn",
-            teacher=_PAPER_TEACHER.replace(kind="lightgcn", lr=RECIPE_LR["lightgcn"],
-                                           weight_decay=RECIPE_WEIGHT_DECAY["lightgcn"]),
-            epochs=100, lr=RECIPE_LR["lightgcn"], K=DEFAULT_K, dims=(10, 20, 40), eval_every=_PAPER_TEACHER.eval_every,
+    Setting("citeulike", "citeulike", "bpr", teacher=_BPR, epochs=100, lr=_BPR.lr, K=DEFAULT_K,
+            dims=(5, 10, 20, 40), stored=("results/citeulike_bpr.json",), eval_every=_BPR.eval_every,
             tuned_dims=(20,)),
+    Setting("citeulike-lightgcn", "citeulike", "lightgcn", teacher=_LIGHTGCN, epochs=100, lr=_LIGHTGCN.lr,
+            K=DEFAULT_K, dims=(10, 20, 40), eval_every=_LIGHTGCN.eval_every, tuned_dims=(20,)),
 )}
 
 

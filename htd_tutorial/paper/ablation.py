@@ -40,9 +40,8 @@ from tqdm.auto import tqdm
 
 from ..choices import HEADLINE
 from ..choices import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_GAMMA, DEFAULT_GROUP_TOPOLOGY, DEFAULT_K,
-                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_WEIGHT_DECAY, MODEL_KINDS, RECIPE_LR,
-                       RECIPE_WEIGHT_DECAY, TEACHER_DIM)
-from .._checks import one_of, positive_int
+                       DEFAULT_LAMBDA, DEFAULT_LR, DEFAULT_WEIGHT_DECAY, PAPER_EVAL_EVERY, TEACHER_DIM)
+from .._checks import positive_int
 from ..data import Interactions
 from ..config import RunConfig, TeacherConfig
 from ..experiments import METHODS, NotCachedError, config_json, run_method, teacher_digest
@@ -456,8 +455,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind: str = "bpr", base: str = "authors",
                  seeds=(0,), teacher_dim: int = TEACHER_DIM, teacher_epochs: int = DEFAULT_EPOCHS,
-                 teacher_seed: int = 0,
-                 eval_every: int | None = 10, baselines=(), out: str | Path = "results", name: str | None = None,
+                 teacher_seed: int = 0, eval_every: int | None = PAPER_EVAL_EVERY, baselines=(),
+                 out: str | Path = "results", name: str | None = None,
                  progress: bool = True, threads: int | None = None, cached_only: bool = False,
                  stored_files=(), variants=None, flush_denormal: bool = True) -> dict:
     """The ablation command: train the variants, print the table, write JSON and a bar chart.
@@ -528,8 +527,10 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind
     from .reproduce import save_figure_atomic
 
     started = time.perf_counter()
-    # the reproduction's learning rate and weight decay, so teacher and runs are shared
-    lr, weight_decay = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)], RECIPE_WEIGHT_DECAY[kind]
+    # the reproduction's teacher (its learning rate and weight decay are the students' too): runs are shared
+    teacher_config = TeacherConfig.paper(kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed,
+                                         eval_every=eval_every or None)
+    lr, weight_decay = teacher_config.lr, teacher_config.weight_decay
     # validates the settings before any loading or training
     configs = ablation_configs(dim, epochs=epochs, kind=kind, base=base, seeds=seeds, eval_every=eval_every or None,
                                baselines=baselines, lr=lr, weight_decay=weight_decay)
@@ -545,10 +546,7 @@ def run_ablation(data: str, *, dim: int = 20, epochs: int = DEFAULT_EPOCHS, kind
         raise ValueError(f"no results file {', '.join(absent)} (stored_files)")
     with torch_threads(threads):
         dataset = load_dataset(data, seed=teacher_seed)
-        teacher, _ = get_teacher(dataset, TeacherConfig(kind=kind, dim=teacher_dim, epochs=teacher_epochs,
-                                                        seed=teacher_seed, lr=lr, weight_decay=weight_decay,
-                                                        eval_every=eval_every or None),
-                                 progress=progress, threads=threads)
+        teacher, _ = get_teacher(dataset, teacher_config, progress=progress, threads=threads)
         stem = f"{name or dataset.name}_{kind}_ablation_d{dim}"
         out = Path(out)
         # runs a new session need not train again: this ablation's earlier ones, then the reproduction's

@@ -47,9 +47,8 @@ import time
 from pathlib import Path
 
 from ..cache import get_teacher
-from .._checks import finite_number, one_of, positive_number
-from ..choices import (DEFAULT_EPOCHS, DEFAULT_WEIGHT_DECAY, HEADLINE, LIGHTGCN_DEPTH, MODEL_KINDS, RECIPE_LR,
-                       RECIPE_WEIGHT_DECAY, TEACHER_DIM)
+from .._checks import finite_number, positive_number
+from ..choices import DEFAULT_EPOCHS, DEFAULT_WEIGHT_DECAY, HEADLINE, LIGHTGCN_DEPTH, PAPER_EVAL_EVERY, TEACHER_DIM
 from ..data import load_dataset
 from ..config import RunConfig, TeacherConfig
 from ..experiments import run_method, teacher_digest
@@ -64,7 +63,8 @@ CRITERION = HEADLINE
 
 def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHER_DIM, epochs: int = DEFAULT_EPOCHS,
               seed: int = 0,
-              eval_every: int | None = 10, out: str | Path = "results", name: str | None = None, progress: bool = True,
+              eval_every: int | None = PAPER_EVAL_EVERY, out: str | Path = "results", name: str | None = None,
+              progress: bool = True,
               threads: int | None = None, student_dim: int | None = None,
               weight_decays: tuple[float, ...] = (DEFAULT_WEIGHT_DECAY,),
               depths: tuple[int | None, ...] = (None,)) -> dict:
@@ -129,8 +129,9 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
     if len(grid) < 2:
         raise ValueError(f"at least two candidates are needed (learning rates x weight decays x depths), "
                          f"got {grid!r}")
-    one_of("kind", kind, MODEL_KINDS)
     eval_every = eval_every or None
+    # the students' teacher (role "student"): the paper commands', so they share it
+    paper_teacher = TeacherConfig.paper(kind, dim=dim, epochs=epochs, seed=seed, eval_every=eval_every)
     role = "teacher"
     # every candidate's settings, checked before anything loads or trains
     if student_dim is None:
@@ -145,7 +146,7 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
     dataset = load_dataset(data, seed=seed)
     settings = {"dataset": dataset.summary(), "kind": kind, "role": role,
                 "teacher": {"dim": dim, "epochs": epochs, "seed": seed, "eval_every": eval_every,
-                            **({"lr": RECIPE_LR[kind], "weight_decay": RECIPE_WEIGHT_DECAY[kind]}
+                            **({"lr": paper_teacher.lr, "weight_decay": paper_teacher.weight_decay}
                                if role == "student" else {})},
                 **({"student": {"method": "student", "dim": student_dim, "epochs": epochs, "seed": seed,
                                 "eval_every": eval_every}} if role == "student" else {})}
@@ -155,10 +156,7 @@ def choose_lr(data: str, *, kind: str, lrs: tuple[float, ...], dim: int = TEACHE
     candidates = []
     with torch_threads(threads):
         if role == "student":
-            teacher, _ = get_teacher(dataset, TeacherConfig(kind=kind, dim=dim, epochs=epochs, seed=seed,
-                                                            lr=RECIPE_LR[kind], weight_decay=RECIPE_WEIGHT_DECAY[kind],
-                                                            eval_every=eval_every),
-                                     progress=progress, threads=threads)
+            teacher, _ = get_teacher(dataset, paper_teacher, progress=progress, threads=threads)
             teacher_sha256 = teacher_digest(teacher)   # one teacher for every candidate: hashed once
         for lr, wd, depth in grid:
             shown = _shown_depth(kind, depth)

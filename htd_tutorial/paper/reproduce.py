@@ -20,9 +20,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..cache import get_teacher
-from ..choices import DEFAULT_EPOCHS, HEADLINE, MODEL_KINDS, MODEL_NAMES, RECIPE_LR, RECIPE_WEIGHT_DECAY, TEACHER_DIM
+from ..choices import DEFAULT_EPOCHS, HEADLINE, MODEL_NAMES, PAPER_EVAL_EVERY, TEACHER_DIM
 from ..data import load_dataset
-from .._checks import integer as _check_int, one_of
+from .._checks import integer as _check_int
 from ..evaluation import evaluate
 from ..config import RunConfig, TeacherConfig
 from ..experiments import NotCachedError, run_method, teacher_digest, config_json
@@ -124,7 +124,7 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
               epochs: int = DEFAULT_EPOCHS, teacher_dim: int = TEACHER_DIM, teacher_epochs: int = DEFAULT_EPOCHS,
               kind: str = "bpr",
               mode: str = "authors", seeds: tuple[int, ...] = DEFAULT_SEEDS, teacher_seed: int = 0,
-              eval_every: int | None = 10, out: str | Path = "results", name: str | None = None,
+              eval_every: int | None = PAPER_EVAL_EVERY, out: str | Path = "results", name: str | None = None,
               progress: bool = True, cached_only: bool = False, threads: int | None = None,
               lr: float | None = None, student_lr: float | None = None, weight_decay: float | None = None,
               flush_denormal: bool = True) -> dict:
@@ -195,10 +195,9 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
     Introduced in ``notebooks/04_analysis.ipynb``.
     """
     started = time.perf_counter()
-    if lr is None:
-        lr = RECIPE_LR[one_of("kind", kind, MODEL_KINDS)]
-    if weight_decay is None:
-        weight_decay = RECIPE_WEIGHT_DECAY[one_of("kind", kind, MODEL_KINDS)]
+    recipe = TeacherConfig.paper(kind)       # checks kind; the recipe's rate and decay unless given
+    lr = recipe.lr if lr is None else lr
+    weight_decay = recipe.weight_decay if weight_decay is None else weight_decay
     student_lr = lr if student_lr is None else student_lr
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
@@ -210,8 +209,8 @@ def reproduce(data: str, *, dims: tuple[int, ...] = PAPER_DIMS, methods: tuple[s
     if not configs:
         raise ValueError(f"nothing to run: dims={tuple(dims)!r} and methods={tuple(methods)!r} must both be non-empty")
     # the teacher's settings, checked before anything loads
-    teacher = TeacherConfig(kind=kind, dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
-                            weight_decay=weight_decay, eval_every=eval_every or None)
+    teacher = recipe.replace(dim=teacher_dim, epochs=teacher_epochs, seed=teacher_seed, lr=lr,
+                             weight_decay=weight_decay, eval_every=eval_every or None)
     if threads is not None:
         _check_int("threads", threads, low=1)
     with torch_threads(threads):

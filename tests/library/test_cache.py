@@ -352,6 +352,36 @@ def test_pinned_run_keys_never_change(tmp_path, monkeypatch, no_training, settin
     assert found.value.path == expected
 
 
+#: The paper commands' teachers, field by field: on CiteULike the BPR one trains for about half an hour, the
+#: LightGCN one for over an hour and a half, and every CiteULike run of reproduce, ablation and the evidence
+#: map is keyed by it.
+PAPER_TEACHER_KEYS = {
+    "bpr": {"role": "teacher", "kind": "bpr", "dim": 200, "epochs": 100, "seed": 0, "lr": 1e-3,
+            "weight_decay": 1e-3, "batch_size": 1024, "optimizer": "adam", "eval_every": 10},
+    "lightgcn": {"role": "teacher", "kind": "lightgcn", "dim": 200, "epochs": 100, "seed": 0, "lr": 5e-3,
+                 "weight_decay": 1e-4, "batch_size": 1024, "optimizer": "adam", "eval_every": 10},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PAPER_TEACHER_KEYS))
+def test_the_paper_commands_and_the_map_share_one_teacher_per_base_model(kind, monkeypatch):
+    from htd_tutorial.course.evidence_map import SETTINGS
+    from htd_tutorial.paper import reproduce as reproduce_module
+    expected = PAPER_TEACHER_KEYS[kind]
+    assert TeacherConfig.paper(kind).key() == expected
+    [setting] = [s for s in SETTINGS.values() if s.dataset == "citeulike" and s.kind == kind]
+    assert setting.teacher.key() == expected
+    # the students train at the teacher's rate, decay and validation interval, as reproduce's do
+    student = setting.config("student", 20, seed=0, lr=setting.lr)
+    assert (student.lr, student.weight_decay, student.eval_every) == (expected["lr"], expected["weight_decay"], 10)
+    seen = {}
+    monkeypatch.setattr(reproduce_module, "_sweep", lambda data, configs, teacher, **_: seen.update(
+        teacher=teacher.key(), student=configs[0]))
+    reproduce_module.reproduce("unused", kind=kind, dims=(20,), methods=("student",), seeds=(0,))
+    assert seen["teacher"] == expected
+    assert seen["student"] == student
+
+
 def test_lightgcn_depth_is_one_setting_with_one_key(data, tmp_path, no_training):
     """The default depth is the same configuration as none given (one key, the keys stored before the field
     existed); a BPR model refuses a depth; a depth reaches the model that is built."""
