@@ -49,7 +49,7 @@ from ..stats import read_paired
 from ..training import machine_description, torch_threads
 from . import recipes
 from .evidence import data_step
-from .scope import MAP_NAME
+from .scope import MAP_NAME, SETTING_NAMES
 
 __all__ = ["PROTOCOLS", "LR_GRID", "METHODS", "COMPARISONS", "METRIC", "Setting", "SETTINGS", "MAP_FILE",
            "build_map", "map_cells", "verdict_of"]
@@ -214,7 +214,7 @@ def build_map(settings=tuple(SETTINGS), protocols=PROTOCOLS, *, path: str | Path
                             for seed in setting.extra_seeds:
                                 run(protocol, method, dim, seed, rates[method])
     save()
-    save_figure_atomic(plot_evidence_map(payload["cells"]), path.with_suffix(".png"))
+    save_figure_atomic(plot_evidence_map(payload["cells"], names=SETTING_NAMES), path.with_suffix(".png"))
     return payload
 
 

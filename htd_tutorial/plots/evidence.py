@@ -13,9 +13,14 @@ VERDICT_COLOURS = {"positive": ("#2e7d32", "+"), "negative": ("#c62828", "−"),
 _LABELS = {"ftd-student": "FTD vs Student", "htd-student": "HTD vs Student", "htd-ftd": "HTD vs FTD"}
 
 
-def plot_evidence_map(cells: list[dict], *, title: str = "Where the lesson holds (Recall@50, paired seeds)"):
-    """Draw the map's cells (``map_cells``); returns the figure."""
-    rows = sorted({(c["setting"], c["protocol"]) for c in cells})
+def plot_evidence_map(cells: list[dict], *, names: dict[str, str] | None = None,
+                      title: str = "Where the lesson holds (Recall@50, paired seeds)"):
+    """Draw the map's cells (``map_cells``); returns the figure. ``names``: how the rows name each setting, in
+    the order the rows take (settings it leaves out follow, by name)."""
+    names = names or {}
+    order = {setting: i for i, setting in enumerate(names)}
+    rows = sorted({(c["setting"], c["protocol"]) for c in cells},
+                  key=lambda r: (order.get(r[0], len(order)), r[0], r[1]))
     width = max(len({c["dim"] for c in cells if (c["setting"], c["protocol"]) == r}) for r in rows) if rows else 1
     fig, ax = plt.subplots(figsize=(max(7.0, 2.5 + 1.25 * width), 1.4 + 0.55 * len(rows)))
     for y, row in enumerate(rows):
@@ -31,7 +36,9 @@ def plot_evidence_map(cells: list[dict], *, title: str = "Where the lesson holds
                     va="center", fontsize=7)
     ax.set_xlim(0, width)
     ax.set_ylim(len(rows), 0)
-    ax.set_yticks([y + 0.45 for y in range(len(rows))], [f"{s} · {p}" for s, p in rows])
+    labels = [names.get(s, s) for s, _ in rows]
+    ax.set_yticks([y + 0.45 for y in range(len(rows))],
+                  [f"{label[:1].upper()}{label[1:]} · {p}" for label, (_, p) in zip(labels, rows)])
     ax.set_xticks([])
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)

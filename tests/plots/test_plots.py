@@ -52,3 +52,14 @@ def test_by_dim_and_capacity_gap_label_only_the_dimensions():
 
 def test_similarity_scatter(rng):
     _labelled(plots.plot_similarity_scatter(rng.uniform(-1, 1, 50), rng.uniform(-1, 1, 50), label="student d=2"))
+
+
+def test_evidence_map_rows_follow_the_names_and_say_them():
+    from htd_tutorial.plots.evidence import plot_evidence_map
+    verdicts = {k: {"verdict": "unclear"} for k in ("ftd-student", "htd-student", "htd-ftd")}
+    cells = [{"setting": s, "protocol": p, "dim": 4, "n_seeds": 3, "verdicts": verdicts}
+             for s, p in (("zeta", "fixed"), ("big", "tuned"), ("big", "fixed"), ("small", "fixed"))]
+    ax = plot_evidence_map(cells, names={"small": "the small data", "big": "Big data"}).axes[0]
+    # the names' order, then what they leave out by name; every label starts with a capital
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["The small data · fixed", "Big data · fixed",
+                                                           "Big data · tuned", "Zeta · fixed"]
