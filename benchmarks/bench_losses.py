@@ -55,7 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--student-dim", type=int, default=20)
     parser.add_argument("--K", type=int, default=30)
     parser.add_argument("--naive", action="store_true", help="also time the n x n reference formulas")
-    parser.add_argument("--floor", action="store_true", help="also time the dense mixture against its products alone")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the dense mixture against its products alone")
     args = parser.parse_args(argv)
     for name in ("repeats", "batches", "users", "items", "teacher_dim", "student_dim", "K"):
         if getattr(args, name) < 1:

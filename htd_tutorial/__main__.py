@@ -124,7 +124,8 @@ def fetchable() -> tuple[str, ...]:
 def _run_options(command: argparse.ArgumentParser) -> None:
     """The options the commands share: evaluation schedule, output folder and name, progress bars."""
     command.add_argument("--eval-every", type=non_negative_int, default=PAPER_EVAL_EVERY,
-                         help=f"evaluate every this many epochs (0: only after the last one; default: {PAPER_EVAL_EVERY})")
+                         help="evaluate every this many epochs (0: only after the last one; "
+                              f"default: {PAPER_EVAL_EVERY})")
     command.add_argument("--out", type=output_folder, default="results", help="output folder (default: results)")
     command.add_argument("--name", default=None, help="file-name stem (default: dataset name)")
     command.add_argument("--no-progress", action="store_true")
