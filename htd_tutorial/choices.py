@@ -9,11 +9,11 @@ apart. Changing one changes :func:`htd_tutorial.cache.config_key` of runs that r
 """
 from __future__ import annotations
 
-__all__ = ["METHODS", "STUDENT", "FITNET", "DE", "FTD", "HTD", "MODEL_KINDS", "LIGHTGCN_DEPTH", "MODEL_NAMES", "HTD_MODES",
-           "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "RECIPE_LR", "RECIPE_WEIGHT_DECAY",
-           "PAPER_EVAL_EVERY", "DEFAULT_LAMBDA", "DEFAULT_K", "DEFAULT_GAMMA", "DEFAULT_GROUP_TOPOLOGY",
-           "DEFAULT_MODE",
-           "DEFAULT_BATCH_SIZE", "DEFAULT_EPOCHS", "DEFAULT_OPTIMIZER", "TEACHER_DIM", "METHOD_NAMES", "DEFAULT_KS", "HEADLINE"]
+__all__ = ["METHODS", "STUDENT", "FITNET", "DE", "FTD", "HTD", "MODEL_KINDS", "LIGHTGCN_DEPTH", "MODEL_NAMES",
+           "HTD_MODES", "GROUP_TOPOLOGIES", "OPTIMIZERS", "DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "RECIPE_LR",
+           "RECIPE_WEIGHT_DECAY", "PAPER_EVAL_EVERY", "DEFAULT_LAMBDA", "DEFAULT_K", "DEFAULT_GAMMA",
+           "DEFAULT_GROUP_TOPOLOGY", "DEFAULT_MODE", "DEFAULT_BATCH_SIZE", "DEFAULT_EPOCHS", "DEFAULT_OPTIMIZER",
+           "TEACHER_DIM", "METHOD_NAMES", "DEFAULT_KS", "HEADLINE"]
 
 #: Training methods: the plain student and the four distillations.
 METHODS = ("student", "fitnet", "de", "ftd", "htd")
